@@ -1,0 +1,16 @@
+# Compiler options shared by every target of the project: warnings, sanitizers.
+add_library(sio_options INTERFACE)
+target_compile_options(sio_options INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(SIO_WERROR)
+  target_compile_options(sio_options INTERFACE -Werror)
+endif()
+if(SIO_SANITIZE)
+  target_compile_options(sio_options INTERFACE -fsanitize=${SIO_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(sio_options INTERFACE -fsanitize=${SIO_SANITIZE})
+endif()
+
+# Every library and executable of the project links this to get the same flags.
+function(sio_target name)
+  target_link_libraries(${name} PUBLIC sio_options)
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+endfunction()

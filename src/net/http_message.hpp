@@ -33,6 +33,7 @@ struct HttpRequest {
   std::uint16_t remote_port = 0;
   bool secure = false;  // arrived over TLS
   bool keep_alive = true;
+  bool body_too_large = false;  // the body exceeded the server's limit and was not read
 
   // First header with that name (case-insensitive), or nullopt.
   std::optional<std::string_view> header(std::string_view name) const noexcept;

@@ -1,0 +1,43 @@
+// Engine.IO server options, with the reference server's names and defaults. A value type,
+// copied into the server at construction; read-only afterwards (any thread may read).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "net/http_message.hpp"
+
+namespace socketio::eio {
+
+struct CorsOptions {
+  bool enabled = false;
+  // "*" allows any origin (sent as "*", or reflected when credentials is true); otherwise the
+  // request's Origin must be one of these exactly and is reflected.
+  std::vector<std::string> origins{"*"};
+  bool credentials = false;
+  std::string methods = "GET,POST";
+  std::string allowed_headers;  // empty: reflect Access-Control-Request-Headers
+  int max_age = -1;             // seconds; -1: not sent
+};
+
+struct Options {
+  std::string path = "/engine.io/";  // Socket.IO uses "/socket.io/"
+  std::chrono::milliseconds ping_interval{25'000};
+  std::chrono::milliseconds ping_timeout{20'000};
+  std::chrono::milliseconds upgrade_timeout{10'000};
+  std::size_t max_http_buffer_size = 1'000'000;  // also maxPayload in the handshake
+  bool allow_polling = true;
+  bool allow_websocket = true;
+  bool allow_upgrades = true;
+  bool allow_eio3 = false;
+  CorsOptions cors;
+  // Return an empty string to accept a handshake, or a message to refuse it (HTTP 403).
+  std::function<std::string(const net::HttpRequest&)> allow_request;
+  // Bytes queued for a client above which its session is closed ("transport error").
+  std::size_t max_buffered_bytes = 64 * 1024 * 1024;
+};
+
+}  // namespace socketio::eio

@@ -1,0 +1,241 @@
+#include "eio/server.hpp"
+
+#include "core/id.hpp"
+
+#include <boost/url/parse_query.hpp>
+#include <spdlog/spdlog.h>
+
+namespace socketio::eio {
+
+std::string_view error_message(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::unknown_transport: return "Transport unknown";
+    case ErrorCode::unknown_sid: return "Session ID unknown";
+    case ErrorCode::bad_handshake_method: return "Bad handshake method";
+    case ErrorCode::bad_request: return "Bad request";
+    case ErrorCode::forbidden: return "Forbidden";
+    case ErrorCode::unsupported_protocol_version: return "Unsupported protocol version";
+  }
+  return "Bad request";
+}
+
+struct Server::Query {
+  std::optional<std::string> eio, transport, sid, b64, j;
+};
+
+namespace {
+
+// Characters Node refuses in a header value (its checkInvalidHeaderChar).
+bool invalid_header_value(std::string_view v) {
+  for (unsigned char c : v)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
+  return false;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(net::ShardPool& pool, Options options)
+    : pool_(pool), options_(std::move(options)), sessions_(pool.size()) {
+  if (options_.path.empty() || options_.path.front() != '/') options_.path.insert(0, "/");
+  if (options_.path.back() != '/') options_.path.push_back('/');
+}
+
+Server::~Server() = default;
+
+bool Server::matches(const net::HttpRequest& req) const noexcept {
+  const auto path = req.path();
+  // The reference matches the path with or without its trailing slash.
+  return path == options_.path || path == std::string_view(options_.path).substr(0, options_.path.size() - 1);
+}
+
+void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
+  const auto& c = options_.cors;
+  if (!c.enabled) return;
+  const auto origin = req.header("Origin");
+  bool any = false, listed = false;
+  for (const auto& o : c.origins) {
+    if (o == "*") any = true;
+    if (origin && o == *origin) listed = true;
+  }
+  if (any && !c.credentials) {
+    res.set("Access-Control-Allow-Origin", "*");
+  } else if (origin && (any || listed)) {
+    res.set("Access-Control-Allow-Origin", std::string(*origin));
+    res.set("Vary", "Origin");
+  } else {
+    return;
+  }
+  if (c.credentials) res.set("Access-Control-Allow-Credentials", "true");
+}
+
+net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode code,
+                                         std::string_view message) const {
+  net::HttpResponse res;
+  const bool forbidden = code == ErrorCode::forbidden;
+  res.status = forbidden ? 403 : 400;
+  res.set("Content-Type", "application/json");
+  add_cors_headers(req, res);
+  if (!forbidden) {
+    // Like the reference: errors are readable cross-origin whatever the CORS settings.
+    if (auto origin = req.header("Origin"); origin && !invalid_header_value(*origin)) {
+      res.set("Access-Control-Allow-Credentials", "true");
+      res.set("Access-Control-Allow-Origin", std::string(*origin));
+    } else {
+      res.set("Access-Control-Allow-Origin", "*");
+    }
+  }
+  const auto text = message.empty() ? error_message(code) : message;
+  res.body = "{\"code\":" + std::to_string(static_cast<int>(code)) + ",\"message\":\"" + json_escape(text) + "\"}";
+  return res;
+}
+
+void Server::fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
+                  ErrorCode code, std::string_view message) {
+  auto r = error_response(req, code, message);
+  if (res) {
+    res->respond(std::move(r));
+  } else if (ws) {
+    // The reference answers a refused upgrade with the bare message and closes.
+    net::HttpResponse plain;
+    plain.status = r.status;
+    plain.set("Content-Type", "text/html");
+    plain.body = std::string(message.empty() ? error_message(code) : message);
+    plain.close = true;
+    ws->reject(std::move(plain));
+  }
+}
+
+void Server::on_request(net::HttpRequest&& request, net::ResponderPtr responder) {
+  handle(std::move(request), std::move(responder), nullptr);
+}
+
+void Server::on_upgrade(net::WebSocketPtr ws) {
+  auto req = ws->request();
+  handle(std::move(req), nullptr, std::move(ws));
+}
+
+void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocketPtr ws) {
+  if (res && req.method == net::Method::options && options_.cors.enabled) {
+    net::HttpResponse pre;
+    pre.status = 204;
+    add_cors_headers(req, pre);
+    pre.set("Access-Control-Allow-Methods", options_.cors.methods);
+    if (!options_.cors.allowed_headers.empty()) {
+      pre.set("Access-Control-Allow-Headers", options_.cors.allowed_headers);
+    } else if (auto h = req.header("Access-Control-Request-Headers")) {
+      pre.set("Access-Control-Allow-Headers", std::string(*h));
+      pre.set("Vary", pre.header("Vary") ? "Origin, Access-Control-Request-Headers" : "Access-Control-Request-Headers");
+    }
+    if (options_.cors.max_age >= 0) pre.set("Access-Control-Max-Age", std::to_string(options_.cors.max_age));
+    pre.set("Content-Length", "0");
+    res->respond(std::move(pre));
+    return;
+  }
+
+  Query q;
+  auto parsed = boost::urls::parse_query(req.query());
+  if (!parsed) return fail(req, res, ws, ErrorCode::bad_request);
+  for (auto p : *parsed) {
+    std::optional<std::string>* slot = nullptr;
+    const auto key = p.key.decode();
+    if (key == "EIO") slot = &q.eio;
+    else if (key == "transport") slot = &q.transport;
+    else if (key == "sid") slot = &q.sid;
+    else if (key == "b64") slot = &q.b64;
+    else if (key == "j") slot = &q.j;
+    if (slot && !*slot) *slot = p.has_value ? p.value.decode() : std::string();
+  }
+
+  const bool polling = q.transport == "polling" && options_.allow_polling;
+  const bool websocket = q.transport == "websocket" && options_.allow_websocket;
+  if (!polling && !websocket) return fail(req, res, ws, ErrorCode::unknown_transport);
+  if (auto origin = req.header("Origin"); origin && invalid_header_value(*origin))
+    return fail(req, res, ws, ErrorCode::bad_request);
+
+  if (q.sid) {
+    const auto shard = core::session_shard(*q.sid);
+    if (!shard || *shard >= pool_.size()) return fail(req, res, ws, ErrorCode::unknown_sid);
+    // Hand the request to the shard that owns the session; the answer finds its way back
+    // through the Responder / WebSocket, which post to their own shard.
+    pool_.dispatch(*shard, [this, shard = *shard, sid = std::move(*q.sid), req = std::move(req), res, ws,
+                            websocket]() mutable {
+      auto session = find(shard, sid);
+      if (!session) return fail(req, res, ws, ErrorCode::unknown_sid);
+      if (ws) {
+        if (!websocket) return fail(req, res, ws, ErrorCode::bad_request);
+        session->on_upgrade_request(std::move(ws));
+        return;
+      }
+      if (websocket) return fail(req, res, ws, ErrorCode::bad_request);
+      session->on_polling_request(std::move(req), std::move(res));
+    });
+    return;
+  }
+  handshake(std::move(req), q, std::move(res), std::move(ws));
+}
+
+void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr res, net::WebSocketPtr ws) {
+  int protocol = 0;
+  if (q.eio == "4")
+    protocol = 4;
+  else if (q.eio == "3" && options_.allow_eio3)
+    protocol = 3;
+  if (protocol == 0) return fail(req, res, ws, ErrorCode::unsupported_protocol_version);
+  if (req.method != net::Method::get) return fail(req, res, ws, ErrorCode::bad_handshake_method);
+  const bool websocket = q.transport == "websocket";
+  if (websocket != static_cast<bool>(ws)) return fail(req, res, ws, ErrorCode::bad_request);
+  if (q.j) return fail(req, res, ws, ErrorCode::bad_request);  // JSONP polling is not supported
+  if (options_.allow_request) {
+    auto refusal = options_.allow_request(req);
+    if (!refusal.empty()) return fail(req, res, ws, ErrorCode::forbidden, refusal);
+  }
+  const std::size_t shard = ws ? ws->shard() : res->shard();
+  auto session = std::make_shared<Session>(*this, core::make_session_id(shard), shard, protocol,
+                                           !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
+  sessions_[shard].emplace(session->id(), session);
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+  if (ws)
+    session->start(std::move(ws));
+  else
+    session->start(std::move(res));
+  if (on_connection_ && session->is_open()) on_connection_(session);
+}
+
+std::shared_ptr<Session> Server::find(std::size_t shard, const std::string& sid) {
+  auto& map = sessions_[shard];
+  auto it = map.find(sid);
+  return it == map.end() ? nullptr : it->second;
+}
+
+void Server::remove(const Session& session) {
+  if (sessions_[session.shard()].erase(session.id()) > 0) session_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Server::close_all(std::string_view reason) {
+  for (std::size_t shard = 0; shard < pool_.size(); ++shard) {
+    pool_.dispatch(shard, [this, shard, r = std::string(reason)] {
+      std::vector<std::shared_ptr<Session>> all;
+      for (auto& [id, s] : sessions_[shard]) all.push_back(s);
+      for (auto& s : all) s->shutdown(r);
+    });
+  }
+}
+
+}  // namespace socketio::eio

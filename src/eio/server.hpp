@@ -1,0 +1,79 @@
+// The Engine.IO server: an HttpHandler for everything under Options::path. Verifies requests
+// like the reference (error codes 0-5), performs handshakes, and routes every later request of
+// a session to the shard that owns it (the shard is encoded in the session id), so no lock is
+// taken on the request path. Sessions are registered per shard and touched only by that
+// shard's thread. Construct and configure before the pool runs; on_request/on_upgrade are
+// called by src/net on shard threads.
+#pragma once
+
+#include "eio/options.hpp"
+#include "eio/session.hpp"
+#include "net/http_handler.hpp"
+#include "net/shards.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace socketio::eio {
+
+enum class ErrorCode : int {
+  unknown_transport = 0,
+  unknown_sid = 1,
+  bad_handshake_method = 2,
+  bad_request = 3,
+  forbidden = 4,
+  unsupported_protocol_version = 5,
+};
+std::string_view error_message(ErrorCode code) noexcept;
+
+class Server final : public net::HttpHandler {
+ public:
+  // Called on the new session's shard right after the handshake; attach a SessionHandler.
+  using ConnectionHandler = std::function<void(const std::shared_ptr<Session>&)>;
+
+  Server(net::ShardPool& pool, Options options);
+  ~Server() override;
+
+  void on_connection(ConnectionHandler handler) { on_connection_ = std::move(handler); }
+  const Options& options() const noexcept { return options_; }
+  net::ShardPool& pool() noexcept { return pool_; }
+
+  // True when the request is for this server (its path).
+  bool matches(const net::HttpRequest& req) const noexcept;
+
+  void on_request(net::HttpRequest&& request, net::ResponderPtr responder) override;
+  void on_upgrade(net::WebSocketPtr ws) override;
+
+  // Open sessions across all shards (approximate while shards run).
+  std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
+  // Closes every session (on each shard's thread) with the given reason.
+  void close_all(std::string_view reason);
+
+  // --- for Session (on its shard) ---
+  void remove(const Session& session);
+  // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
+  void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const;
+  net::HttpResponse error_response(const net::HttpRequest& req, ErrorCode code,
+                                   std::string_view message = {}) const;
+
+ private:
+  struct Query;
+  void handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocketPtr ws);
+  void handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr res, net::WebSocketPtr ws);
+  void fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
+            ErrorCode code, std::string_view message = {});
+  std::shared_ptr<Session> find(std::size_t shard, const std::string& sid);
+
+  net::ShardPool& pool_;
+  Options options_;
+  ConnectionHandler on_connection_;
+  // sessions_[shard]: touched only by that shard's thread.
+  std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions_;
+  std::atomic<std::size_t> session_count_{0};
+};
+
+}  // namespace socketio::eio

@@ -1,0 +1,525 @@
+#include "eio/session.hpp"
+
+#include "eio/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+namespace socketio::eio {
+
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+// Forwards WebSocket callbacks to the session, on the session's shard (the WebSocket may live
+// on another shard when a polling session upgrades over a connection accepted elsewhere).
+class WsLink final : public net::WebSocketHandler, public std::enable_shared_from_this<WsLink> {
+ public:
+  WsLink(std::weak_ptr<Session> session, net::ShardPool& pool, std::size_t shard)
+      : session_(std::move(session)), pool_(pool), shard_(shard) {}
+
+  void on_ws_message(std::string_view data, bool binary) override {
+    if (net::ShardPool::current() == shard_) {
+      if (auto s = session_.lock()) s->on_ws_message(this, data, binary);
+      return;
+    }
+    pool_.post(shard_, [w = session_, self = shared_from_this(), d = std::string(data), binary] {
+      if (auto s = w.lock()) s->on_ws_message(self.get(), d, binary);
+    });
+  }
+
+  void on_ws_closed(std::string_view reason) override {
+    pool_.dispatch(shard_, [w = session_, self = shared_from_this(), r = std::string(reason)] {
+      if (auto s = w.lock()) s->on_ws_closed(self.get(), r);
+    });
+  }
+
+ private:
+  std::weak_ptr<Session> session_;
+  net::ShardPool& pool_;
+  std::size_t shard_;
+};
+
+// One timer serves the heartbeat (ping interval, then pong timeout); another the upgrade.
+// A generation number makes a callback that was already queued when re-armed a no-op.
+struct SessionTimers {
+  explicit SessionTimers(asio::io_context& io) : heartbeat(io) {}
+  asio::steady_timer heartbeat;
+  std::unique_ptr<asio::steady_timer> upgrade;
+  std::uint64_t generation = 0;
+};
+
+namespace {
+constexpr int kPhasePing = 0;   // waiting to send the next ping
+constexpr int kPhasePong = 1;   // waiting for the pong
+constexpr int kPhaseV3 = 2;     // v3: waiting for the client's next ping
+}  // namespace
+
+Session::Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
+                 net::HttpRequest handshake)
+    : server_(server),
+      id_(std::move(id)),
+      shard_(shard),
+      protocol_(protocol),
+      supports_binary_(supports_binary),
+      request_(std::move(handshake)),
+      issued_(std::chrono::system_clock::now()),
+      timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
+  request_.body.clear();
+  request_.body.shrink_to_fit();
+}
+
+Session::~Session() = default;
+
+std::string_view Session::transport_name() const noexcept {
+  return transport_ == TransportKind::websocket ? "websocket" : "polling";
+}
+
+std::size_t Session::buffered_bytes() const noexcept {
+  return buffer_bytes_ + (ws_ ? ws_->buffered_bytes() : 0);
+}
+
+static std::string open_payload(const Options& o, const std::string& sid, int protocol, bool upgrades) {
+  std::string s = "{\"sid\":\"" + sid + "\",\"upgrades\":[";
+  if (upgrades) s += "\"websocket\"";
+  s += "],\"pingInterval\":" + std::to_string(o.ping_interval.count()) +
+       ",\"pingTimeout\":" + std::to_string(o.ping_timeout.count());
+  if (protocol >= 4) s += ",\"maxPayload\":" + std::to_string(o.max_http_buffer_size);
+  s += "}";
+  return s;
+}
+
+void Session::start(net::ResponderPtr handshake_get) {
+  const auto& o = server_.options();
+  transport_ = TransportKind::polling;
+  const bool upgrades = o.allow_upgrades && o.allow_websocket;
+  push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, upgrades)));
+  pending_get_ = std::move(handshake_get);
+  std::weak_ptr<Session> w = weak_from_this();
+  auto raw = pending_get_.get();
+  pending_get_->on_abort([w, raw] {
+    if (auto s = w.lock()) s->on_get_aborted(raw);
+  });
+  flush();
+  schedule_ping();
+}
+
+void Session::start(net::WebSocketPtr ws) {
+  const auto& o = server_.options();
+  transport_ = TransportKind::websocket;
+  upgrade_ = Upgrade::upgraded;
+  ws_ = std::move(ws);
+  ws_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
+  push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, false)));
+  std::weak_ptr<Session> w = weak_from_this();
+  ws_->accept(ws_link_, [w, pool = &server_.pool(), shard = shard_](bool ok) {
+    if (ok) return;
+    pool->dispatch(shard, [w] {
+      if (auto s = w.lock()) s->on_close("transport error", "websocket handshake failed");
+    });
+  });
+  flush();
+  schedule_ping();
+}
+
+// --- heartbeat ---------------------------------------------------------------------------
+
+void Session::arm_timer(std::chrono::milliseconds after, int phase) {
+  const auto gen = ++timers_->generation;
+  timers_->heartbeat.expires_after(after);
+  timers_->heartbeat.async_wait([w = weak_from_this(), gen, phase](boost::system::error_code ec) {
+    if (ec) return;
+    auto s = w.lock();
+    if (!s || s->timers_->generation != gen || s->state_ == State::closed) return;
+    if (phase == kPhasePing) {
+      s->push(PacketType::ping, false, nullptr);
+      s->flush();
+      s->reset_pong_deadline();
+    } else {
+      s->on_close("ping timeout");
+    }
+  });
+}
+
+void Session::schedule_ping() {
+  const auto& o = server_.options();
+  if (protocol_ == 3) {
+    reset_pong_deadline();
+    return;
+  }
+  pong_deadline_ = steady_clock::time_point::max();
+  arm_timer(o.ping_interval, kPhasePing);
+}
+
+void Session::reset_pong_deadline() {
+  const auto& o = server_.options();
+  const auto timeout = protocol_ == 3 ? o.ping_interval + o.ping_timeout : o.ping_timeout;
+  pong_deadline_ = steady_clock::now() + timeout;
+  arm_timer(timeout, protocol_ == 3 ? kPhaseV3 : kPhasePong);
+}
+
+bool Session::heartbeat_expired() {
+  if (state_ == State::closed) return false;
+  if (steady_clock::now() <= pong_deadline_) return false;
+  on_close("ping timeout");
+  return true;
+}
+
+// --- sending -----------------------------------------------------------------------------
+
+void Session::push(PacketType type, bool binary, core::SharedBytes data) {
+  buffer_bytes_ += 1 + (data ? data->size() : 0);
+  buffer_.push_back(OutPacket{type, binary, std::move(data)});
+}
+
+void Session::send(core::SharedBytes data, bool binary) {
+  if (state_ != State::open) return;
+  push(PacketType::message, binary, std::move(data));
+  flush();
+}
+
+void Session::send_many(const core::SharedBytes* data, const bool* binary, std::size_t n) {
+  if (state_ != State::open) return;
+  for (std::size_t i = 0; i < n; ++i) push(PacketType::message, binary[i], data[i]);
+  flush();
+}
+
+net::WsFrame Session::to_frame(const OutPacket& p) const {
+  net::WsFrame f;
+  f.body = p.data;
+  if (p.binary) {
+    f.binary = true;
+    if (protocol_ == 3) {
+      f.head[0] = '\x04';
+      f.head_len = 1;
+    }
+  } else {
+    f.head[0] = static_cast<char>('0' + static_cast<int>(p.type));
+    f.head_len = 1;
+  }
+  return f;
+}
+
+void Session::send_ws(const net::WebSocketPtr& ws, std::deque<OutPacket>& packets) {
+  if (packets.size() == 1) {
+    ws->send(to_frame(packets.front()));
+  } else {
+    std::vector<net::WsFrame> frames;
+    frames.reserve(packets.size());
+    for (const auto& p : packets) frames.push_back(to_frame(p));
+    ws->send(std::move(frames));
+  }
+  packets.clear();
+}
+
+void Session::flush() {
+  if (state_ == State::closed || buffer_.empty()) return;
+  if (transport_ == TransportKind::websocket) {
+    if (!ws_) return;
+    send_ws(ws_, buffer_);
+    buffer_bytes_ = 0;
+  } else if (pending_get_) {
+    flush_polling();
+  }
+  if (buffered_bytes() > server_.options().max_buffered_bytes) {
+    // Deferred: flush() runs inside the caller's send(), which must not see the session vanish.
+    server_.pool().post(shard_, [w = weak_from_this()] {
+      if (auto s = w.lock()) {
+        spdlog::debug("eio {}: closing: {} bytes buffered for a client that does not read", s->id_,
+                      s->buffered_bytes());
+        s->on_close("transport error", "send buffer full");
+      }
+    });
+  }
+}
+
+void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_body) {
+  net::HttpResponse r;
+  r.status = 200;
+  r.set("Content-Type", binary_body ? "application/octet-stream" : "text/plain; charset=UTF-8");
+  r.body = std::move(body);
+  server_.add_cors_headers(request_, r);
+  res->respond(std::move(r));
+}
+
+void Session::flush_polling() {
+  std::vector<PacketView> views;
+  views.reserve(buffer_.size());
+  bool has_close = false;
+  for (const auto& p : buffer_) {
+    views.push_back(PacketView{p.type, p.binary, p.data ? std::string_view(*p.data) : std::string_view{}});
+    has_close = has_close || p.type == PacketType::close;
+  }
+  std::string body;
+  bool binary_body = false;
+  if (protocol_ == 3)
+    binary_body = encode_payload_v3(views, supports_binary_, body);
+  else
+    encode_payload(views, body);
+  buffer_.clear();
+  buffer_bytes_ = 0;
+  auto res = std::move(pending_get_);
+  respond_get(std::move(res), std::move(body), binary_body);
+  if (has_close && state_ == State::closing) on_close("forced close");
+}
+
+void Session::close() {
+  if (state_ != State::open) return;
+  state_ = State::closing;
+  if (transport_ == TransportKind::websocket) {
+    flush();
+    on_close("forced close");
+    return;
+  }
+  push(PacketType::close, false, nullptr);
+  if (pending_get_) flush_polling();
+  // Otherwise the next GET takes the buffer and the close packet; the heartbeat bounds the wait.
+}
+
+void Session::shutdown(std::string_view reason) { on_close(reason); }
+
+// --- closing -----------------------------------------------------------------------------
+
+void Session::on_close(std::string_view reason, std::string_view description) {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  ++timers_->generation;
+  timers_->heartbeat.cancel();
+  if (timers_->upgrade) timers_->upgrade->cancel();
+  buffer_.clear();
+  buffer_bytes_ = 0;
+  if (pending_get_) {
+    // A POSTed close packet releases the pending GET with a noop; every other cause with close.
+    const bool noop = reason == "transport close";
+    auto res = std::move(pending_get_);
+    const std::string body = noop ? "6" : "1";
+    respond_get(std::move(res), protocol_ == 3 ? std::to_string(body.size()) + ":" + body : body, false);
+  }
+  if (ws_) ws_->close(1000);
+  if (probe_) probe_->close(1000);
+  probe_.reset();
+  probe_link_.reset();
+  auto self = shared_from_this();  // the registry may hold the last reference
+  server_.remove(*this);
+  if (auto h = std::move(handler_)) h->on_close(reason, description);
+}
+
+void Session::on_get_aborted(const net::Responder* res) {
+  if (state_ == State::closed || pending_get_.get() != res) return;
+  pending_get_.reset();
+  on_close("transport error", "poll connection closed prematurely");
+}
+
+// --- incoming ----------------------------------------------------------------------------
+
+void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) {
+  if (heartbeat_expired() || state_ == State::closed) {
+    res->respond(server_.error_response(req, ErrorCode::unknown_sid));
+    return;
+  }
+  if (transport_ != TransportKind::polling) {
+    res->respond(server_.error_response(req, ErrorCode::bad_request));
+    return;
+  }
+  if (req.method == net::Method::get) {
+    if (pending_get_) {
+      res->respond(server_.error_response(req, ErrorCode::bad_request));
+      on_close("transport error", "overlap from client");
+      return;
+    }
+    pending_get_ = std::move(res);
+    auto raw = pending_get_.get();
+    pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
+      pool->dispatch(shard, [w, raw] {
+        if (auto s = w.lock()) s->on_get_aborted(raw);
+      });
+    });
+    if (upgrade_ == Upgrade::probing && probe_answered_ && buffer_.empty()) {
+      // The client is moving to WebSocket: release this poll at once.
+      auto r = std::move(pending_get_);
+      respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
+      return;
+    }
+    flush();
+    return;
+  }
+  if (req.method != net::Method::post) {
+    res->respond(server_.error_response(req, ErrorCode::bad_request));
+    return;
+  }
+  const auto& o = server_.options();
+  if (req.body_too_large || req.body.size() > o.max_http_buffer_size) {
+    net::HttpResponse r;
+    r.status = 413;
+    r.set("Content-Type", "text/plain; charset=UTF-8");
+    r.body = "Payload Too Large";
+    r.close = true;
+    server_.add_cors_headers(req, r);
+    res->respond(std::move(r));
+    on_close("transport error", "payload too large");
+    return;
+  }
+  std::vector<Packet> packets;
+  Limits limits{o.max_http_buffer_size, 100'000};
+  std::error_code ec;
+  if (protocol_ == 3) {
+    const auto ct = req.header("Content-Type");
+    const bool binary_body = ct && ct->starts_with("application/octet-stream");
+    ec = decode_payload_v3(req.body, binary_body, packets, limits);
+  } else {
+    ec = decode_payload(req.body, packets, limits);
+  }
+  net::HttpResponse ok;
+  ok.status = 200;
+  ok.set("Content-Type", "text/html");
+  ok.body = "ok";
+  server_.add_cors_headers(req, ok);
+  auto self = shared_from_this();
+  if (ec) {
+    res->respond(std::move(ok));
+    on_close("parse error", ec.message());
+    return;
+  }
+  for (auto& p : packets) {
+    if (state_ == State::closed) break;
+    if (p.type == PacketType::close) {
+      on_close("transport close");
+      break;
+    }
+    on_packet(std::move(p));
+  }
+  res->respond(std::move(ok));
+}
+
+void Session::on_packet(Packet&& p) {
+  if (heartbeat_expired()) return;
+  switch (p.type) {
+    case PacketType::message:
+      if (handler_) handler_->on_message(p.data, p.binary);
+      break;
+    case PacketType::ping:
+      if (protocol_ != 3) {
+        on_close("transport error", "invalid heartbeat direction");
+        return;
+      }
+      push(PacketType::pong, false, p.data.empty() ? nullptr : core::make_bytes(std::move(p.data)));
+      reset_pong_deadline();
+      flush();
+      break;
+    case PacketType::pong:
+      if (protocol_ == 3) {
+        on_close("transport error", "invalid heartbeat direction");
+        return;
+      }
+      if (pong_deadline_ != steady_clock::time_point::max()) schedule_ping();
+      break;
+    case PacketType::close:
+      on_close("transport close");
+      break;
+    case PacketType::open:
+    case PacketType::upgrade:
+    case PacketType::noop:
+      break;
+  }
+}
+
+void Session::on_upgrade_request(net::WebSocketPtr ws) {
+  const auto& o = server_.options();
+  if (state_ != State::open || heartbeat_expired()) {
+    ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid));
+    return;
+  }
+  if (transport_ != TransportKind::polling || upgrade_ != Upgrade::none || !o.allow_upgrades) {
+    ws->reject(server_.error_response(ws->request(), ErrorCode::bad_request));
+    return;
+  }
+  upgrade_ = Upgrade::probing;
+  probe_answered_ = false;
+  probe_ = ws;
+  probe_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
+  if (!timers_->upgrade) timers_->upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
+  timers_->upgrade->expires_after(o.upgrade_timeout);
+  timers_->upgrade->async_wait([w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
+  });
+  auto link = probe_link_.get();
+  ws->accept(probe_link_, [w = weak_from_this(), link, pool = &server_.pool(), shard = shard_](bool ok) {
+    if (ok) return;
+    pool->dispatch(shard, [w, link] {
+      if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("handshake failed");
+    });
+  });
+}
+
+void Session::cancel_upgrade(std::string_view why) {
+  spdlog::debug("eio {}: upgrade cancelled: {}", id_, why);
+  if (probe_) probe_->close(1000);
+  probe_.reset();
+  probe_link_.reset();
+  if (timers_->upgrade) timers_->upgrade->cancel();
+  if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
+}
+
+void Session::on_ws_message(const WsLink* link, std::string_view data, bool binary) {
+  if (state_ == State::closed) return;
+  Packet p;
+  const auto ec = binary ? decode_binary_frame(data, protocol_, p) : decode_packet(data, p);
+  if (link == probe_link_.get() && link != nullptr) {
+    if (!ec && p.type == PacketType::ping && p.data == "probe" && !binary) {
+      net::WsFrame f;
+      f.head[0] = '3';
+      f.head_len = 1;
+      f.body = core::make_bytes(std::string_view("probe"));
+      probe_->send(std::move(f));
+      probe_answered_ = true;
+      if (pending_get_ && buffer_.empty()) {
+        auto r = std::move(pending_get_);
+        respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
+      }
+      return;
+    }
+    if (!ec && p.type == PacketType::upgrade && probe_answered_) {
+      if (timers_->upgrade) timers_->upgrade->cancel();
+      transport_ = TransportKind::websocket;
+      upgrade_ = Upgrade::upgraded;
+      ws_ = std::move(probe_);
+      ws_link_ = std::move(probe_link_);
+      if (pending_get_) {
+        auto r = std::move(pending_get_);
+        respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
+      }
+      if (state_ == State::closing) {
+        flush();
+        on_close("forced close");
+        return;
+      }
+      flush();
+      return;
+    }
+    cancel_upgrade("unexpected packet during upgrade");
+    return;
+  }
+  if (link != ws_link_.get() || link == nullptr) return;
+  if (ec) {
+    on_close("parse error", ec.message());
+    return;
+  }
+  on_packet(std::move(p));
+}
+
+void Session::on_ws_closed(const WsLink* link, std::string_view reason) {
+  if (link == probe_link_.get() && link != nullptr) {
+    probe_.reset();
+    probe_link_.reset();
+    if (timers_->upgrade) timers_->upgrade->cancel();
+    if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
+    return;
+  }
+  if (link == ws_link_.get() && link != nullptr) {
+    ws_.reset();
+    on_close(reason.starts_with("transport error") ? "transport error" : "transport close", reason);
+  }
+}
+
+}  // namespace socketio::eio

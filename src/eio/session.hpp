@@ -1,0 +1,125 @@
+// One Engine.IO session (what the reference calls a Socket): its transport (long-polling or
+// WebSocket), the upgrade between them, the heartbeat and the outgoing packet buffer. Lives on
+// the shard its id names; every method must be called on that shard's thread. The layer above
+// (Socket.IO) attaches a SessionHandler and sends messages; it never sees HTTP or WebSocket.
+#pragma once
+
+#include "core/bytes.hpp"
+#include "eio/parser/packet.hpp"
+#include "net/http_handler.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace socketio::eio {
+
+class Server;
+class WsLink;
+struct SessionTimers;
+
+// Implemented by the layer above. Called on the session's shard thread.
+class SessionHandler {
+ public:
+  virtual ~SessionHandler() = default;
+  virtual void on_message(std::string_view data, bool binary) = 0;
+  // The session is closed; reason is the reference's ("transport close", "ping timeout", ...).
+  virtual void on_close(std::string_view reason, std::string_view description) = 0;
+};
+
+enum class TransportKind : std::uint8_t { polling, websocket };
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
+          net::HttpRequest handshake);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::string& id() const noexcept { return id_; }
+  std::size_t shard() const noexcept { return shard_; }
+  int protocol() const noexcept { return protocol_; }
+  TransportKind transport() const noexcept { return transport_; }
+  std::string_view transport_name() const noexcept;
+  // The handshake request (headers, query, remote address, secure flag; body dropped).
+  const net::HttpRequest& request() const noexcept { return request_; }
+  std::chrono::system_clock::time_point issued() const noexcept { return issued_; }
+  bool is_open() const noexcept { return state_ == State::open; }
+
+  void set_handler(std::shared_ptr<SessionHandler> handler) { handler_ = std::move(handler); }
+
+  // Queue one message (Engine.IO type 4) and flush it if the transport can take it.
+  void send(core::SharedBytes data, bool binary);
+  // Several messages that must stay together (a Socket.IO packet and its attachments).
+  void send_many(const core::SharedBytes* data, const bool* binary, std::size_t n);
+  // Bytes queued for this client (the buffer plus the WebSocket's own queue).
+  std::size_t buffered_bytes() const noexcept;
+
+  // Server-initiated close: what is queued goes out first. The handler sees "forced close".
+  void close();
+
+  // --- called by the Server / transports (same shard) ---
+  void start(net::ResponderPtr handshake_get);  // polling open
+  void start(net::WebSocketPtr ws);              // direct WebSocket open
+  void on_polling_request(net::HttpRequest&& req, net::ResponderPtr res);
+  void on_upgrade_request(net::WebSocketPtr ws);
+  void on_ws_message(const WsLink* link, std::string_view data, bool binary);
+  void on_ws_closed(const WsLink* link, std::string_view reason);
+  void on_get_aborted(const net::Responder* res);
+  void shutdown(std::string_view reason);  // immediate close, for server shutdown
+
+ private:
+  enum class State : std::uint8_t { open, closing, closed };
+  enum class Upgrade : std::uint8_t { none, probing, upgraded };
+
+  struct OutPacket {
+    PacketType type;
+    bool binary;
+    core::SharedBytes data;
+  };
+
+  void on_packet(Packet&& p);
+  void on_close(std::string_view reason, std::string_view description = {});
+  void push(PacketType type, bool binary, core::SharedBytes data);
+  void flush();
+  void flush_polling();
+  void respond_get(net::ResponderPtr res, std::string body, bool binary_body);
+  void send_ws(const net::WebSocketPtr& ws, std::deque<OutPacket>& packets);
+  bool heartbeat_expired();
+  void schedule_ping();
+  void reset_pong_deadline();
+  void arm_timer(std::chrono::milliseconds after, int phase);
+  void cancel_upgrade(std::string_view why);
+  net::WsFrame to_frame(const OutPacket& p) const;
+
+  Server& server_;
+  std::string id_;
+  std::size_t shard_;
+  int protocol_;
+  bool supports_binary_;
+  net::HttpRequest request_;
+  std::chrono::system_clock::time_point issued_;
+  State state_ = State::open;
+  TransportKind transport_ = TransportKind::polling;
+  Upgrade upgrade_ = Upgrade::none;
+
+  net::ResponderPtr pending_get_;
+  std::shared_ptr<WsLink> ws_link_;
+  net::WebSocketPtr ws_;
+  std::shared_ptr<WsLink> probe_link_;
+  net::WebSocketPtr probe_;
+  bool probe_answered_ = false;
+
+  std::deque<OutPacket> buffer_;
+  std::size_t buffer_bytes_ = 0;
+
+  std::unique_ptr<SessionTimers> timers_;
+  std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::shared_ptr<SessionHandler> handler_;
+};
+
+}  // namespace socketio::eio

@@ -1,0 +1,39 @@
+// Internal to src/net: the two stream types every connection is one of, and the hand-off from
+// an HTTP session to a WebSocket session. Heavy (Beast); include only from src/net/*.cpp.
+#pragma once
+
+#include "net/http_handler.hpp"
+#include "net/server.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace socketio::net::detail {
+
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
+
+// What every connection of one server shares. Lives as long as the server.
+struct ConnContext {
+  ShardPool* pool = nullptr;
+  const ServerOptions* options = nullptr;
+  HttpHandler* handler = nullptr;
+  ServerStats* stats = nullptr;
+};
+
+WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                            const ConnContext& ctx, std::size_t shard);
+WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                            const ConnContext& ctx, std::size_t shard);
+
+// Converts Beast's request into the Beast-free value (moves the body).
+HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure);
+// And back for responses.
+boost::beast::http::response<boost::beast::http::string_body> to_beast_response(HttpResponse&& res,
+                                                                               int version);
+
+}  // namespace socketio::net::detail

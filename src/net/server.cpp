@@ -1,0 +1,565 @@
+// Listener, TLS detection and handshake, HTTP/1.1 sessions. All Beast/Asio of the HTTP side is
+// here (the WebSocket side is in websocket.cpp); each session type is instantiated once.
+#include "net/server.hpp"
+
+#include "net/detail/streams.hpp"
+#include "net/tls_context.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace socketio::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using detail::BeastRequest;
+using detail::ConnContext;
+using detail::PlainStream;
+using detail::TlsStream;
+
+namespace detail {
+
+HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure) {
+  HttpRequest out;
+  switch (req.method()) {
+    case http::verb::get: out.method = Method::get; break;
+    case http::verb::post: out.method = Method::post; break;
+    case http::verb::put: out.method = Method::put; break;
+    case http::verb::options: out.method = Method::options; break;
+    case http::verb::head: out.method = Method::head; break;
+    default: out.method = Method::other; break;
+  }
+  out.method_name = std::string(req.method_string());
+  out.target = std::string(req.target());
+  out.version = static_cast<int>(req.version());
+  out.keep_alive = req.keep_alive();
+  out.headers.reserve(16);
+  for (const auto& f : req) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  out.body = std::move(req.body());
+  boost::system::error_code ec;
+  const auto ep = lowest.socket().remote_endpoint(ec);
+  if (!ec) {
+    auto addr = ep.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    out.remote_address = addr.to_string();
+    out.remote_port = ep.port();
+  }
+  out.secure = secure;
+  return out;
+}
+
+http::response<http::string_body> to_beast_response(HttpResponse&& res, int version) {
+  http::response<http::string_body> out{static_cast<http::status>(res.status), static_cast<unsigned>(version)};
+  for (auto& h : res.headers) out.insert(h.name, h.value);
+  out.body() = std::move(res.body);
+  out.prepare_payload();
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+class HttpSessionBase : public std::enable_shared_from_this<HttpSessionBase> {
+ public:
+  virtual ~HttpSessionBase() = default;
+  virtual void deliver(HttpResponse&& response) = 0;
+};
+
+// One request awaiting its answer. respond() can come from any shard; abort() from the owner.
+class Exchange final : public Responder {
+ public:
+  Exchange(std::weak_ptr<HttpSessionBase> session, ShardPool& pool, std::size_t shard)
+      : session_(std::move(session)), pool_(pool), shard_(shard) {}
+
+  void respond(HttpResponse response) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open) return;
+      state_ = State::answered;
+      on_abort_ = nullptr;
+    }
+    pool_.dispatch(shard_, [s = session_, r = std::move(response)]() mutable {
+      if (auto p = s.lock()) p->deliver(std::move(r));
+    });
+  }
+
+  void on_abort(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ == State::open) {
+        on_abort_ = std::move(callback);
+        return;
+      }
+      if (state_ == State::answered) return;
+    }
+    pool_.post(shard_, std::move(callback));  // already aborted: tell at once
+  }
+
+  std::size_t shard() const noexcept override { return shard_; }
+
+  void abort() {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ != State::open) return;
+      state_ = State::aborted;
+      cb = std::move(on_abort_);
+    }
+    if (cb) cb();
+  }
+
+ private:
+  enum class State { open, answered, aborted };
+  std::mutex mutex_;
+  State state_ = State::open;
+  std::function<void()> on_abort_;
+  std::weak_ptr<HttpSessionBase> session_;
+  ShardPool& pool_;
+  std::size_t shard_;
+};
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// HTTP/1.1 session over either stream (CRTP, like Beast's flex server): keep-alive, one
+// response in flight, a pipelined request held until then; a read stays pending while a long
+// poll waits so that the peer going away is noticed (and reported to the Responder).
+template <class Derived>
+class HttpSession : public HttpSessionBase {
+ public:
+  HttpSession(const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer, bool secure)
+      : ctx_(ctx), shard_(shard), buffer_(std::move(buffer)), secure_(secure) {}
+
+  void start_reading() { do_read(); }
+
+  void deliver(HttpResponse&& response) override {
+    if (!pending_ || closing_) return;
+    pending_.reset();
+    close_after_write_ = close_after_write_ || response.close || !request_keep_alive_;
+    res_.emplace(detail::to_beast_response(std::move(response), request_version_));
+    res_->keep_alive(!close_after_write_);
+    auto& lowest = beast::get_lowest_layer(derived().stream());
+    lowest.expires_after(ctx_.options->write_timeout);
+    writing_ = true;
+    http::async_write(derived().stream(), *res_,
+                      [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
+                        on_write(ec);
+                      });
+  }
+
+ protected:
+  Derived& derived() { return static_cast<Derived&>(*this); }
+
+  void do_read() {
+    if (closing_ || reading_) return;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(ctx_.options->header_limit));
+    parser_->body_limit(ctx_.options->body_limit);
+    auto& lowest = beast::get_lowest_layer(derived().stream());
+    if (pending_ && !writing_)
+      lowest.expires_never();  // a long poll: the layer above bounds it with its heartbeat
+    else if (!writing_)
+      lowest.expires_after(first_request_ ? ctx_.options->header_timeout : ctx_.options->keepalive_timeout);
+    reading_ = true;
+    http::async_read(derived().stream(), buffer_, *parser_,
+                     [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
+                       on_read(ec);
+                     });
+  }
+
+  void on_read(boost::system::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::body_limit && !pending_) {
+      // Tell the layer above (it answers 413 and closes what it must), then close.
+      auto& req = parser_->get();
+      req.body().clear();
+      auto hreq = to_request(req);
+      hreq.body_too_large = true;
+      close_after_write_ = true;
+      dispatch(std::move(hreq), false, req.version());
+      return;
+    }
+    if (ec) {
+      if (pending_) {
+        auto p = std::move(pending_);
+        p->abort();
+      }
+      if (is_parse_error(ec) && !writing_ && !closing_) {
+        spdlog::debug("http: bad request from peer: {}", ec.message());
+        pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
+        request_keep_alive_ = false;
+        request_version_ = 11;
+        HttpResponse bad;
+        bad.status = 400;
+        bad.set("Content-Type", "text/plain; charset=UTF-8");
+        bad.body = "Bad Request\n";
+        bad.close = true;
+        deliver(std::move(bad));
+        return;
+      }
+      do_close();
+      return;
+    }
+    first_request_ = false;
+    if (pending_ || writing_) {
+      queued_.emplace(parser_->release());  // pipelined: answer in order
+      return;
+    }
+    handle(parser_->release());
+  }
+
+  HttpRequest to_request(BeastRequest& req) {
+    return detail::to_http_request(req, beast::get_lowest_layer(derived().stream()), secure_);
+  }
+
+  void handle(BeastRequest&& req) {
+    if (beast::websocket::is_upgrade(req)) {
+      auto hreq = to_request(req);
+      closing_ = true;  // the stream moves to the WebSocket session
+      auto ws = derived().make_ws(std::move(req), std::move(hreq));
+      ctx_.handler->on_upgrade(std::move(ws));
+      return;
+    }
+    const bool keep_alive = req.keep_alive();
+    const int version = static_cast<int>(req.version());
+    dispatch(to_request(req), keep_alive, version);
+  }
+
+  void dispatch(HttpRequest&& hreq, bool keep_alive, int version) {
+    request_keep_alive_ = keep_alive;
+    request_version_ = version;
+    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
+    auto exchange = pending_;
+    if (!derived().accept_request(hreq, exchange)) return;
+    ctx_.handler->on_request(std::move(hreq), std::move(exchange));
+    if (!close_after_write_) do_read();
+  }
+
+  void on_write(boost::system::error_code ec) {
+    writing_ = false;
+    res_.reset();
+    if (ec) {
+      do_close();
+      return;
+    }
+    if (close_after_write_) {
+      derived().do_shutdown();
+      return;
+    }
+    beast::get_lowest_layer(derived().stream()).expires_after(ctx_.options->keepalive_timeout);
+    if (queued_) {
+      auto next = std::move(*queued_);
+      queued_.reset();
+      handle(std::move(next));
+      return;
+    }
+    do_read();
+  }
+
+  void do_close() {
+    if (closing_) return;
+    closing_ = true;
+    if (pending_) {
+      auto p = std::move(pending_);
+      p->abort();
+    }
+    derived().do_shutdown();
+  }
+
+  ConnContext ctx_;
+  std::size_t shard_;
+  beast::flat_buffer buffer_;
+  bool secure_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Exchange> pending_;
+  std::optional<BeastRequest> queued_;
+  std::optional<http::response<http::string_body>> res_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool first_request_ = true;
+  bool close_after_write_ = false;
+  bool request_keep_alive_ = true;
+  int request_version_ = 11;
+};
+
+class PlainHttpSession final : public HttpSession<PlainHttpSession> {
+ public:
+  PlainHttpSession(tcp::socket&& socket, const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer)
+      : HttpSession(ctx, shard, std::move(buffer), false), stream_(std::move(socket)) {}
+
+  PlainStream& stream() { return stream_; }
+
+  // On a TLS port, a plain request is answered with a redirect or a clear refusal.
+  bool accept_request(const HttpRequest& req, const std::shared_ptr<Exchange>& exchange) {
+    if (!ctx_.options->tls) return true;
+    ctx_.stats->plain_on_tls_port.fetch_add(1, std::memory_order_relaxed);
+    HttpResponse res;
+    res.close = true;
+    const auto host = req.header("Host");
+    if (ctx_.options->tls_redirect && host) {
+      res.status = 308;
+      res.set("Location", "https://" + std::string(*host) + req.target);
+    } else {
+      res.status = 400;
+      res.set("Content-Type", "text/plain; charset=UTF-8");
+      res.body = "This port speaks HTTPS: use https:// or wss://\n";
+    }
+    close_after_write_ = true;
+    exchange->respond(std::move(res));
+    return false;
+  }
+
+  WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
+    return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
+  }
+
+  void do_shutdown() {
+    closing_ = true;
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+ private:
+  PlainStream stream_;
+};
+
+// Counts handshakes in progress on one shard (touched by that shard's thread only).
+struct ShardCounters {
+  std::size_t tls_handshakes = 0;
+};
+
+class TlsHttpSession final : public HttpSession<TlsHttpSession> {
+ public:
+  TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
+                 std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters)
+      : HttpSession(ctx, shard, std::move(buffer), true),
+        ssl_ctx_(std::move(ssl_ctx)),
+        stream_(PlainStream(std::move(socket)), *ssl_ctx_),
+        counters_(std::move(counters)) {}
+
+  TlsStream& stream() { return stream_; }
+
+  void run() {
+    if (counters_->tls_handshakes >= ctx_.options->max_tls_handshakes) {
+      ctx_.stats->tls_handshakes_rejected.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("tls: too many concurrent handshakes, closing a new connection");
+      closing_ = true;
+      beast::get_lowest_layer(stream_).close();
+      return;
+    }
+    ++counters_->tls_handshakes;
+    in_handshake_ = true;
+    beast::get_lowest_layer(stream_).expires_after(ctx_.options->tls_handshake_timeout);
+    // The detector already consumed the first bytes: hand them to the handshake.
+    stream_.async_handshake(asio::ssl::stream_base::server, buffer_.cdata(),
+                            [self = shared_from_this(), this](boost::system::error_code ec, std::size_t used = 0) {
+                              on_handshake(ec, used);
+                            });
+  }
+
+  bool accept_request(const HttpRequest&, const std::shared_ptr<Exchange>&) { return true; }
+
+  WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
+    return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
+  }
+
+  void do_shutdown() {
+    closing_ = true;
+    if (in_handshake_) return;
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(3));
+    stream_.async_shutdown([self = shared_from_this(), this](boost::system::error_code) {
+      beast::get_lowest_layer(stream_).close();
+    });
+  }
+
+  ~TlsHttpSession() override {
+    if (in_handshake_) --counters_->tls_handshakes;
+  }
+
+ private:
+  void on_handshake(boost::system::error_code ec, std::size_t used) {
+    in_handshake_ = false;
+    --counters_->tls_handshakes;
+    if (ec) {
+      ctx_.stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("tls: handshake failed: {}", ec.message());
+      closing_ = true;
+      beast::get_lowest_layer(stream_).close();
+      return;
+    }
+    buffer_.consume(used);
+    start_reading();
+  }
+
+  std::shared_ptr<asio::ssl::context> ssl_ctx_;  // the set this connection started with
+  TlsStream stream_;
+  std::shared_ptr<ShardCounters> counters_;
+  bool in_handshake_ = false;
+};
+
+// Reads the first bytes of a connection on a TLS port to tell TLS from plain HTTP.
+class DetectSession : public std::enable_shared_from_this<DetectSession> {
+ public:
+  DetectSession(tcp::socket&& socket, const ConnContext& ctx, std::size_t shard,
+                std::shared_ptr<ShardCounters> counters)
+      : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
+
+  void run() {
+    stream_.expires_after(ctx_.options->tls_handshake_timeout);
+    beast::async_detect_ssl(stream_, buffer_,
+                            [self = shared_from_this()](boost::system::error_code ec, bool is_tls) {
+                              self->on_detect(ec, is_tls);
+                            });
+  }
+
+ private:
+  void on_detect(boost::system::error_code ec, bool is_tls) {
+    if (ec) {
+      stream_.close();
+      return;
+    }
+    if (is_tls) {
+      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(), ctx_,
+                                                       shard_, std::move(buffer_), counters_);
+      session->run();
+    } else {
+      auto session =
+          std::make_shared<PlainHttpSession>(stream_.release_socket(), ctx_, shard_, std::move(buffer_));
+      session->start_reading();
+    }
+  }
+
+  PlainStream stream_;
+  beast::flat_buffer buffer_;
+  ConnContext ctx_;
+  std::size_t shard_;
+  std::shared_ptr<ShardCounters> counters_;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(asio::io_context& io, const ConnContext& ctx, std::size_t shard)
+      : io_(io), acceptor_(io), retry_(io), ctx_(ctx), shard_(shard) {}
+
+  void open(const tcp::endpoint& ep) {
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  void start() {
+    asio::post(io_, [self = shared_from_this()] { self->do_accept(); });
+  }
+  void stop() {
+    asio::post(io_, [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->stopped_ = true;
+      self->retry_.cancel();
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  void do_accept() {
+    if (stopped_) return;
+    acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+      self->on_accept(ec, std::move(socket));
+    });
+  }
+
+  void on_accept(boost::system::error_code ec, tcp::socket socket) {
+    if (stopped_) return;
+    if (ec) {
+      // Out of file descriptors and the like: back off instead of spinning.
+      if (ec != asio::error::operation_aborted) {
+        spdlog::warn("accept failed: {}", ec.message());
+        retry_.expires_after(std::chrono::milliseconds(100));
+        retry_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+          if (!e) self->do_accept();
+        });
+      }
+      return;
+    }
+    ctx_.stats->accepted.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (ctx_.options->tls) {
+      std::make_shared<DetectSession>(std::move(socket), ctx_, shard_, counters_)->run();
+    } else {
+      std::make_shared<PlainHttpSession>(std::move(socket), ctx_, shard_, beast::flat_buffer{})->start_reading();
+    }
+    do_accept();
+  }
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_;
+  ConnContext ctx_;
+  std::size_t shard_;
+  std::shared_ptr<ShardCounters> counters_ = std::make_shared<ShardCounters>();
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ShardPool& pool;
+  ServerOptions options;
+  HttpHandler& handler;
+  ServerStats stats;
+  std::vector<std::shared_ptr<Listener>> listeners;
+
+  Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {}
+  ConnContext context() { return ConnContext{&pool, &options, &handler, &stats}; }
+};
+
+Server::Server(ShardPool& pool, ServerOptions options, HttpHandler& handler)
+    : impl_(std::make_unique<Impl>(pool, std::move(options), handler)) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::listen() {
+  const auto address = asio::ip::make_address(impl_->options.host);
+  std::uint16_t port = impl_->options.port;
+  for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
+    auto l = std::make_shared<Listener>(impl_->pool.context(i), impl_->context(), i);
+    try {
+      l->open(tcp::endpoint(address, port));
+    } catch (const boost::system::system_error& e) {
+      throw std::system_error(e.code(), "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
+    }
+    if (port == 0) port = l->port();
+    impl_->listeners.push_back(std::move(l));
+  }
+  for (auto& l : impl_->listeners) l->start();
+  return port;
+}
+
+void Server::stop_accepting() {
+  for (auto& l : impl_->listeners) l->stop();
+}
+
+const ServerStats& Server::stats() const noexcept { return impl_->stats; }
+
+}  // namespace socketio::net

@@ -1,0 +1,61 @@
+// The listening side of the server: one acceptor per shard on the same port (SO_REUSEPORT, so
+// the kernel spreads connections over the shards), plain HTTP or TLS (detected per connection
+// when a TLS context is configured), HTTP/1.1 keep-alive sessions and WebSocket upgrades handed
+// to an HttpHandler. Owned by the application; listen() and stop_accepting() from any thread
+// before/after the pool runs. Beast-free header.
+#pragma once
+
+#include "net/http_handler.hpp"
+#include "net/shards.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+
+namespace socketio::net {
+
+class TlsContext;
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 3000;  // 0: pick a free port (listen() returns it)
+  std::size_t header_limit = 16 * 1024;
+  std::size_t body_limit = 1'000'000;  // bodies above this are not read: request.body_too_large
+  std::size_t ws_message_limit = 1'000'000;
+  std::chrono::milliseconds header_timeout{10'000};      // first request bytes to full headers
+  std::chrono::milliseconds keepalive_timeout{60'000};   // idle between requests
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  std::size_t max_tls_handshakes = 1024;  // concurrent, per shard; more are closed at once
+  std::shared_ptr<TlsContext> tls;        // null: plain HTTP only
+  bool tls_redirect = false;              // plain HTTP on a TLS port: 308 to https (else 400 + close)
+};
+
+struct ServerStats {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
+  std::atomic<std::uint64_t> tls_handshakes_rejected{0};  // over max_tls_handshakes
+  std::atomic<std::uint64_t> plain_on_tls_port{0};
+};
+
+class Server {
+ public:
+  Server(ShardPool& pool, ServerOptions options, HttpHandler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting on every shard. Returns the bound port; throws std::system_error.
+  std::uint16_t listen();
+  void stop_accepting();
+  const ServerStats& stats() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace socketio::net

@@ -1,0 +1,70 @@
+#include "net/shards.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <optional>
+
+namespace socketio::net {
+namespace {
+thread_local std::size_t t_current_shard = ShardPool::npos;
+}
+
+struct ShardPool::Shard {
+  // Concurrency hint 1: exactly one thread runs this context, so Asio can skip its locks.
+  boost::asio::io_context io{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work{
+      io.get_executor()};
+};
+
+ShardPool::ShardPool(std::size_t threads) {
+  if (threads == 0) threads = 1;
+  for (std::size_t i = 0; i < threads; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+ShardPool::~ShardPool() {
+  stop();
+  join();
+}
+
+boost::asio::io_context& ShardPool::context(std::size_t shard) noexcept { return shards_[shard]->io; }
+
+void ShardPool::post(std::size_t shard, std::function<void()> fn) {
+  boost::asio::post(shards_[shard]->io, std::move(fn));
+}
+
+void ShardPool::dispatch(std::size_t shard, std::function<void()> fn) {
+  if (t_current_shard == shard)
+    fn();
+  else
+    post(shard, std::move(fn));
+}
+
+std::size_t ShardPool::current() noexcept { return t_current_shard; }
+
+void ShardPool::start() {
+  if (!threads_.empty()) return;
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    threads_.emplace_back([this, i] {
+      t_current_shard = i;
+      shards_[i]->io.run();
+      t_current_shard = npos;
+    });
+  }
+}
+
+void ShardPool::stop() {
+  for (auto& s : shards_) {
+    s->work.reset();
+    s->io.stop();
+  }
+}
+
+void ShardPool::join() {
+  for (auto& t : threads_)
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  threads_.clear();
+}
+
+}  // namespace socketio::net

@@ -1,0 +1,127 @@
+// The adapter: how a namespace reaches sockets, on this node and (for cluster adapters such as
+// Redis) on the others. The interface sees the broadcast options and a LocalNamespace, the
+// emitter back into this node's sockets; nothing else. The default Adapter is in-process: it
+// forwards everything to the LocalNamespace. A cluster adapter overrides the virtuals, calls the
+// local part and tells the other nodes. Every method may be called from any shard thread.
+#pragma once
+
+#include "socketio/args.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace socketio {
+
+struct BroadcastFlags {
+  bool volatile_ = false;
+  bool compress = true;
+  bool local = false;  // this node only
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+// Travels between nodes unchanged: rooms (empty = everyone), except (rooms excluded), flags.
+struct BroadcastOptions {
+  std::vector<std::string> rooms;
+  std::vector<std::string> except;
+  BroadcastFlags flags;
+};
+
+// A Socket.IO packet for a namespace, before encoding: an EVENT whose data is
+// [event, ...args] with placeholders, plus the attachments.
+struct OutgoingPacket {
+  std::uint8_t type = 2;  // 2 EVENT (5 BINARY_EVENT is chosen at encoding when attachments exist)
+  std::string nsp = "/";
+  boost::json::array data;
+  std::vector<Bytes> attachments;
+};
+
+struct Handshake {
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> query;
+  boost::json::object auth;
+  std::string address;
+  bool secure = false;
+  std::int64_t issued = 0;  // ms since the epoch
+  std::string time;         // issued, as text
+  std::string url;
+  bool xdomain = false;
+};
+
+// A socket seen through the adapter (possibly on another node): what fetchSockets returns.
+struct SocketInfo {
+  std::string id;
+  Handshake handshake;
+  std::vector<std::string> rooms;
+  boost::json::value data;
+};
+
+using AckResponses = std::vector<Args>;
+
+class LocalNamespace {
+ public:
+  virtual ~LocalNamespace() = default;
+  virtual const std::string& name() const noexcept = 0;
+  // Encodes once, then every shard queues the same buffers to its matching sockets.
+  virtual void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) = 0;
+  // Like broadcast, with an ack id: client_count(n) once the number of recipients is known,
+  // on_ack(args) per response. Both called on the calling shard.
+  virtual void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
+                                  std::function<void(std::size_t)> client_count,
+                                  std::function<void(Args)> on_ack) = 0;
+  virtual void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) = 0;
+  virtual void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) = 0;
+  virtual void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) = 0;
+  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) = 0;
+  // A server-side event from another node: runs this namespace's server-side handlers.
+  virtual void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) = 0;
+  virtual std::vector<std::string> all_rooms() = 0;  // blocking: snapshot across shards
+};
+
+class Adapter {
+ public:
+  explicit Adapter(LocalNamespace& local) : local_(local) {}
+  virtual ~Adapter() = default;
+
+  virtual void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
+    local_.broadcast(packet, opts);
+  }
+  virtual void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
+                                  std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) {
+    local_.broadcast_with_ack(packet, opts, std::move(client_count), std::move(on_ack));
+  }
+  virtual void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) {
+    local_.fetch_sockets(opts, std::move(done));
+  }
+  virtual void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
+    local_.add_sockets(opts, rooms);
+  }
+  virtual void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
+    local_.del_sockets(opts, rooms);
+  }
+  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) { local_.disconnect_sockets(opts, close); }
+  // To the other nodes only (none in process): done(responses) after all answered or timeout.
+  virtual void server_side_emit(const std::string& event, const Args& args,
+                                std::optional<std::chrono::milliseconds> timeout,
+                                std::function<void(bool timed_out, AckResponses)> done) {
+    (void)event;
+    (void)args;
+    (void)timeout;
+    if (done) done(false, {});
+  }
+  virtual std::size_t server_count() const { return 1; }
+
+ protected:
+  LocalNamespace& local_;
+};
+
+using AdapterFactory = std::function<std::unique_ptr<Adapter>(LocalNamespace&)>;
+
+}  // namespace socketio

@@ -1,0 +1,93 @@
+// Namespaces and the broadcast operator. A Namespace is created by Server::of() (or on demand
+// for a dynamic namespace) and lives as long as the server. Register handlers and middleware
+// before Server::listen(); after that, the broadcast methods (emit, to(), fetch_sockets, ...)
+// are safe from any thread: they go through the adapter, which posts to every shard.
+#pragma once
+
+#include "socketio/adapter.hpp"
+#include "socketio/socket.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace socketio {
+
+struct ConnectError {
+  std::string message;
+  boost::json::value data;  // null: not sent
+};
+
+using ConnectionHandler = std::function<void(const SocketPtr&)>;
+// Namespace middleware: next() accepts, next(error) refuses with CONNECT_ERROR. May be called
+// later (asynchronously), on the socket's shard.
+using Middleware = std::function<void(const SocketPtr&, std::function<void(std::optional<ConnectError>)> next)>;
+using ServerSideHandler = std::function<void(const Args& args, std::function<void(Args)> ack)>;
+// Responses to a broadcast with acks: timed_out is true if not every client answered in time.
+using BroadcastAckCallback = std::function<void(bool timed_out, std::vector<Args> responses)>;
+
+class Namespace;
+
+// Immutable, like the reference: every modifier returns a new operator.
+class BroadcastOperator {
+ public:
+  BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}
+
+  BroadcastOperator to(std::string room) const;
+  BroadcastOperator in(std::string room) const { return to(std::move(room)); }
+  BroadcastOperator except(std::string room) const;
+  BroadcastOperator volatile_() const;
+  BroadcastOperator compress(bool on) const;
+  BroadcastOperator local() const;
+  BroadcastOperator timeout(std::chrono::milliseconds t) const;
+
+  void emit(std::string_view event, Args args = {}) const;
+  // Collects one response per recipient (needs timeout()); called on the calling shard.
+  void emit_with_ack(std::string_view event, Args args, BroadcastAckCallback callback) const;
+  void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const;
+  void sockets_join(std::vector<std::string> rooms) const;
+  void sockets_leave(std::vector<std::string> rooms) const;
+  void disconnect_sockets(bool close = false) const;
+
+  const BroadcastOptions& options() const noexcept { return opts_; }
+
+ private:
+  Namespace* nsp_;
+  BroadcastOptions opts_;
+};
+
+class Namespace {
+ public:
+  virtual ~Namespace() = default;
+  virtual const std::string& name() const noexcept = 0;
+
+  virtual void on_connection(ConnectionHandler handler) = 0;
+  virtual void use(Middleware middleware) = 0;
+  virtual void on_server_side(std::string event, ServerSideHandler handler) = 0;
+
+  virtual Adapter& adapter() noexcept = 0;
+
+  BroadcastOperator to(std::string room) { return all().to(std::move(room)); }
+  BroadcastOperator in(std::string room) { return to(std::move(room)); }
+  BroadcastOperator except(std::string room) { return all().except(std::move(room)); }
+  BroadcastOperator volatile_() { return all().volatile_(); }
+  BroadcastOperator local() { return all().local(); }
+  BroadcastOperator timeout(std::chrono::milliseconds t) { return all().timeout(t); }
+  BroadcastOperator all() { return BroadcastOperator(*this, {}); }
+
+  void emit(std::string_view event, Args args = {}) { all().emit(event, std::move(args)); }
+  void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) { all().fetch_sockets(std::move(done)); }
+  void sockets_join(std::vector<std::string> rooms) { all().sockets_join(std::move(rooms)); }
+  void sockets_leave(std::vector<std::string> rooms) { all().sockets_leave(std::move(rooms)); }
+  void disconnect_sockets(bool close = false) { all().disconnect_sockets(close); }
+  // To the other nodes of the cluster (none with the in-process adapter).
+  virtual void server_side_emit(std::string_view event, Args args = {},
+                                std::function<void(bool timed_out, AckResponses)> done = nullptr,
+                                std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) = 0;
+
+  // Sockets of this namespace connected to this node (approximate while running).
+  virtual std::size_t local_socket_count() const noexcept = 0;
+};
+
+}  // namespace socketio

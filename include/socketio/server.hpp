@@ -1,0 +1,120 @@
+// socketio::Server: the embeddable Socket.IO server. Owns the worker shards, the listener
+// (HTTP and, when configured, TLS on the same port), the Engine.IO server and the namespaces.
+// Configure it (options, of(), use(), on_connection()) on one thread before listen(); then
+// run() blocks until stop() (stop() may be called from any thread or a signal handler's
+// thread). Broadcasts are thread-safe; a Socket belongs to its shard (see socket.hpp).
+//
+//   socketio::Server io;
+//   io.on_connection([](const socketio::SocketPtr& s) {
+//     s->on("ping", [](socketio::Event& ev) { ev.ack(socketio::Args().add("pong")); });
+//   });
+//   io.listen();  // 0.0.0.0:3000
+//   io.run();
+#pragma once
+
+#include "socketio/adapter.hpp"
+#include "socketio/namespace.hpp"
+#include "socketio/socket.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace socketio {
+
+struct CorsConfig {
+  bool enabled = true;
+  std::vector<std::string> origins{"*"};  // "*": any origin
+  bool credentials = true;                // any origin is then reflected, as browsers require
+  std::string methods = "GET,POST";
+  std::string allowed_headers;  // empty: reflect the request's
+};
+
+struct TlsConfig {
+  std::string cert_file, key_file, ca_file, key_passphrase_file;
+  std::vector<std::string> sni;  // "HOST=CERT,KEY[,CA]"
+  std::string min_version = "1.2";
+  std::string ciphers;
+  std::string self_signed_host;
+  bool redirect_plain = false;  // plain HTTP on the TLS port gets a 308 to https
+  bool enabled() const noexcept { return !cert_file.empty() || !self_signed_host.empty(); }
+};
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 3000;
+  std::size_t threads = 0;  // 0: one per core
+  std::string path = "/socket.io/";
+  std::chrono::milliseconds ping_interval{25'000};
+  std::chrono::milliseconds ping_timeout{20'000};
+  std::chrono::milliseconds upgrade_timeout{10'000};
+  std::chrono::milliseconds connect_timeout{45'000};
+  std::size_t max_http_buffer_size = 1'000'000;
+  bool allow_polling = true;
+  bool allow_websocket = true;
+  bool allow_upgrades = true;
+  bool allow_eio3 = false;
+  CorsConfig cors;
+  TlsConfig tls;
+  bool trust_proxy = false;  // take the client address / secure flag from X-Forwarded-*
+  std::size_t max_attachments = 10;
+  std::size_t max_json_depth = 32;
+  // Per-client outbox: above high_water, volatile packets are dropped and emits report
+  // SendResult::buffered; a client above it for longer than slow_client_timeout is disconnected.
+  std::size_t outbox_high_water = 1024 * 1024;
+  std::chrono::milliseconds slow_client_timeout{10'000};
+  // Static files: the Socket.IO client bundle under path, and a directory served at "/".
+  bool serve_client = true;
+  std::string client_dir;  // where socket.io.js & co. are; empty: the bundle built in
+  std::string static_dir;  // empty: the built-in chat page (if any)
+  bool serve_static = true;
+  AdapterFactory adapter;  // null: in-process adapter
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const ServerOptions& options() const noexcept;
+
+  // The namespace with that name (created if needed). "/" is the main namespace.
+  Namespace& of(const std::string& name);
+  // A dynamic namespace: any name the predicate accepts (or the regex matches) is created on
+  // first CONNECT with the handlers and middleware registered on the returned parent.
+  Namespace& of(std::function<bool(const std::string& name, const boost::json::object& auth)> predicate);
+  Namespace& of(const std::regex& pattern);
+
+  Namespace& sockets() { return of("/"); }
+  void on_connection(ConnectionHandler handler) { of("/").on_connection(std::move(handler)); }
+  void use(Middleware middleware) { of("/").use(std::move(middleware)); }
+  BroadcastOperator to(std::string room) { return of("/").to(std::move(room)); }
+  void emit(std::string_view event, Args args = {}) { of("/").emit(event, std::move(args)); }
+
+  // Binds (throws std::system_error, std::runtime_error for TLS set-up errors) and starts the
+  // worker threads. Returns the port (useful with port 0).
+  std::uint16_t listen();
+  // Blocks until stop() completes.
+  void run();
+  // Graceful: stop accepting, disconnect every client ("server shutting down"), let the
+  // transports flush for up to drain, then stop the threads.
+  void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(1000));
+  // Reloads TLS files (SIGHUP); false + error when the new files are refused (old ones kept).
+  bool reload_tls(std::string& error);
+  std::vector<std::string> tls_warnings() const;
+  std::string tls_fingerprint() const;
+
+  std::size_t client_count() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace socketio

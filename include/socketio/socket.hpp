@@ -1,0 +1,93 @@
+// A Socket.IO socket: one client connected to one namespace. Created by the server on the
+// client's shard; every method must be called on that shard's thread, which is where all of its
+// handlers run. To reach a socket from elsewhere, use a broadcast operator on its id
+// (nsp.to(id).emit(...)), which is thread-safe.
+#pragma once
+
+#include "socketio/adapter.hpp"
+#include "socketio/args.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace socketio {
+
+class Socket;
+class Namespace;
+class BroadcastOperator;
+using SocketPtr = std::shared_ptr<Socket>;
+
+// What emit() tells the caller.
+enum class SendResult : std::uint8_t {
+  sent,      // queued for the transport
+  buffered,  // queued, but the client is over its high-water mark (slow reader)
+  dropped,   // not queued: volatile and the client is slow, or the socket is disconnected
+};
+
+// An incoming event. ack() answers the client's acknowledgement callback (once).
+struct Event {
+  std::string name;
+  Args args;
+  SocketPtr socket;
+  std::optional<std::uint64_t> ack_id;
+
+  bool has_ack() const noexcept { return ack_id.has_value(); }
+  void ack(Args response = {}) const;
+};
+
+using EventHandler = std::function<void(Event&)>;
+using AnyHandler = std::function<void(const std::string& event, const Args& args)>;
+using DisconnectHandler = std::function<void(const std::string& reason)>;
+// Socket middleware for incoming packets: call next() to continue, next(error) to stop.
+using PacketMiddleware = std::function<void(Event&, std::function<void(std::optional<std::string>)> next)>;
+// Acknowledgement of a server-to-client emit: timed_out, or the client's arguments.
+using AckCallback = std::function<void(bool timed_out, Args response)>;
+
+class Socket : public std::enable_shared_from_this<Socket> {
+ public:
+  virtual ~Socket() = default;
+
+  virtual const std::string& id() const noexcept = 0;
+  virtual const Handshake& handshake() const noexcept = 0;
+  virtual Namespace& nsp() noexcept = 0;
+  virtual bool connected() const noexcept = 0;
+  // socket.data: free for the application; copied by fetchSockets.
+  virtual boost::json::value& data() noexcept = 0;
+  // "polling" or "websocket" (the current Engine.IO transport).
+  virtual std::string_view transport() const noexcept = 0;
+
+  virtual void on(std::string event, EventHandler handler) = 0;
+  virtual void on_any(AnyHandler handler) = 0;
+  virtual void on_any_outgoing(AnyHandler handler) = 0;
+  virtual void on_disconnecting(DisconnectHandler handler) = 0;
+  virtual void on_disconnect(DisconnectHandler handler) = 0;
+  virtual void use(PacketMiddleware middleware) = 0;
+
+  virtual SendResult emit(std::string_view event, Args args = {}) = 0;
+  virtual SendResult emit_volatile(std::string_view event, Args args = {}) = 0;
+  // With an acknowledgement; timeout zero waits until the socket disconnects.
+  virtual SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
+                                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
+
+  virtual void join(const std::string& room) = 0;
+  virtual void leave(const std::string& room) = 0;
+  virtual const std::vector<std::string>& rooms() const noexcept = 0;
+
+  // Broadcasts from this socket: to(room) excludes the socket itself, like the reference.
+  virtual BroadcastOperator to(std::string room) = 0;
+  virtual BroadcastOperator except(std::string room) = 0;
+  virtual BroadcastOperator broadcast() = 0;
+
+  // Sends DISCONNECT for this namespace; close=true also closes the underlying connection.
+  virtual void disconnect(bool close = false) = 0;
+};
+
+}  // namespace socketio

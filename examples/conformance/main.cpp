@@ -1,18 +1,24 @@
 // socketio-conformance-server --port P [--host H] [--threads N]
 // One port, two endpoints that exist so the wire protocol can be checked by independent test
-// suites: /engine.io/ is a bare Engine.IO v4 server echoing every message unchanged (text as
-// text, binary as binary), pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000.
+// suites (and by tests/integration):
+//  - /engine.io/: a bare Engine.IO v4 server echoing every message unchanged (text as text,
+//    binary as binary); pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000.
+//  - /socket.io/: Socket.IO with pingInterval 300, pingTimeout 200, connectTimeout 45 s.
+//    Namespace "/" emits `auth` with the CONNECT payload on connect, answers `message` with
+//    `message-back` (same arguments) and acks `message-with-ack` with the same arguments;
+//    "/custom" emits `auth` likewise; other namespaces are refused ("Invalid namespace").
 #include "eio/server.hpp"
-#include "net/router.hpp"
-#include "net/server.hpp"
+#include "sio/server_access.hpp"
+#include "socketio/server.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json/value_from.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <thread>
 
 namespace {
 
@@ -43,50 +49,58 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    return app.exit(e) == 0 ? 0 : 2;
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("conformance"));
 
   using namespace socketio;
-  net::ShardPool pool(threads);
+  ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.threads = threads;
+  so.ping_interval = std::chrono::milliseconds(300);
+  so.ping_timeout = std::chrono::milliseconds(200);
+  so.connect_timeout = std::chrono::milliseconds(45'000);
+  so.cors.credentials = false;
+  Server io(so);
+
+  auto emit_auth = [](const SocketPtr& s) {
+    s->emit("auth", Args().add(boost::json::value(s->handshake().auth)));
+  };
+  io.on_connection([emit_auth](const SocketPtr& s) {
+    emit_auth(s);
+    s->on("message", [](Event& ev) { ev.socket->emit("message-back", ev.args); });
+    s->on("message-with-ack", [](Event& ev) { ev.ack(ev.args); });
+  });
+  io.of("/custom").on_connection(emit_auth);
+
   eio::Options eo;
   eo.path = "/engine.io/";
   eo.ping_interval = std::chrono::milliseconds(300);
   eo.ping_timeout = std::chrono::milliseconds(200);
   eo.max_http_buffer_size = 1'000'000;
   eo.cors.enabled = true;
-  eio::Server engine(pool, eo);
+  eio::Server engine(ServerAccess::pool(io), eo);
   engine.on_connection([](const std::shared_ptr<eio::Session>& s) { s->set_handler(std::make_shared<Echo>(s)); });
+  ServerAccess::add_route(io, [&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
 
-  net::Router router;
-  router.add([&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
-
-  net::ServerOptions so;
-  so.host = host;
-  so.port = port;
-  so.body_limit = eo.max_http_buffer_size;
-  so.ws_message_limit = eo.max_http_buffer_size;
-  net::Server server(pool, so, router);
   try {
-    port = server.listen();
+    port = io.listen();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  pool.start();
   std::printf("socketio-conformance-server listening on http://%s:%u\n", host.c_str(), port);
   std::fflush(stdout);
 
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int) {
-    server.stop_accepting();
     engine.close_all("server shutting down");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    pool.stop();
+    io.stop(std::chrono::milliseconds(500));
   });
   signals_io.run();
-  pool.join();
+  io.run();
   return 0;
 }

@@ -82,7 +82,8 @@ class LocalNamespace {
   virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) = 0;
   // A server-side event from another node: runs this namespace's server-side handlers.
   virtual void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) = 0;
-  virtual std::vector<std::string> all_rooms() = 0;  // blocking: snapshot across shards
+  // Every room with at least one socket of this namespace on this node.
+  virtual void all_rooms(std::function<void(std::vector<std::string>)> done) = 0;
 };
 
 class Adapter {

@@ -113,6 +113,7 @@ class Server {
   std::size_t client_count() const noexcept;
 
  private:
+  friend struct ServerAccess;  // src/sio/server_access.hpp: extra routes for the binaries
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

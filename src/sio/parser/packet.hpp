@@ -41,15 +41,15 @@ enum class ParseError {
   ok = 0,
   empty = 1,
   unknown_type = 2,
-  bad_attachments = 3,       // missing '-', not digits, or over Limits::max_attachments
-  bad_namespace = 4,         // namespace without a leading '/' where one is required
-  bad_ack_id = 5,            // ack id not digits or overflowing
-  bad_json = 6,              // JSON does not parse, or exceeds max_depth
-  invalid_payload = 7,       // payload not valid for the packet type (reference's isPayloadValid)
-  unexpected_binary = 8,     // binary attachment with no packet awaiting one
-  unexpected_text = 9,       // text packet while attachments are still awaited
-  bad_placeholder = 10,      // placeholder num outside [0, attachments)
-  too_large = 11,            // packet over Limits::max_packet_size
+  bad_attachments = 3,    // missing '-', not digits, or over Limits::max_attachments
+  bad_namespace = 4,      // namespace without a leading '/' where one is required
+  bad_ack_id = 5,         // ack id not digits or overflowing
+  bad_json = 6,           // JSON does not parse, or exceeds max_depth
+  invalid_payload = 7,    // payload not valid for the packet type (reference's isPayloadValid)
+  unexpected_binary = 8,  // binary attachment with no packet awaiting one
+  unexpected_text = 9,    // text packet while attachments are still awaited
+  bad_placeholder = 10,   // placeholder num outside [0, attachments)
+  too_large = 11,         // packet over Limits::max_packet_size
 };
 const std::error_category& parse_category() noexcept;
 std::error_code make_error_code(ParseError e) noexcept;
@@ -69,6 +69,11 @@ void encode(PacketType type, std::string_view nsp, std::optional<std::uint64_t> 
 inline void encode(const Packet& p, std::string& out) {
   encode(p.type, p.nsp, p.id, p.data.is_null() ? nullptr : &p.data, p.attachments, out);
 }
+
+// The JSON text of v as JavaScript's JSON.stringify writes it (what the reference puts on the wire):
+// compact, and numbers held as doubles in JavaScript's shortest form ("1.5", "1e+21"; NaN and
+// infinities as null). Appends to out.
+void write_json(const boost::json::value& v, std::string& out);
 
 // True when v is exactly a placeholder object; sets num.
 bool is_placeholder(const boost::json::value& v, std::size_t& num) noexcept;

@@ -1,0 +1,229 @@
+#include "core/id.hpp"
+#include "sio/internal.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse_query.hpp>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+namespace socketio::sio {
+
+Client::Client(ServerCore& core, const std::shared_ptr<eio::Session>& session)
+    : core_(core),
+      session_(session),
+      session_raw_(session.get()),
+      shard_(session->shard()),
+      decoder_(core.limits) {}
+
+Client::~Client() = default;
+
+void Client::start() {
+  connect_timer_ = std::make_unique<boost::asio::steady_timer>(core_.pool->context(shard_));
+  connect_timer_->expires_after(core_.options.connect_timeout);
+  connect_timer_->async_wait([w = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    auto self = w.lock();
+    if (self && self->sockets_.empty() && !self->closed_) {
+      spdlog::debug("sio: no namespace joined within connectTimeout, closing");
+      self->close("connect timeout");
+    }
+  });
+}
+
+std::string_view Client::transport() const noexcept {
+  auto s = session_.lock();
+  return s ? s->transport_name() : std::string_view("polling");
+}
+
+void Client::on_message(std::string_view data, bool binary) {
+  const auto result = binary ? decoder_.feed_binary(data) : decoder_.feed_text(data);
+  if (result.status == Decoder::Status::need_more) return;
+  if (result.status == Decoder::Status::error) {
+    spdlog::debug("sio: invalid packet ({}), closing the connection", result.error.message());
+    close("parse error");
+    return;
+  }
+  Packet packet = std::move(decoder_.packet());
+  std::vector<std::string> attachments = std::move(decoder_.attachments());
+  decoder_.reset();
+  on_packet(std::move(packet), std::move(attachments));
+}
+
+void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) {
+  if (packet.type == PacketType::connect) {
+    on_connect(packet.nsp, std::move(packet.data));
+    return;
+  }
+  auto it = sockets_.find(packet.nsp);
+  if (it == sockets_.end()) return;  // like the reference: packets for an unjoined namespace are ignored
+  auto socket = it->second;
+  switch (packet.type) {
+    case PacketType::disconnect: socket->on_close("client namespace disconnect"); break;
+    case PacketType::event:
+    case PacketType::binary_event: socket->on_event(std::move(packet), std::move(attachments)); break;
+    case PacketType::ack:
+    case PacketType::binary_ack: socket->on_ack(std::move(packet), std::move(attachments)); break;
+    default: break;
+  }
+}
+
+Handshake Client::make_handshake(boost::json::object auth) const {
+  Handshake h;
+  const auto& req = session_raw_->request();
+  for (const auto& hd : req.headers) {
+    std::string name = hd.name;
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    h.headers.emplace(std::move(name), hd.value);
+  }
+  if (auto q = boost::urls::parse_query(req.query())) {
+    for (auto p : *q) h.query.emplace(p.key.decode(), p.has_value ? p.value.decode() : std::string());
+  }
+  h.auth = std::move(auth);
+  h.address = req.remote_address;
+  h.secure = req.secure;
+  if (core_.options.trust_proxy) {
+    if (auto xff = req.header("X-Forwarded-For")) {
+      auto first = xff->substr(0, xff->find(','));
+      while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
+      while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
+      if (!first.empty()) h.address = std::string(first);
+    }
+    if (auto proto = req.header("X-Forwarded-Proto")) h.secure = proto->starts_with("https");
+  }
+  const auto issued = session_raw_->issued();
+  h.issued = std::chrono::duration_cast<std::chrono::milliseconds>(issued.time_since_epoch()).count();
+  const std::time_t t = std::chrono::system_clock::to_time_t(issued);
+  char buf[64];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  h.time = buf;
+  h.url = req.target;
+  h.xdomain = req.header("Origin").has_value();
+  return h;
+}
+
+void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) {
+  if (sockets_.count(nsp_name) || connecting_.count(nsp_name)) return;
+  boost::json::object auth_obj = auth.is_object() ? std::move(auth.as_object()) : boost::json::object{};
+  NamespaceImpl* nsp = core_.find_for_connect(nsp_name, auth_obj);
+  if (!nsp) {
+    boost::json::value err = {{"message", "Invalid namespace"}};
+    write(encode_simple(PacketType::connect_error, nsp_name, &err), false);
+    return;
+  }
+  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, core::make_random_id(),
+                                             make_handshake(std::move(auth_obj)));
+  connecting_.insert(nsp_name);
+  run_middleware(socket, 0);
+}
+
+void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index) {
+  auto& mws = static_cast<NamespaceImpl&>(socket->nsp()).handlers()->middleware;
+  if (index >= mws.size()) {
+    finish_connect(socket);
+    return;
+  }
+  auto next = [w = weak_from_this(), socket, index, pool = core_.pool, shard = shard_](
+                  std::optional<ConnectError> err) {
+    pool->dispatch(shard, [w, socket, index, err = std::move(err)] {
+      auto self = w.lock();
+      if (!self || self->closed_) return;
+      if (err) {
+        self->connecting_.erase(socket->nsp().name());
+        boost::json::object o{{"message", err->message}};
+        if (!err->data.is_null()) o["data"] = err->data;
+        const boost::json::value v(std::move(o));
+        self->write(encode_simple(PacketType::connect_error, socket->nsp().name(), &v), false);
+        return;
+      }
+      self->run_middleware(socket, index + 1);
+    });
+  };
+  mws[index](socket, std::move(next));
+}
+
+void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
+  const auto& name = socket->nsp().name();
+  connecting_.erase(name);
+  if (closed_) return;
+  if (connect_timer_) connect_timer_->cancel();
+  sockets_[name] = socket;
+  socket->on_connected();
+  const boost::json::value reply = {{"sid", socket->id()}};
+  write(encode_simple(PacketType::connect, name, &reply), false);
+  auto handlers = static_cast<NamespaceImpl&>(socket->nsp()).handlers();
+  for (auto& h : handlers->connection) {
+    if (!socket->connected()) break;
+    h(socket);
+  }
+}
+
+SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
+  auto s = session_.lock();
+  if (!s || !s->is_open()) return SendResult::dropped;
+  SendResult result = SendResult::sent;
+  const std::size_t buffered = s->buffered_bytes();
+  if (buffered > core_.options.outbox_high_water) {
+    if (volatile_) return SendResult::dropped;
+    const auto now = std::chrono::steady_clock::now();
+    if (slow_since_ == std::chrono::steady_clock::time_point{}) {
+      slow_since_ = now;
+    } else if (now - slow_since_ > core_.options.slow_client_timeout) {
+      spdlog::info("sio: disconnecting a slow client: {} bytes buffered for over {} ms", buffered,
+                   core_.options.slow_client_timeout.count());
+      core_.pool->post(shard_, [w = weak_from_this()] {
+        if (auto self = w.lock()) self->close("transport error");
+      });
+      return SendResult::dropped;
+    }
+    result = SendResult::buffered;
+  } else {
+    slow_since_ = {};
+  }
+  if (packet.attachments.empty()) {
+    s->send(packet.text, false);
+  } else {
+    const std::size_t n = 1 + packet.attachments.size();
+    std::vector<core::SharedBytes> parts;
+    parts.reserve(n);
+    parts.push_back(packet.text);
+    for (const auto& a : packet.attachments) parts.push_back(a);
+    std::unique_ptr<bool[]> binary(new bool[n]);
+    binary[0] = false;
+    for (std::size_t i = 1; i < n; ++i) binary[i] = true;
+    s->send_many(parts.data(), binary.get(), n);
+  }
+  return result;
+}
+
+void Client::remove(const std::string& nsp) { sockets_.erase(nsp); }
+
+void Client::disconnect_all_and_close() {
+  auto all = sockets_;
+  for (auto& [name, socket] : all) socket->disconnect(false);
+  close("forced server close");
+}
+
+void Client::close(std::string_view reason) {
+  if (closed_) return;
+  auto self = shared_from_this();
+  auto all = std::move(sockets_);
+  sockets_.clear();
+  closed_ = true;
+  for (auto& [name, socket] : all) socket->on_close(std::string(reason));
+  if (auto s = session_.lock()) s->close();
+}
+
+void Client::on_close(std::string_view reason, std::string_view) {
+  if (closed_) return;
+  closed_ = true;
+  if (connect_timer_) connect_timer_->cancel();
+  auto self = shared_from_this();
+  auto all = std::move(sockets_);
+  sockets_.clear();
+  for (auto& [name, socket] : all) socket->on_close(std::string(reason));
+}
+
+}  // namespace socketio::sio

@@ -1,0 +1,233 @@
+// Internals of the Socket.IO layer, shared by its .cpp files:
+//  - Client: one per Engine.IO session (the session's SessionHandler); decodes packets and owns
+//    the sockets of that connection, one per namespace.
+//  - SocketImpl: socketio::Socket.
+//  - NamespaceImpl: socketio::Namespace and the LocalNamespace its adapter drives; keeps a room
+//    index per shard, each touched only by that shard's thread.
+//  - ServerCore: what they all need from the server (pool, options, namespace registry).
+// Everything here runs on the owning shard's thread unless a comment says otherwise.
+#pragma once
+
+#include "eio/server.hpp"
+#include "net/shards.hpp"
+#include "sio/encode.hpp"
+#include "sio/parser/packet.hpp"
+#include "socketio/server.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace socketio::sio {
+
+class Client;
+class SocketImpl;
+class NamespaceImpl;
+
+struct Handlers {
+  std::vector<ConnectionHandler> connection;
+  std::vector<Middleware> middleware;
+  std::multimap<std::string, ServerSideHandler> server_side;
+};
+
+// Shared by every part of one server; outlives all of them.
+struct ServerCore {
+  ServerOptions options;
+  net::ShardPool* pool = nullptr;
+  Limits limits;
+
+  std::mutex ns_mutex;  // guards namespaces and parents (CONNECT of a new dynamic namespace)
+  std::map<std::string, std::unique_ptr<NamespaceImpl>> namespaces;
+  struct Parent {
+    std::function<bool(const std::string&, const boost::json::object&)> match;
+    std::unique_ptr<NamespaceImpl> nsp;
+  };
+  std::vector<Parent> parents;
+
+  NamespaceImpl& get_or_create(const std::string& name);
+  // A static namespace, or a dynamic one a parent accepts (created now); null if none.
+  NamespaceImpl* find_for_connect(const std::string& name, const boost::json::object& auth);
+  std::unique_ptr<Adapter> make_adapter(NamespaceImpl& nsp);
+};
+
+class NamespaceImpl final : public Namespace, public LocalNamespace {
+ public:
+  NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers);
+  ~NamespaceImpl() override;
+
+  // Namespace
+  const std::string& name() const noexcept override { return name_; }
+  void on_connection(ConnectionHandler handler) override { handlers_->connection.push_back(std::move(handler)); }
+  void use(Middleware middleware) override { handlers_->middleware.push_back(std::move(middleware)); }
+  void on_server_side(std::string event, ServerSideHandler handler) override {
+    handlers_->server_side.emplace(std::move(event), std::move(handler));
+  }
+  Adapter& adapter() noexcept override { return *adapter_; }
+  void server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
+                        std::chrono::milliseconds timeout) override;
+  std::size_t local_socket_count() const noexcept override { return socket_count_.load(std::memory_order_relaxed); }
+
+  // LocalNamespace (any thread)
+  void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override;
+  void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
+                          std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) override;
+  void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) override;
+  void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
+  void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
+  void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
+  void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) override;
+  void all_rooms(std::function<void(std::vector<std::string>)> done) override;
+
+  // For the parent of dynamic namespaces: the children it created.
+  void add_child(NamespaceImpl* child);
+  std::vector<NamespaceImpl*> children() const;
+  bool is_parent() const noexcept { return parent_; }
+  void set_parent() noexcept { parent_ = true; }
+  void set_adapter(std::unique_ptr<Adapter> a) { adapter_ = std::move(a); }
+
+  // Shard-local (called on shard s's thread).
+  void add_socket(std::size_t shard, SocketImpl* s);
+  void remove_socket(std::size_t shard, SocketImpl* s);
+  void join(std::size_t shard, SocketImpl* s, const std::string& room);
+  void leave(std::size_t shard, SocketImpl* s, const std::string& room);
+  std::uint64_t next_ack_id() noexcept { return next_ack_id_.fetch_add(1, std::memory_order_relaxed); }
+  const std::shared_ptr<Handlers>& handlers() const noexcept { return handlers_; }
+  ServerCore& core() noexcept { return core_; }
+
+ private:
+  struct Shard {
+    std::unordered_map<std::string, SocketImpl*> sockets;
+    std::unordered_map<std::string, std::unordered_set<SocketImpl*>> rooms;
+  };
+  // Sockets of shard s matching opts (rooms union, minus except).
+  std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);
+  // Runs fn(shard) on every shard: inline on the calling shard, posted to the others.
+  void on_each_shard(std::function<void(std::size_t)> fn);
+
+  ServerCore& core_;
+  std::string name_;
+  std::shared_ptr<Handlers> handlers_;
+  std::unique_ptr<Adapter> adapter_;
+  std::vector<Shard> shards_;
+  std::atomic<std::uint64_t> next_ack_id_{0};
+  std::atomic<std::size_t> socket_count_{0};
+  bool parent_ = false;
+  mutable std::mutex children_mutex_;
+  std::vector<NamespaceImpl*> children_;
+};
+
+class Client final : public eio::SessionHandler, public std::enable_shared_from_this<Client> {
+ public:
+  Client(ServerCore& core, const std::shared_ptr<eio::Session>& session);
+  ~Client() override;
+
+  void start();  // arms the connect timeout
+  void on_message(std::string_view data, bool binary) override;
+  void on_close(std::string_view reason, std::string_view description) override;
+
+  SendResult write(const EncodedPacket& packet, bool volatile_);
+  void remove(const std::string& nsp);
+  // Every socket sends DISCONNECT and closes ("server namespace disconnect"), then the
+  // connection closes.
+  void disconnect_all_and_close();
+  void close(std::string_view reason);
+  std::size_t shard() const noexcept { return shard_; }
+  std::string_view transport() const noexcept;
+  const eio::Session* session() const noexcept { return session_raw_; }
+
+ private:
+  void on_packet(Packet&& packet, std::vector<std::string>&& attachments);
+  void on_connect(const std::string& nsp, boost::json::value&& auth);
+  void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
+  void finish_connect(const std::shared_ptr<SocketImpl>& socket);
+  Handshake make_handshake(boost::json::object auth) const;
+
+  ServerCore& core_;
+  std::weak_ptr<eio::Session> session_;
+  const eio::Session* session_raw_;
+  std::size_t shard_;
+  Decoder decoder_;
+  std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
+  std::unordered_set<std::string> connecting_;
+  std::unique_ptr<boost::asio::steady_timer> connect_timer_;
+  std::chrono::steady_clock::time_point slow_since_{};
+  bool closed_ = false;
+};
+
+class SocketImpl final : public Socket {
+ public:
+  SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, std::string id,
+             Handshake handshake);
+  ~SocketImpl() override;
+
+  const std::string& id() const noexcept override { return id_; }
+  const Handshake& handshake() const noexcept override { return handshake_; }
+  Namespace& nsp() noexcept override { return nsp_; }
+  bool connected() const noexcept override { return connected_; }
+  boost::json::value& data() noexcept override { return data_; }
+  std::string_view transport() const noexcept override;
+
+  void on(std::string event, EventHandler handler) override { handlers_.emplace(std::move(event), std::move(handler)); }
+  void on_any(AnyHandler h) override { any_.push_back(std::move(h)); }
+  void on_any_outgoing(AnyHandler h) override { any_out_.push_back(std::move(h)); }
+  void on_disconnecting(DisconnectHandler h) override { disconnecting_.push_back(std::move(h)); }
+  void on_disconnect(DisconnectHandler h) override { disconnect_.push_back(std::move(h)); }
+  void use(PacketMiddleware m) override { middleware_.push_back(std::move(m)); }
+
+  SendResult emit(std::string_view event, Args args) override;
+  SendResult emit_volatile(std::string_view event, Args args) override;
+  SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
+                           std::chrono::milliseconds timeout) override;
+
+  void join(const std::string& room) override;
+  void leave(const std::string& room) override;
+  const std::vector<std::string>& rooms() const noexcept override { return rooms_; }
+
+  BroadcastOperator to(std::string room) override;
+  BroadcastOperator except(std::string room) override;
+  BroadcastOperator broadcast() override;
+  void disconnect(bool close) override;
+
+  // --- from Client / NamespaceImpl (same shard) ---
+  void on_connected();
+  void on_event(Packet&& packet, std::vector<std::string>&& attachments);
+  void on_ack(Packet&& packet, std::vector<std::string>&& attachments);
+  void on_close(const std::string& reason);
+  SendResult send_encoded(const EncodedPacket& packet, bool volatile_);
+  void send_ack(std::uint64_t id, const Args& args);
+  // An ack id of a broadcast with acks: the callback runs on this shard with the response.
+  void expect_ack(std::uint64_t id, std::function<void(Args)> callback);
+  SocketInfo info() const;
+  std::size_t shard() const noexcept { return shard_; }
+  void mark_ack_pending(std::uint64_t id) { client_acks_.insert(id); }
+
+ private:
+  SendResult emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id);
+  void dispatch_event(Event& ev, std::size_t middleware_index);
+
+  struct PendingAck {
+    std::function<void(bool, Args)> callback;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  NamespaceImpl& nsp_;
+  std::weak_ptr<Client> client_;
+  std::size_t shard_;
+  std::string id_;
+  Handshake handshake_;
+  boost::json::value data_;
+  bool connected_ = false;
+  std::multimap<std::string, EventHandler> handlers_;
+  std::vector<AnyHandler> any_, any_out_;
+  std::vector<DisconnectHandler> disconnecting_, disconnect_;
+  std::vector<PacketMiddleware> middleware_;
+  std::vector<std::string> rooms_;
+  std::unordered_map<std::uint64_t, PendingAck> acks_;
+  std::unordered_set<std::uint64_t> client_acks_;  // ids the client asked us to ack
+};
+
+}  // namespace socketio::sio

@@ -1,0 +1,308 @@
+#include <spdlog/spdlog.h>
+
+#include "sio/internal.hpp"
+
+namespace socketio::sio {
+
+NamespaceImpl::NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers)
+    : core_(core), name_(std::move(name)), handlers_(std::move(handlers)), shards_(core.pool->size()) {}
+
+NamespaceImpl::~NamespaceImpl() = default;
+
+void NamespaceImpl::on_each_shard(std::function<void(std::size_t)> fn) {
+  const auto n = core_.pool->size();
+  const auto here = net::ShardPool::current();
+  for (std::size_t s = 0; s < n; ++s)
+    if (s != here) core_.pool->post(s, [fn, s] { fn(s); });
+  if (here < n) fn(here);
+}
+
+std::vector<SocketImpl*> NamespaceImpl::targets(std::size_t s, const BroadcastOptions& opts) {
+  auto& shard = shards_[s];
+  std::vector<SocketImpl*> out;
+  std::unordered_set<SocketImpl*> excluded;
+  for (const auto& room : opts.except) {
+    auto it = shard.rooms.find(room);
+    if (it != shard.rooms.end()) excluded.insert(it->second.begin(), it->second.end());
+  }
+  if (opts.rooms.empty()) {
+    out.reserve(shard.sockets.size());
+    for (auto& [id, sock] : shard.sockets)
+      if (!excluded.count(sock)) out.push_back(sock);
+    return out;
+  }
+  if (opts.rooms.size() == 1) {
+    auto it = shard.rooms.find(opts.rooms.front());
+    if (it == shard.rooms.end()) return out;
+    out.reserve(it->second.size());
+    for (auto* sock : it->second)
+      if (!excluded.count(sock)) out.push_back(sock);
+    return out;
+  }
+  std::unordered_set<SocketImpl*> seen;
+  for (const auto& room : opts.rooms) {
+    auto it = shard.rooms.find(room);
+    if (it == shard.rooms.end()) continue;
+    for (auto* sock : it->second)
+      if (!excluded.count(sock) && seen.insert(sock).second) out.push_back(sock);
+  }
+  return out;
+}
+
+void NamespaceImpl::add_socket(std::size_t shard, SocketImpl* s) {
+  shards_[shard].sockets.emplace(s->id(), s);
+  socket_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void NamespaceImpl::remove_socket(std::size_t shard, SocketImpl* s) {
+  if (shards_[shard].sockets.erase(s->id()) > 0) socket_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void NamespaceImpl::join(std::size_t shard, SocketImpl* s, const std::string& room) {
+  shards_[shard].rooms[room].insert(s);
+}
+
+void NamespaceImpl::leave(std::size_t shard, SocketImpl* s, const std::string& room) {
+  auto& rooms = shards_[shard].rooms;
+  auto it = rooms.find(room);
+  if (it == rooms.end()) return;
+  it->second.erase(s);
+  if (it->second.empty()) rooms.erase(it);
+}
+
+void NamespaceImpl::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
+  // Encoded once; every shard queues the same immutable buffers.
+  auto encoded = std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, std::nullopt));
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  on_each_shard([this, encoded, o](std::size_t s) {
+    for (auto* sock : targets(s, *o)) sock->send_encoded(*encoded, o->flags.volatile_);
+  });
+}
+
+void NamespaceImpl::broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
+                                       std::function<void(std::size_t)> client_count,
+                                       std::function<void(Args)> on_ack) {
+  const auto id = next_ack_id();
+  auto encoded = std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, id));
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < core_.pool->size() ? here : 0;
+  struct Count {
+    std::size_t shards_left;
+    std::size_t total = 0;
+    std::function<void(std::size_t)> done;
+  };
+  auto count = std::make_shared<Count>(Count{core_.pool->size(), 0, std::move(client_count)});
+  auto pool = core_.pool;
+  on_each_shard([this, encoded, o, id, origin, count, on_ack, pool](std::size_t s) {
+    std::size_t n = 0;
+    for (auto* sock : targets(s, *o)) {
+      sock->expect_ack(id, [pool, origin, on_ack](Args a) {
+        pool->dispatch(origin, [on_ack, a = std::move(a)]() mutable { on_ack(std::move(a)); });
+      });
+      if (sock->send_encoded(*encoded, o->flags.volatile_) != SendResult::dropped) ++n;
+    }
+    pool->dispatch(origin, [count, n] {
+      count->total += n;
+      if (--count->shards_left == 0 && count->done) count->done(count->total);
+    });
+  });
+}
+
+void NamespaceImpl::fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) {
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < core_.pool->size() ? here : 0;
+  struct Acc {
+    std::size_t shards_left;
+    std::vector<SocketInfo> all;
+    std::function<void(std::vector<SocketInfo>)> done;
+  };
+  auto acc = std::make_shared<Acc>(Acc{core_.pool->size(), {}, std::move(done)});
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  auto pool = core_.pool;
+  on_each_shard([this, o, acc, origin, pool](std::size_t s) {
+    std::vector<SocketInfo> part;
+    for (auto* sock : targets(s, *o)) part.push_back(sock->info());
+    pool->dispatch(origin, [acc, part = std::move(part)]() mutable {
+      for (auto& i : part) acc->all.push_back(std::move(i));
+      if (--acc->shards_left == 0 && acc->done) acc->done(std::move(acc->all));
+    });
+  });
+}
+
+void NamespaceImpl::add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  on_each_shard([this, o, rooms](std::size_t s) {
+    for (auto* sock : targets(s, *o))
+      for (const auto& r : rooms) sock->join(r);
+  });
+}
+
+void NamespaceImpl::del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  on_each_shard([this, o, rooms](std::size_t s) {
+    for (auto* sock : targets(s, *o))
+      for (const auto& r : rooms) sock->leave(r);
+  });
+}
+
+void NamespaceImpl::disconnect_sockets(const BroadcastOptions& opts, bool close) {
+  auto o = std::make_shared<const BroadcastOptions>(opts);
+  on_each_shard([this, o, close](std::size_t s) {
+    std::vector<std::shared_ptr<Socket>> keep;
+    for (auto* sock : targets(s, *o)) keep.push_back(sock->shared_from_this());
+    for (auto& sock : keep) sock->disconnect(close);
+  });
+}
+
+void NamespaceImpl::on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) {
+  auto range = handlers_->server_side.equal_range(event);
+  for (auto it = range.first; it != range.second; ++it) it->second(args, ack ? ack : [](Args) {});
+}
+
+void NamespaceImpl::server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
+                                     std::chrono::milliseconds timeout) {
+  adapter_->server_side_emit(std::string(event), args, done ? std::optional(timeout) : std::nullopt, std::move(done));
+}
+
+void NamespaceImpl::all_rooms(std::function<void(std::vector<std::string>)> done) {
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < core_.pool->size() ? here : 0;
+  struct Acc {
+    std::size_t shards_left;
+    std::unordered_set<std::string> rooms;
+    std::function<void(std::vector<std::string>)> done;
+  };
+  auto acc = std::make_shared<Acc>(Acc{core_.pool->size(), {}, std::move(done)});
+  auto pool = core_.pool;
+  on_each_shard([this, acc, origin, pool](std::size_t s) {
+    std::vector<std::string> part;
+    for (auto& [room, members] : shards_[s].rooms) part.push_back(room);
+    pool->dispatch(origin, [acc, part = std::move(part)] {
+      acc->rooms.insert(part.begin(), part.end());
+      if (--acc->shards_left == 0 && acc->done)
+        acc->done(std::vector<std::string>(acc->rooms.begin(), acc->rooms.end()));
+    });
+  });
+}
+
+void NamespaceImpl::add_child(NamespaceImpl* child) {
+  std::lock_guard lock(children_mutex_);
+  children_.push_back(child);
+}
+
+std::vector<NamespaceImpl*> NamespaceImpl::children() const {
+  std::lock_guard lock(children_mutex_);
+  return children_;
+}
+
+}  // namespace socketio::sio
+
+namespace socketio {
+
+BroadcastOperator BroadcastOperator::to(std::string room) const {
+  auto o = opts_;
+  o.rooms.push_back(std::move(room));
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+BroadcastOperator BroadcastOperator::except(std::string room) const {
+  auto o = opts_;
+  o.except.push_back(std::move(room));
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+BroadcastOperator BroadcastOperator::volatile_() const {
+  auto o = opts_;
+  o.flags.volatile_ = true;
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+BroadcastOperator BroadcastOperator::compress(bool on) const {
+  auto o = opts_;
+  o.flags.compress = on;
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+BroadcastOperator BroadcastOperator::local() const {
+  auto o = opts_;
+  o.flags.local = true;
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) const {
+  auto o = opts_;
+  o.flags.timeout = t;
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
+static OutgoingPacket make_packet(const Namespace& nsp, std::string_view event, Args&& args) {
+  OutgoingPacket p;
+  p.nsp = nsp.name();
+  p.data = sio::event_array(event, args);
+  p.attachments = std::move(args.attachments());
+  return p;
+}
+
+void BroadcastOperator::emit(std::string_view event, Args args) const {
+  nsp_->adapter().broadcast(make_packet(*nsp_, event, std::move(args)), opts_);
+}
+
+void BroadcastOperator::emit_with_ack(std::string_view event, Args args, BroadcastAckCallback callback) const {
+  auto& impl = static_cast<sio::NamespaceImpl&>(*nsp_);
+  auto* pool = impl.core().pool;
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < pool->size() ? here : 0;
+  struct State {
+    std::optional<std::size_t> expected;
+    std::vector<Args> responses;
+    BroadcastAckCallback done;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    void check(bool timed_out) {
+      if (!done) return;
+      if (timed_out || (expected && responses.size() >= *expected)) {
+        auto cb = std::move(done);
+        done = nullptr;
+        if (timer) timer->cancel();
+        cb(timed_out, std::move(responses));
+      }
+    }
+  };
+  auto st = std::make_shared<State>();
+  st->done = std::move(callback);
+  const auto timeout = opts_.flags.timeout.value_or(std::chrono::milliseconds(0));
+  auto start = [st, pool, origin, timeout] {
+    if (timeout.count() <= 0) return;
+    st->timer = std::make_unique<boost::asio::steady_timer>(pool->context(origin), timeout);
+    st->timer->async_wait([st](boost::system::error_code ec) {
+      if (!ec) st->check(true);
+    });
+  };
+  pool->dispatch(origin, start);
+  nsp_->adapter().broadcast_with_ack(
+      make_packet(*nsp_, event, std::move(args)), opts_,
+      [st](std::size_t n) {
+        st->expected = n;
+        st->check(false);
+      },
+      [st](Args a) {
+        st->responses.push_back(std::move(a));
+        st->check(false);
+      });
+}
+
+void BroadcastOperator::fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const {
+  nsp_->adapter().fetch_sockets(opts_, std::move(done));
+}
+
+void BroadcastOperator::sockets_join(std::vector<std::string> rooms) const {
+  nsp_->adapter().add_sockets(opts_, rooms);
+}
+
+void BroadcastOperator::sockets_leave(std::vector<std::string> rooms) const {
+  nsp_->adapter().del_sockets(opts_, rooms);
+}
+
+void BroadcastOperator::disconnect_sockets(bool close) const { nsp_->adapter().disconnect_sockets(opts_, close); }
+
+}  // namespace socketio

@@ -1,0 +1,309 @@
+// socketio::Server: wires the shards, the listener, the Engine.IO server and the namespaces.
+#include "eio/server.hpp"
+#include "net/router.hpp"
+#include "net/server.hpp"
+#include "net/tls_context.hpp"
+#include "sio/internal.hpp"
+#include "sio/server_access.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <stdexcept>
+#include <thread>
+
+namespace socketio::sio {
+
+namespace {
+
+// The adapter of a dynamic namespace's parent: what is done on the parent is done on every
+// child it created, like the reference's ParentNamespace.
+class ParentAdapter final : public Adapter {
+ public:
+  explicit ParentAdapter(NamespaceImpl& parent) : Adapter(parent), parent_(parent) {}
+
+  void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override {
+    for (auto* c : parent_.children()) {
+      auto p = packet;
+      p.nsp = c->name();
+      c->adapter().broadcast(p, opts);
+    }
+  }
+  void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
+                          std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) override {
+    auto kids = parent_.children();
+    struct Sum {
+      std::size_t left, total = 0;
+      std::function<void(std::size_t)> done;
+    };
+    auto sum = std::make_shared<Sum>(Sum{kids.size(), 0, std::move(client_count)});
+    if (kids.empty()) {
+      if (sum->done) sum->done(0);
+      return;
+    }
+    for (auto* c : kids) {
+      auto p = packet;
+      p.nsp = c->name();
+      c->adapter().broadcast_with_ack(
+          p, opts,
+          [sum](std::size_t n) {
+            sum->total += n;
+            if (--sum->left == 0 && sum->done) sum->done(sum->total);
+          },
+          on_ack);
+    }
+  }
+  void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) override {
+    auto kids = parent_.children();
+    struct Acc {
+      std::size_t left;
+      std::vector<SocketInfo> all;
+      std::function<void(std::vector<SocketInfo>)> done;
+      std::mutex m;
+    };
+    auto acc = std::make_shared<Acc>();
+    acc->left = kids.size();
+    acc->done = std::move(done);
+    if (kids.empty()) {
+      if (acc->done) acc->done({});
+      return;
+    }
+    for (auto* c : kids)
+      c->adapter().fetch_sockets(opts, [acc](std::vector<SocketInfo> part) {
+        std::unique_lock lock(acc->m);
+        for (auto& i : part) acc->all.push_back(std::move(i));
+        if (--acc->left == 0 && acc->done) {
+          auto all = std::move(acc->all);
+          auto cb = std::move(acc->done);
+          lock.unlock();
+          cb(std::move(all));
+        }
+      });
+  }
+  void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override {
+    for (auto* c : parent_.children()) c->adapter().add_sockets(opts, rooms);
+  }
+  void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override {
+    for (auto* c : parent_.children()) c->adapter().del_sockets(opts, rooms);
+  }
+  void disconnect_sockets(const BroadcastOptions& opts, bool close) override {
+    for (auto* c : parent_.children()) c->adapter().disconnect_sockets(opts, close);
+  }
+
+ private:
+  NamespaceImpl& parent_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> ServerCore::make_adapter(NamespaceImpl& nsp) {
+  if (options.adapter) return options.adapter(nsp);
+  return std::make_unique<Adapter>(nsp);
+}
+
+NamespaceImpl& ServerCore::get_or_create(const std::string& name) {
+  std::lock_guard lock(ns_mutex);
+  auto it = namespaces.find(name);
+  if (it != namespaces.end()) return *it->second;
+  auto nsp = std::make_unique<NamespaceImpl>(*this, name, std::make_shared<Handlers>());
+  nsp->set_adapter(make_adapter(*nsp));
+  auto& ref = *nsp;
+  namespaces.emplace(name, std::move(nsp));
+  return ref;
+}
+
+NamespaceImpl* ServerCore::find_for_connect(const std::string& name, const boost::json::object& auth) {
+  std::lock_guard lock(ns_mutex);
+  auto it = namespaces.find(name);
+  if (it != namespaces.end()) return it->second.get();
+  for (auto& p : parents) {
+    if (!p.match(name, auth)) continue;
+    // A child shares its parent's handlers, so what is registered on the parent applies.
+    auto child = std::make_unique<NamespaceImpl>(*this, name, p.nsp->handlers());
+    child->set_adapter(make_adapter(*child));
+    auto* raw = child.get();
+    namespaces.emplace(name, std::move(child));
+    p.nsp->add_child(raw);
+    return raw;
+  }
+  return nullptr;
+}
+
+}  // namespace socketio::sio
+
+namespace socketio {
+
+struct Server::Impl {
+  sio::ServerCore core;
+  std::unique_ptr<net::ShardPool> pool;
+  std::unique_ptr<eio::Server> engine;
+  std::unique_ptr<net::Router> router;
+  std::shared_ptr<net::TlsContext> tls;
+  std::unique_ptr<net::Server> http;
+  std::mutex run_mutex;
+  std::condition_variable run_cv;
+  bool running = false;
+  bool stopped = false;
+  std::atomic<bool> stopping{false};
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (options.threads > 64) options.threads = 64;
+  impl_->core.options = std::move(options);
+  const auto& o = impl_->core.options;
+  impl_->core.limits.max_attachments = o.max_attachments;
+  impl_->core.limits.max_depth = o.max_json_depth;
+  impl_->core.limits.max_packet_size = o.max_http_buffer_size;
+  impl_->pool = std::make_unique<net::ShardPool>(o.threads);
+  impl_->core.pool = impl_->pool.get();
+  impl_->router = std::make_unique<net::Router>();
+  of("/");
+}
+
+Server::~Server() {
+  if (impl_->running && !impl_->stopped) stop(std::chrono::milliseconds(0));
+  if (impl_->pool) {
+    impl_->pool->stop();
+    impl_->pool->join();
+  }
+  // Sessions (and their timers) go before the shards' io_contexts.
+  impl_->http.reset();
+  impl_->engine.reset();
+  impl_->core.namespaces.clear();
+  impl_->core.parents.clear();
+}
+
+const ServerOptions& Server::options() const noexcept { return impl_->core.options; }
+
+Namespace& Server::of(const std::string& name) {
+  std::string n = name.empty() || name.front() != '/' ? "/" + name : name;
+  return impl_->core.get_or_create(n);
+}
+
+Namespace& Server::of(std::function<bool(const std::string&, const boost::json::object&)> predicate) {
+  auto& core = impl_->core;
+  std::lock_guard lock(core.ns_mutex);
+  auto parent = std::make_unique<sio::NamespaceImpl>(core, "/_" + std::to_string(core.parents.size()),
+                                                     std::make_shared<sio::Handlers>());
+  parent->set_parent();
+  parent->set_adapter(std::make_unique<sio::ParentAdapter>(*parent));
+  auto& ref = *parent;
+  core.parents.push_back({std::move(predicate), std::move(parent)});
+  return ref;
+}
+
+Namespace& Server::of(const std::regex& pattern) {
+  return of([pattern](const std::string& name, const boost::json::object&) { return std::regex_match(name, pattern); });
+}
+
+std::uint16_t Server::listen() {
+  auto& o = impl_->core.options;
+  eio::Options eo;
+  eo.path = o.path;
+  eo.ping_interval = o.ping_interval;
+  eo.ping_timeout = o.ping_timeout;
+  eo.upgrade_timeout = o.upgrade_timeout;
+  eo.max_http_buffer_size = o.max_http_buffer_size;
+  eo.allow_polling = o.allow_polling;
+  eo.allow_websocket = o.allow_websocket;
+  eo.allow_upgrades = o.allow_upgrades;
+  eo.allow_eio3 = o.allow_eio3;
+  eo.cors.enabled = o.cors.enabled;
+  eo.cors.origins = o.cors.origins;
+  eo.cors.credentials = o.cors.credentials;
+  eo.cors.methods = o.cors.methods;
+  eo.cors.allowed_headers = o.cors.allowed_headers;
+  impl_->engine = std::make_unique<eio::Server>(*impl_->pool, eo);
+  impl_->engine->on_connection([core = &impl_->core](const std::shared_ptr<eio::Session>& session) {
+    auto client = std::make_shared<sio::Client>(*core, session);
+    session->set_handler(client);
+    client->start();
+  });
+
+  impl_->router->add([engine = impl_->engine.get()](const net::HttpRequest& r) { return engine->matches(r); },
+                     *impl_->engine);
+
+  net::ServerOptions so;
+  so.host = o.host;
+  so.port = o.port;
+  so.body_limit = o.max_http_buffer_size;
+  so.ws_message_limit = o.max_http_buffer_size;
+  if (o.tls.enabled()) {
+    net::TlsOptions to;
+    to.cert = {o.tls.cert_file, o.tls.key_file, o.tls.ca_file};
+    to.key_passphrase_file = o.tls.key_passphrase_file;
+    to.min_version = o.tls.min_version;
+    to.ciphers = o.tls.ciphers;
+    to.self_signed_host = o.tls.self_signed_host;
+    for (const auto& s : o.tls.sni) {
+      std::string err;
+      auto spec = net::parse_sni_spec(s, err);
+      if (!spec) throw std::runtime_error("--tls-sni " + s + ": " + err);
+      to.sni.push_back(std::move(*spec));
+    }
+    std::string err;
+    auto ctx = net::TlsContext::create(to, err);
+    if (!ctx) throw std::runtime_error(err);
+    impl_->tls = std::move(ctx);
+    so.tls = impl_->tls;
+    so.tls_redirect = o.tls.redirect_plain;
+  }
+  impl_->http = std::make_unique<net::Server>(*impl_->pool, so, *impl_->router);
+  const auto port = impl_->http->listen();
+  impl_->pool->start();
+  {
+    std::lock_guard lock(impl_->run_mutex);
+    impl_->running = true;
+  }
+  return port;
+}
+
+void Server::run() {
+  std::unique_lock lock(impl_->run_mutex);
+  impl_->run_cv.wait(lock, [this] { return impl_->stopped || !impl_->running; });
+}
+
+void Server::stop(std::chrono::milliseconds drain) {
+  if (impl_->stopping.exchange(true)) return;
+  if (impl_->http) impl_->http->stop_accepting();
+  if (impl_->engine) {
+    impl_->engine->close_all("server shutting down");
+    // Give the transports a moment to flush the close to every client.
+    const auto deadline = std::chrono::steady_clock::now() + drain;
+    while (impl_->engine->session_count() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(100)));
+  }
+  impl_->pool->stop();
+  impl_->pool->join();
+  {
+    std::lock_guard lock(impl_->run_mutex);
+    impl_->stopped = true;
+  }
+  impl_->run_cv.notify_all();
+}
+
+bool Server::reload_tls(std::string& error) {
+  if (!impl_->tls) {
+    error = "TLS is not enabled";
+    return false;
+  }
+  return impl_->tls->reload(error);
+}
+
+std::vector<std::string> Server::tls_warnings() const {
+  return impl_->tls ? impl_->tls->warnings() : std::vector<std::string>{};
+}
+
+std::string Server::tls_fingerprint() const { return impl_->tls ? impl_->tls->fingerprint_sha256() : std::string(); }
+
+net::ShardPool& ServerAccess::pool(Server& s) { return *s.impl_->pool; }
+
+void ServerAccess::add_route(Server& s, net::Router::Matcher matcher, net::HttpHandler& handler) {
+  s.impl_->router->add(std::move(matcher), handler);
+}
+
+std::size_t Server::client_count() const noexcept { return impl_->engine ? impl_->engine->session_count() : 0; }
+
+}  // namespace socketio

@@ -1,0 +1,219 @@
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sio/internal.hpp"
+
+namespace socketio {
+
+void Event::ack(Args response) const {
+  if (!ack_id || !socket) return;
+  static_cast<sio::SocketImpl&>(*socket).send_ack(*ack_id, response);
+}
+
+}  // namespace socketio
+
+namespace socketio::sio {
+
+SocketImpl::SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, std::string id,
+                       Handshake handshake)
+    : nsp_(nsp), client_(std::move(client)), shard_(shard), id_(std::move(id)), handshake_(std::move(handshake)) {}
+
+SocketImpl::~SocketImpl() = default;
+
+std::string_view SocketImpl::transport() const noexcept {
+  auto c = client_.lock();
+  return c ? c->transport() : std::string_view("polling");
+}
+
+void SocketImpl::on_connected() {
+  connected_ = true;
+  nsp_.add_socket(shard_, this);
+  join(id_);
+}
+
+SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_) {
+  if (!connected_) return SendResult::dropped;
+  auto c = client_.lock();
+  if (!c) return SendResult::dropped;
+  return c->write(packet, volatile_);
+}
+
+SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id) {
+  if (!connected_) return SendResult::dropped;
+  for (auto& h : any_out_) h(std::string(event), args);
+  const auto data = event_array(event, args);
+  return send_encoded(encode_event(nsp_.name(), data, args.attachments(), id), volatile_);
+}
+
+SendResult SocketImpl::emit(std::string_view event, Args args) {
+  return emit_impl(event, std::move(args), false, std::nullopt);
+}
+
+SendResult SocketImpl::emit_volatile(std::string_view event, Args args) {
+  return emit_impl(event, std::move(args), true, std::nullopt);
+}
+
+SendResult SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallback callback,
+                                     std::chrono::milliseconds timeout) {
+  if (!connected_) {
+    if (callback) callback(true, {});
+    return SendResult::dropped;
+  }
+  const auto id = nsp_.next_ack_id();
+  PendingAck pending{std::move(callback), nullptr};
+  if (timeout.count() > 0) {
+    pending.timer = std::make_unique<boost::asio::steady_timer>(nsp_.core().pool->context(shard_), timeout);
+    pending.timer->async_wait([w = weak_from_this(), id](boost::system::error_code ec) {
+      if (ec) return;
+      auto self = std::static_pointer_cast<SocketImpl>(w.lock());
+      if (!self) return;
+      auto it = self->acks_.find(id);
+      if (it == self->acks_.end()) return;
+      auto cb = std::move(it->second.callback);
+      self->acks_.erase(it);
+      if (cb) cb(true, {});
+    });
+  }
+  acks_.emplace(id, std::move(pending));
+  return emit_impl(event, std::move(args), false, id);
+}
+
+void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback) {
+  acks_.emplace(id, PendingAck{[cb = std::move(callback)](bool timed_out, Args a) {
+                                 if (!timed_out) cb(std::move(a));
+                               },
+                               nullptr});
+}
+
+void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
+  if (!connected_ || client_acks_.erase(id) == 0) return;  // at most once per id
+  send_encoded(encode_ack(nsp_.name(), id, args), false);
+}
+
+void SocketImpl::join(const std::string& room) {
+  if (!connected_) return;
+  for (const auto& r : rooms_)
+    if (r == room) return;
+  rooms_.push_back(room);
+  nsp_.join(shard_, this, room);
+}
+
+void SocketImpl::leave(const std::string& room) {
+  for (auto it = rooms_.begin(); it != rooms_.end(); ++it) {
+    if (*it == room) {
+      rooms_.erase(it);
+      nsp_.leave(shard_, this, room);
+      return;
+    }
+  }
+}
+
+BroadcastOperator SocketImpl::to(std::string room) {
+  BroadcastOptions o;
+  o.rooms.push_back(std::move(room));
+  o.except.push_back(id_);
+  return BroadcastOperator(nsp_, std::move(o));
+}
+
+BroadcastOperator SocketImpl::except(std::string room) {
+  BroadcastOptions o;
+  o.except.push_back(std::move(room));
+  o.except.push_back(id_);
+  return BroadcastOperator(nsp_, std::move(o));
+}
+
+BroadcastOperator SocketImpl::broadcast() {
+  BroadcastOptions o;
+  o.except.push_back(id_);
+  return BroadcastOperator(nsp_, std::move(o));
+}
+
+void SocketImpl::disconnect(bool close) {
+  if (!connected_) return;
+  auto c = client_.lock();
+  if (close && c) {
+    c->disconnect_all_and_close();
+    return;
+  }
+  send_encoded(encode_simple(PacketType::disconnect, nsp_.name(), nullptr), false);
+  on_close("server namespace disconnect");
+}
+
+void SocketImpl::on_close(const std::string& reason) {
+  if (!connected_) return;
+  auto self = shared_from_this();
+  for (auto& h : disconnecting_) h(reason);
+  connected_ = false;
+  for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
+  rooms_.clear();
+  nsp_.remove_socket(shard_, this);
+  auto pending = std::move(acks_);
+  acks_.clear();
+  for (auto& [id, p] : pending) {
+    if (p.timer) p.timer->cancel();
+    if (p.callback) p.callback(true, {});
+  }
+  if (auto c = client_.lock()) c->remove(nsp_.name());
+  for (auto& h : disconnect_) h(reason);
+}
+
+void SocketImpl::on_event(Packet&& packet, std::vector<std::string>&& attachments) {
+  auto& arr = packet.data.as_array();
+  Event ev;
+  if (arr[0].is_string())
+    ev.name = std::string(arr[0].get_string());
+  else
+    ev.name = boost::json::serialize(arr[0]);
+  arr.erase(arr.begin());
+  std::vector<Bytes> att;
+  att.reserve(attachments.size());
+  for (auto& a : attachments) att.push_back(std::make_shared<const std::string>(std::move(a)));
+  ev.args = Args(std::move(arr), std::move(att));
+  ev.socket = shared_from_this();
+  ev.ack_id = packet.id;
+  if (packet.id) client_acks_.insert(*packet.id);
+  for (auto& h : any_) h(ev.name, ev.args);
+  dispatch_event(ev, 0);
+}
+
+void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
+  if (index < middleware_.size()) {
+    auto ev_copy = std::make_shared<Event>(ev);
+    middleware_[index](*ev_copy, [self = shared_from_this(), ev_copy, index](std::optional<std::string> err) {
+      auto s = std::static_pointer_cast<SocketImpl>(self);
+      if (err) {
+        spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
+        return;
+      }
+      if (!s->connected_) return;
+      s->dispatch_event(*ev_copy, index + 1);
+    });
+    return;
+  }
+  auto range = handlers_.equal_range(ev.name);
+  for (auto it = range.first; it != range.second && connected_; ++it) it->second(ev);
+}
+
+void SocketImpl::on_ack(Packet&& packet, std::vector<std::string>&& attachments) {
+  if (!packet.id) return;
+  auto it = acks_.find(*packet.id);
+  if (it == acks_.end()) return;
+  auto p = std::move(it->second);
+  acks_.erase(it);
+  if (p.timer) p.timer->cancel();
+  std::vector<Bytes> att;
+  for (auto& a : attachments) att.push_back(std::make_shared<const std::string>(std::move(a)));
+  Args args(packet.data.is_array() ? std::move(packet.data.as_array()) : boost::json::array{}, std::move(att));
+  if (p.callback) p.callback(false, std::move(args));
+}
+
+SocketInfo SocketImpl::info() const {
+  SocketInfo i;
+  i.id = id_;
+  i.handshake = handshake_;
+  i.rooms = rooms_;
+  i.data = data_;
+  return i;
+}
+
+}  // namespace socketio::sio

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz straight from the parser sources (no CMake: they need
+# clang with -fsanitize=fuzzer, the rest of the project builds with whatever compiler is configured)
+# and runs each on a scratch copy of its seed corpus.
+#
+#   scripts/fuzz.sh [target] [seconds]
+#
+# target: eio_payload, sio_packet or all (default); seconds per target (default 60).
+# Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
+# artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
+# Environment: CXX (default clang++-14), JOBS (parallel compile jobs, default 2).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out="$root/build-fuzz"
+cxx=${CXX:-clang++-14}
+jobs=${JOBS:-2}
+target=${1:-all}
+seconds=${2:-60}
+
+all_targets=(eio_payload sio_packet)
+case "$target" in
+  all) targets=("${all_targets[@]}") ;;
+  eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
+  sio_packet | sio_packet_fuzz) targets=(sio_packet) ;;
+  *)
+    echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
+    exit 2
+    ;;
+esac
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
+  echo "seconds must be a positive integer, got '$seconds'" >&2
+  exit 2
+fi
+
+cxxflags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  -std=c++20 -O1 -g -Wall -Wextra -I"$root/src")
+
+sources_for() {
+  local common=("$root/src/core/base64.cpp" "$root/src/core/id.cpp")
+  case "$1" in
+    eio_payload) echo "$root/tests/fuzz/eio_payload_fuzz.cpp $root/src/eio/parser/packet.cpp ${common[*]}" ;;
+    sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
+  esac
+}
+
+libs_for() {
+  case "$1" in
+    eio_payload) echo "-lcrypto" ;;
+    sio_packet) echo "-lboost_json -lcrypto" ;;
+  esac
+}
+
+# Compiles each source to an object in parallel (at most $jobs at a time), then links.
+build() {
+  local name=$1 objdir="$out/obj/$1" objs=() pids=() src obj
+  mkdir -p "$objdir"
+  for src in $(sources_for "$name"); do
+    obj="$objdir/$(basename "${src%.cpp}").o"
+    objs+=("$obj")
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$root/src" -name '*.hpp' -newer "$obj" -print -quit)" ]; then
+      "$cxx" "${cxxflags[@]}" -c "$src" -o "$obj" &
+      pids+=($!)
+      if [ "${#pids[@]}" -ge "$jobs" ]; then
+        wait "${pids[0]}"
+        pids=("${pids[@]:1}")
+      fi
+    fi
+  done
+  local pid
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  # shellcheck disable=SC2046
+  "$cxx" "${cxxflags[@]}" "${objs[@]}" $(libs_for "$name") -o "$out/${name}_fuzz"
+}
+
+status=0
+for name in "${targets[@]}"; do
+  echo "== building ${name}_fuzz"
+  build "$name"
+
+  corpus="$out/corpus/$name"
+  artifacts="$out/artifacts/$name"
+  rm -rf "$corpus"
+  mkdir -p "$corpus" "$artifacts"
+  cp "$root/tests/fuzz/corpus/$name/"* "$corpus/"
+
+  echo "== running ${name}_fuzz for ${seconds}s"
+  if ! "$out/${name}_fuzz" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$artifacts/" "$corpus"; then
+    echo "!! ${name}_fuzz failed; crashing inputs are in $artifacts" >&2
+    status=1
+  fi
+done
+exit "$status"

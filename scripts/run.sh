@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds Release and starts socketio-server (in-memory adapter, port 3000, chat page at /).
+# Extra arguments go to the server, e.g. scripts/run.sh --tls-self-signed localhost
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/deps.sh" build
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIO_BUILD_TESTS=OFF >/dev/null
+cmake --build "$root/build" --target socketio-server -j"$(nproc)"
+exec "$root/build/bin/socketio-server" "$@"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: the sanitizer builds first (ASan+UBSan on
+# unit + integration tests, TSan on the threaded ones), then the main build (-Werror), whose
+# ctest summary closes the output. Exit status: non-zero if any stage failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/deps.sh" test || exit 1
+
+status=0
+configure_build() {  # dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -G Ninja -DSIO_WERROR=ON -DSIO_BUILD_BENCH=OFF "$@" >/dev/null || return 1
+  cmake --build "$dir" -j"$jobs" || return 1
+}
+
+echo "=== ASan+UBSan build: unit and integration tests ==="
+if configure_build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSIO_SANITIZE=address,undefined; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$root/build-asan" --output-on-failure -j2 -L "unit|integration" -LE "slow|browser" || status=1
+else
+  echo "ASan build failed"
+  status=1
+fi
+
+echo "=== TSan build: threaded tests ==="
+if configure_build "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DSIO_SANITIZE=thread; then
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir "$root/build-tsan" --output-on-failure -L threads || status=1
+else
+  echo "TSan build failed"
+  status=1
+fi
+
+echo "=== Main build (-Werror): every test ==="
+if configure_build "$root/build" -DCMAKE_BUILD_TYPE=Debug; then
+  ctest --test-dir "$root/build" --output-on-failure -j2 || status=1
+else
+  echo "Main build failed"
+  status=1
+fi
+exit $status

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   std::uint16_t port = 3000;
   std::size_t threads = 1;
   std::string log_level = "warn";
+  int ping_interval = 300, ping_timeout = 200;
+  app.add_option("--ping-interval", ping_interval, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
+  app.add_option("--ping-timeout", ping_timeout, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
   app.add_option("--host", host, "address to bind");
   app.add_option("--port", port, "port (0: any free port)");
   app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
@@ -59,8 +62,8 @@ int main(int argc, char** argv) {
   so.host = host;
   so.port = port;
   so.threads = threads;
-  so.ping_interval = std::chrono::milliseconds(300);
-  so.ping_timeout = std::chrono::milliseconds(200);
+  so.ping_interval = std::chrono::milliseconds(ping_interval);
+  so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.connect_timeout = std::chrono::milliseconds(45'000);
   so.cors.credentials = false;
   Server io(so);
@@ -77,8 +80,8 @@ int main(int argc, char** argv) {
 
   eio::Options eo;
   eo.path = "/engine.io/";
-  eo.ping_interval = std::chrono::milliseconds(300);
-  eo.ping_timeout = std::chrono::milliseconds(200);
+  eo.ping_interval = std::chrono::milliseconds(ping_interval);
+  eo.ping_timeout = std::chrono::milliseconds(ping_timeout);
   eo.max_http_buffer_size = 1'000'000;
   eo.cors.enabled = true;
   eio::Server engine(ServerAccess::pool(io), eo);

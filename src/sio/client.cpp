@@ -51,12 +51,19 @@ void Client::on_message(std::string_view data, bool binary) {
 }
 
 void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) {
-  if (packet.type == PacketType::connect) {
-    on_connect(packet.nsp, std::move(packet.data));
+  // The reference's rules: CONNECT only for a namespace not joined yet; anything else only for
+  // a joined one (and never CONNECT/CONNECT_ERROR); every other combination closes the client.
+  auto it = sockets_.find(packet.nsp);
+  if (it == sockets_.end()) {
+    if (packet.type == PacketType::connect && !connecting_.count(packet.nsp)) {
+      on_connect(packet.nsp, std::move(packet.data));
+      return;
+    }
+    spdlog::debug("sio: packet type {} for namespace {} in an invalid state, closing", static_cast<int>(packet.type),
+                  packet.nsp);
+    close("parse error");
     return;
   }
-  auto it = sockets_.find(packet.nsp);
-  if (it == sockets_.end()) return;  // like the reference: packets for an unjoined namespace are ignored
   auto socket = it->second;
   switch (packet.type) {
     case PacketType::disconnect: socket->on_close("client namespace disconnect"); break;
@@ -64,7 +71,10 @@ void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) 
     case PacketType::binary_event: socket->on_event(std::move(packet), std::move(attachments)); break;
     case PacketType::ack:
     case PacketType::binary_ack: socket->on_ack(std::move(packet), std::move(attachments)); break;
-    default: break;
+    default:
+      spdlog::debug("sio: unexpected packet type {} for a joined namespace, closing", static_cast<int>(packet.type));
+      close("parse error");
+      break;
   }
 }
 
@@ -105,7 +115,6 @@ Handshake Client::make_handshake(boost::json::object auth) const {
 }
 
 void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) {
-  if (sockets_.count(nsp_name) || connecting_.count(nsp_name)) return;
   boost::json::object auth_obj = auth.is_object() ? std::move(auth.as_object()) : boost::json::object{};
   NamespaceImpl* nsp = core_.find_for_connect(nsp_name, auth_obj);
   if (!nsp) {

@@ -158,6 +158,8 @@ void SocketImpl::on_close(const std::string& reason) {
 }
 
 void SocketImpl::on_event(Packet&& packet, std::vector<std::string>&& attachments) {
+  // Like the reference, an EVENT without data is accepted and dispatches nothing.
+  if (!packet.data.is_array() || packet.data.as_array().empty()) return;
   auto& arr = packet.data.as_array();
   Event ev;
   if (arr[0].is_string())

@@ -33,6 +33,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
   exit 2
 fi
 
+# shellcheck disable=SC2054 # the commas belong to -fsanitize
 cxxflags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   -std=c++20 -O1 -g -Wall -Wextra -I"$root/src")
 

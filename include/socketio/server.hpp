@@ -30,7 +30,7 @@ struct CorsConfig {
   bool enabled = true;
   std::vector<std::string> origins{"*"};  // "*": any origin
   bool credentials = true;                // any origin is then reflected, as browsers require
-  std::string methods = "GET,POST";
+  std::string methods = "GET,HEAD,PUT,PATCH,POST,DELETE";
   std::string allowed_headers;  // empty: reflect the request's
 };
 

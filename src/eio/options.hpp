@@ -18,7 +18,7 @@ struct CorsOptions {
   // request's Origin must be one of these exactly and is reflected.
   std::vector<std::string> origins{"*"};
   bool credentials = false;
-  std::string methods = "GET,POST";
+  std::string methods = "GET,HEAD,PUT,PATCH,POST,DELETE";  // the cors package's default
   std::string allowed_headers;  // empty: reflect Access-Control-Request-Headers
   int max_age = -1;             // seconds; -1: not sent
 };

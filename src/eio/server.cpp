@@ -92,15 +92,6 @@ net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode 
   res.status = forbidden ? 403 : 400;
   res.set("Content-Type", "application/json");
   add_cors_headers(req, res);
-  if (!forbidden) {
-    // Like the reference: errors are readable cross-origin whatever the CORS settings.
-    if (auto origin = req.header("Origin"); origin && !invalid_header_value(*origin)) {
-      res.set("Access-Control-Allow-Credentials", "true");
-      res.set("Access-Control-Allow-Origin", std::string(*origin));
-    } else {
-      res.set("Access-Control-Allow-Origin", "*");
-    }
-  }
   const auto text = message.empty() ? error_message(code) : message;
   res.body = "{\"code\":" + std::to_string(static_cast<int>(code)) + ",\"message\":\"" + json_escape(text) + "\"}";
   return res;

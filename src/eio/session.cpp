@@ -148,6 +148,7 @@ void Session::schedule_ping() {
     return;
   }
   pong_deadline_ = steady_clock::time_point::max();
+  deadline_extended_ = false;
   arm_timer(o.ping_interval, kPhasePing);
 }
 
@@ -237,6 +238,7 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   net::HttpResponse r;
   r.status = 200;
   r.set("Content-Type", binary_body ? "application/octet-stream" : "text/plain; charset=UTF-8");
+  r.set("Cache-Control", "no-store");
   r.body = std::move(body);
   server_.add_cors_headers(request_, r);
   res->respond(std::move(r));
@@ -295,8 +297,8 @@ void Session::on_close(std::string_view reason, std::string_view description) {
     const std::string body = noop ? "6" : "1";
     respond_get(std::move(res), protocol_ == 3 ? std::to_string(body.size()) + ":" + body : body, false);
   }
-  if (ws_) ws_->close(1000);
-  if (probe_) probe_->close(1000);
+  if (ws_) ws_->close(0);
+  if (probe_) probe_->close(0);
   probe_.reset();
   probe_link_.reset();
   auto self = shared_from_this();  // the registry may hold the last reference
@@ -323,7 +325,10 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   }
   if (req.method == net::Method::get) {
     if (pending_get_) {
-      res->respond(server_.error_response(req, ErrorCode::bad_request));
+      net::HttpResponse r;  // the reference answers the overlapping GET with a bare 400
+      r.status = 400;
+      server_.add_cors_headers(req, r);
+      res->respond(std::move(r));
       on_close("transport error", "overlap from client");
       return;
     }
@@ -344,15 +349,26 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     return;
   }
   if (req.method != net::Method::post) {
-    res->respond(server_.error_response(req, ErrorCode::bad_request));
+    net::HttpResponse r;  // the reference: 500 with an empty body for other methods on a session
+    r.status = 500;
+    server_.add_cors_headers(req, r);
+    res->respond(std::move(r));
     return;
   }
   const auto& o = server_.options();
+  if (protocol_ != 3) {
+    if (auto ct = req.header("Content-Type"); ct && ct->starts_with("application/octet-stream")) {
+      net::HttpResponse r;  // v4 polling is text only
+      r.status = 400;
+      server_.add_cors_headers(req, r);
+      res->respond(std::move(r));
+      on_close("transport error", "binary POST on a v4 session");
+      return;
+    }
+  }
   if (req.body_too_large || req.body.size() > o.max_http_buffer_size) {
     net::HttpResponse r;
     r.status = 413;
-    r.set("Content-Type", "text/plain; charset=UTF-8");
-    r.body = "Payload Too Large";
     r.close = true;
     server_.add_cors_headers(req, r);
     res->respond(std::move(r));
@@ -372,6 +388,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   net::HttpResponse ok;
   ok.status = 200;
   ok.set("Content-Type", "text/html");
+  ok.set("Cache-Control", "no-store");
   ok.body = "ok";
   server_.add_cors_headers(req, ok);
   auto self = shared_from_this();
@@ -393,6 +410,13 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
 
 void Session::on_packet(Packet&& p) {
   if (heartbeat_expired()) return;
+  // Any packet while a pong is awaited proves the client alive: the deadline moves once by a
+  // full pingTimeout (the reference since engine.io 6.6.2), so a busy link is not cut.
+  if (protocol_ != 3 && p.type != PacketType::pong && pong_deadline_ != steady_clock::time_point::max() &&
+      !deadline_extended_) {
+    deadline_extended_ = true;
+    reset_pong_deadline();
+  }
   switch (p.type) {
     case PacketType::message:
       if (handler_) handler_->on_message(p.data, p.binary);
@@ -454,7 +478,7 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
 
 void Session::cancel_upgrade(std::string_view why) {
   spdlog::debug("eio {}: upgrade cancelled: {}", id_, why);
-  if (probe_) probe_->close(1000);
+  if (probe_) probe_->close(0);
   probe_.reset();
   probe_link_.reset();
   if (timers_->upgrade) timers_->upgrade->cancel();

@@ -119,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::unique_ptr<SessionTimers> timers_;
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
+  bool deadline_extended_ = false;
   std::shared_ptr<SessionHandler> handler_;
 };
 

@@ -68,7 +68,7 @@ class WebSocket {
   // Thread-safe. Frames are written in order.
   virtual void send(WsFrame frame) = 0;
   virtual void send(std::vector<WsFrame> frames) = 0;
-  // Thread-safe. Sends a close frame after what is queued, then closes.
+  // Thread-safe. Sends a close frame after what is queued, then closes. code 0: no status code.
   virtual void close(std::uint16_t code = 1000) = 0;
   // Bytes queued and not yet written (approximate when read from another thread).
   virtual std::size_t buffered_bytes() const noexcept = 0;

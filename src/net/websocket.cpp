@@ -170,7 +170,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (close_queued_ && !close_sent_) {
       close_sent_ = true;
       writing_ = true;
-      ws_.async_close(websocket::close_reason(close_code_),
+      ws_.async_close(close_code_ == 0 ? websocket::close_reason() : websocket::close_reason(close_code_),
                       [self = this->shared_from_this()](boost::system::error_code) {
                         self->writing_ = false;
                         self->finish("forced close");

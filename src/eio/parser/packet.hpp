@@ -58,6 +58,9 @@ struct Limits {
 // One text packet: a WebSocket text frame, or one segment of a polling payload ("b..." = base64
 // binary message, v4 and v3 alike).
 std::error_code decode_packet(std::string_view text, Packet& out);
+// v3 form of one text packet: as decode_packet, except that a base64 binary message carries its
+// type digit after the 'b' ("b4AQID"). Used for the segments of a v3 polling body.
+std::error_code decode_packet_v3(std::string_view text, Packet& out);
 // A WebSocket binary frame. v4: the bytes are a binary message. v3: first byte must be 0x04.
 std::error_code decode_binary_frame(std::string_view bytes, int protocol, Packet& out);
 // A v4 polling body: packets separated by 0x1E. Appends to out; on error out is unspecified.
@@ -71,12 +74,20 @@ std::error_code decode_payload_v3(std::string_view body, bool binary_body, std::
 
 // Text form of one packet: type digit + data; a binary message becomes 'b' + base64.
 void encode_packet(const PacketView& p, std::string& out);
+// v3 text form: as encode_packet, except that a binary message becomes "b4" + base64.
+void encode_packet_v3(const PacketView& p, std::string& out);
 // v4 polling body: packets joined by 0x1E.
 void encode_payload(std::span<const PacketView> packets, std::string& out);
 // v3 polling body. If supports_binary and any packet is binary, writes the XHR2 binary framing
 // and returns true (respond with application/octet-stream); otherwise the string framing with
 // binary as "b4<base64>", and returns false (text/plain).
 bool encode_payload_v3(std::span<const PacketView> packets, bool supports_binary, std::string& out);
+
+// --- helpers ----------------------------------------------------------------------------
+
+// What JavaScript's String.length reports for this UTF-8 text (the unit of v3 length prefixes):
+// a complete 4-byte sequence counts 2 (a surrogate pair), any other sequence or stray byte 1.
+std::size_t utf16_length(std::string_view utf8) noexcept;
 
 }  // namespace socketio::eio
 

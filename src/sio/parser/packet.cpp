@@ -236,9 +236,9 @@ bool is_reserved_event(std::string_view name) noexcept {
   return false;
 }
 
-// The reference's isPayloadValid, plus one deliberate difference: it only checks a payload that is
-// present, while we also refuse an absent one where the protocol requires it (an EVENT or ACK
-// without its array, a CONNECT_ERROR without its reason), so the socket layer can rely on the shape.
+// The reference's isPayloadValid. Like the reference, only a payload that is present is checked:
+// an EVENT or ACK without data is valid (the socket layer dispatches nothing / acks with no
+// arguments); a CONNECT_ERROR without its reason is refused (no client sends one).
 bool payload_valid(PacketType type, const json::value* v) noexcept {
   switch (type) {
     case PacketType::connect:
@@ -249,13 +249,14 @@ bool payload_valid(PacketType type, const json::value* v) noexcept {
       return v != nullptr && (v->is_string() || v->is_object());
     case PacketType::event:
     case PacketType::binary_event: {
-      if (v == nullptr || !v->is_array() || v->get_array().empty()) return false;
+      if (v == nullptr) return true;
+      if (!v->is_array() || v->get_array().empty()) return false;
       const json::value& name = v->get_array().front();
       return name.is_number() || (name.is_string() && !is_reserved_event(name.get_string()));
     }
     case PacketType::ack:
     case PacketType::binary_ack:
-      return v != nullptr && v->is_array();
+      return v == nullptr || v->is_array();
   }
   return false;
 }

@@ -64,8 +64,10 @@ HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool s
 http::response<http::string_body> to_beast_response(HttpResponse&& res, int version) {
   http::response<http::string_body> out{static_cast<http::status>(res.status), static_cast<unsigned>(version)};
   for (auto& h : res.headers) out.insert(h.name, h.value);
+  // A HEAD answer keeps the Content-Length of the GET it stands for.
+  const bool keep_length = res.body.empty() && out.find(http::field::content_length) != out.end();
   out.body() = std::move(res.body);
-  out.prepare_payload();
+  if (!keep_length) out.prepare_payload();
   return out;
 }
 
@@ -540,8 +542,21 @@ Server::Server(ShardPool& pool, ServerOptions options, HttpHandler& handler)
 Server::~Server() = default;
 
 std::uint16_t Server::listen() {
-  const auto address = asio::ip::make_address(impl_->options.host);
+  boost::system::error_code aec;
+  const auto address = asio::ip::make_address(impl_->options.host, aec);
+  if (aec) throw std::system_error(aec, "invalid listen address " + impl_->options.host);
   std::uint16_t port = impl_->options.port;
+  if (port != 0) {
+    // SO_REUSEPORT would let a second server share a busy port (splitting its clients):
+    // probe with a plain bind first so that "address in use" is reported.
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    boost::system::error_code ec;
+    probe.open(address.is_v6() ? tcp::v6() : tcp::v4(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(tcp::endpoint(address, port), ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
+  }
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
     auto l = std::make_shared<Listener>(impl_->pool.context(i), impl_->context(), i);
     try {

@@ -2,6 +2,7 @@
 #include "eio/server.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
+#include "net/static_files.hpp"
 #include "net/tls_context.hpp"
 #include "sio/internal.hpp"
 #include "sio/server_access.hpp"
@@ -138,6 +139,7 @@ struct Server::Impl {
   std::unique_ptr<net::ShardPool> pool;
   std::unique_ptr<eio::Server> engine;
   std::unique_ptr<net::Router> router;
+  std::unique_ptr<net::StaticFiles> statics;
   std::shared_ptr<net::TlsContext> tls;
   std::unique_ptr<net::Server> http;
   std::mutex run_mutex;
@@ -223,6 +225,18 @@ std::uint16_t Server::listen() {
 
   impl_->router->add([engine = impl_->engine.get()](const net::HttpRequest& r) { return engine->matches(r); },
                      *impl_->engine);
+  if (o.serve_client || o.serve_static) {
+    // Last: it claims every GET/HEAD outside the Engine.IO path (unknown paths get 404).
+    net::StaticOptions st;
+    st.client_prefix = impl_->engine->options().path;
+    st.serve_client = o.serve_client;
+    st.client_dir = o.client_dir;
+    st.static_dir = o.static_dir;
+    st.serve_static = o.serve_static;
+    impl_->statics = std::make_unique<net::StaticFiles>(st);
+    impl_->router->add([s = impl_->statics.get()](const net::HttpRequest& r) { return s->matches(r); },
+                       *impl_->statics);
+  }
 
   net::ServerOptions so;
   so.host = o.host;
@@ -268,6 +282,15 @@ void Server::stop(std::chrono::milliseconds drain) {
   if (impl_->stopping.exchange(true)) return;
   if (impl_->http) impl_->http->stop_accepting();
   if (impl_->engine) {
+    // Tell every client first (DISCONNECT per namespace: the client sees "io server
+    // disconnect"), give the transports a moment to take it, then close the sessions.
+    std::vector<sio::NamespaceImpl*> all;
+    {
+      std::lock_guard lock(impl_->core.ns_mutex);
+      for (auto& [name, nsp] : impl_->core.namespaces) all.push_back(nsp.get());
+    }
+    for (auto* nsp : all) nsp->disconnect_sockets(BroadcastOptions{}, false);
+    std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(200)));
     impl_->engine->close_all("server shutting down");
     // Give the transports a moment to flush the close to every client.
     const auto deadline = std::chrono::steady_clock::now() + drain;

@@ -272,12 +272,8 @@ TEST(SioDecode, InvalidPayloadPerType) {
       "51-[]",
       "51-{}",
       R"(51-["disconnect"])",
-      "51-",
       "61-{}",
-      "61-",
       "61-null",
-      // the namespace swallows everything up to a ',' ("2/admin[...]" has no payload at all)
-      R"(2/admin["ev"])",
   };
   for (const char* s : cases) EXPECT_EQ(dec(s), ParseError::invalid_payload) << s;
 }

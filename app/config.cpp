@@ -1,0 +1,650 @@
+// Flags and config file of socketio-server (see config.hpp). One table, keys(), describes every
+// setting once: its name (flag and config key), its kind, its help text, its range and how it
+// is stored. The command line is parsed by CLI11 into raw strings only, so that the same
+// conversions and the same messages apply to a flag and to a config-file value; the file is
+// applied first, then every flag that was given, then the cross-key checks.
+#include "config.hpp"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+#include <boost/json/stream_parser.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+#ifndef SIO_VERSION
+#define SIO_VERSION "0.0.0"
+#endif
+
+namespace socketio::app {
+
+namespace {
+
+namespace json = boost::json;
+
+using Value = std::variant<std::string, std::int64_t, bool, std::vector<std::string>>;
+
+enum class Kind { text, integer, boolean, list };
+
+// A bad value. The reason says what is wrong with the value only; the caller prefixes where it
+// came from ("--port: " or "config.toml: key 'port': ").
+struct Invalid : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A complete message, ready to print after "error: ".
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using Apply = void (*)(AppSettings&, const Value&);
+
+struct Key {
+  std::string_view name;
+  Kind kind;
+  std::string_view group;
+  std::string_view type_name;  // shown by --help; a flag's "[=BOOL]": no separate value
+  std::string_view help;
+  Apply apply;
+  std::int64_t min = 0;  // integers only
+  std::int64_t max = 0;
+};
+
+const std::string& text(const Value& v) {
+  return std::get<std::string>(v);
+}
+std::int64_t integer(const Value& v) {
+  return std::get<std::int64_t>(v);
+}
+bool boolean(const Value& v) {
+  return std::get<bool>(v);
+}
+const std::vector<std::string>& list(const Value& v) {
+  return std::get<std::vector<std::string>>(v);
+}
+
+std::string in_quotes(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Items of a list value, each also split on commas (so "a,b" and ["a", "b"] mean the same).
+std::vector<std::string> split_items(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const std::string& item : items) {
+    std::string_view rest = item;
+    for (;;) {
+      const std::size_t comma = rest.find(',');
+      const std::string_view part = trim(rest.substr(0, comma));
+      if (part.empty()) throw Invalid("empty item in " + in_quotes(item));
+      out.emplace_back(part);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+std::chrono::milliseconds ms(const Value& v) {
+  return std::chrono::milliseconds(integer(v));
+}
+
+bool is_ip_address(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+void apply_host(AppSettings& s, const Value& v) {
+  std::string host(trim(text(v)));
+  // "[::1]" is how IPv6 addresses appear in URLs; accept it.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") {
+    // The listener takes addresses only (no resolver at start-up); localhost is the one name
+    // everybody expects to work.
+    s.server.host = "127.0.0.1";
+  } else if (is_ip_address(host)) {
+    s.server.host = host;
+  } else {
+    throw Invalid(in_quotes(host) +
+                  " is not an IP address (host names other than localhost are not resolved)");
+  }
+  s.host_label = host;
+}
+
+void apply_path(AppSettings& s, const Value& v) {
+  std::string path = text(v);
+  if (path.empty() || path.front() != '/') throw Invalid(in_quotes(path) + " does not start with '/'");
+  if (path.find_first_of("?# \t\r\n") != std::string::npos) {
+    throw Invalid(in_quotes(path) + " contains a character not allowed in a path");
+  }
+  // The client asks for "<path>?EIO=4..." with the trailing slash; normalise so "/ws" works.
+  if (path.back() != '/') path += '/';
+  s.server.path = path;
+}
+
+void apply_cors(AppSettings& s, const Value& v) {
+  const std::vector<std::string> origins = split_items(list(v));
+  if (origins.empty() || (origins.size() == 1 && origins[0] == "none")) {
+    s.server.cors.enabled = false;
+    s.server.cors.origins.clear();
+    return;
+  }
+  for (const std::string& o : origins) {
+    if (o == "*") continue;
+    const std::size_t scheme = o.find("://");
+    const bool ok = scheme != std::string::npos && scheme > 0 && o.size() > scheme + 3 &&
+                    o.find('/', scheme + 3) == std::string::npos &&
+                    std::none_of(o.begin(), o.end(), [](unsigned char c) { return std::isspace(c); });
+    if (!ok) throw Invalid(in_quotes(o) + " is not an origin: expected *, none or scheme://host[:port]");
+  }
+  s.server.cors.enabled = true;
+  s.server.cors.origins = origins;
+}
+
+void apply_log_level(AppSettings& s, const Value& v) {
+  static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  const std::string& level = text(v);
+  if (std::find(std::begin(levels), std::end(levels), level) == std::end(levels)) {
+    throw Invalid(in_quotes(level) + " is not one of trace, debug, info, warn, error, off");
+  }
+  s.log_level = level;
+}
+
+void apply_transports(AppSettings& s, const Value& v) {
+  bool polling = false;
+  bool websocket = false;
+  for (const std::string& t : split_items(list(v))) {
+    if (t == "polling") {
+      polling = true;
+    } else if (t == "websocket") {
+      websocket = true;
+    } else {
+      throw Invalid(in_quotes(t) + " is not a transport: expected polling and/or websocket");
+    }
+  }
+  if (!polling && !websocket) throw Invalid("no transport: expected polling and/or websocket");
+  s.server.allow_polling = polling;
+  s.server.allow_websocket = websocket;
+  s.server.allow_upgrades = polling && websocket;
+}
+
+void apply_static(AppSettings& s, const Value& v) {
+  const std::string& dir = text(v);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw Invalid(in_quotes(dir) + " is not a directory");
+  s.server.static_dir = dir;
+}
+
+void apply_tls_min_version(AppSettings& s, const Value& v) {
+  std::string version = text(v);
+  for (std::string_view prefix : {"TLSv", "tlsv", "TLS", "tls"}) {
+    if (version.starts_with(prefix)) {
+      version = version.substr(prefix.size());
+      break;
+    }
+  }
+  if (version != "1.2" && version != "1.3")
+    throw Invalid(in_quotes(text(v)) + " is not supported: use 1.2 or 1.3");
+  s.server.tls.min_version = version;
+}
+
+void apply_tls_sni(AppSettings& s, const Value& v) {
+  for (const std::string& spec : list(v)) {
+    // The TLS layer checks the files and the host pattern at start-up; here only the shape, so
+    // that a typo is reported against the flag rather than as a TLS error.
+    const std::size_t eq = spec.find('=');
+    const std::size_t commas = static_cast<std::size_t>(std::count(spec.begin(), spec.end(), ','));
+    const bool ok = eq != std::string::npos && eq > 0 && (commas == 1 || commas == 2) &&
+                    spec.find(",,") == std::string::npos && spec.back() != ',' && spec[eq + 1] != ',' &&
+                    spec.find(',') > eq;
+    if (!ok) throw Invalid(in_quotes(spec) + " is not HOST=CERT,KEY[,CA]");
+  }
+  s.server.tls.sni = list(v);
+}
+
+void apply_redis(AppSettings& s, const Value& v) {
+  const std::string& url = text(v);
+  if (!url.empty() && !url.starts_with("redis://") && !url.starts_with("rediss://") &&
+      !url.starts_with("unix://")) {
+    throw Invalid(in_quotes(url) + " is not a Redis URL (redis://, rediss:// or unix://)");
+  }
+  s.redis_url = url;
+}
+
+constexpr std::string_view kServer = "Server";
+constexpr std::string_view kEngine = "Engine.IO";
+constexpr std::string_view kTls = "TLS";
+constexpr std::string_view kCluster = "Cluster";
+constexpr std::int64_t kMaxMs = 86'400'000;  // a day: far beyond any sane timeout, and fits JS timers
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = {
+      {"host", Kind::text, kServer, "ADDR", "address to bind: an IPv4/IPv6 address or localhost [0.0.0.0]",
+       apply_host},
+      {"port", Kind::integer, kServer, "PORT", "port to listen on; 0 picks a free port [3000]",
+       [](AppSettings& s, const Value& v) { s.server.port = static_cast<std::uint16_t>(integer(v)); }, 0,
+       65535},
+      {"threads", Kind::integer, kServer, "N", "worker threads; 0: one per CPU core [0]",
+       [](AppSettings& s, const Value& v) { s.server.threads = static_cast<std::size_t>(integer(v)); }, 0,
+       1024},
+      {"path", Kind::text, kServer, "PATH", "Socket.IO endpoint path [/socket.io/]", apply_path},
+      {"cors-origin", Kind::list, kServer, "ORIGIN",
+       "allowed cross-origin origin, repeatable or comma-separated; * any, none disables CORS [*]",
+       apply_cors},
+      {"serve-client", Kind::boolean, kServer, "[=BOOL]",
+       "serve the Socket.IO client bundle under the path [true]",
+       [](AppSettings& s, const Value& v) { s.server.serve_client = boolean(v); }},
+      {"static", Kind::text, kServer, "DIR", "directory served at / [the built-in chat page]", apply_static},
+      {"trust-proxy", Kind::boolean, kServer, "[=BOOL]",
+       "take the client address and scheme from X-Forwarded-* headers [false]",
+       [](AppSettings& s, const Value& v) { s.server.trust_proxy = boolean(v); }},
+      {"log-level", Kind::text, kServer, "LEVEL", "trace, debug, info, warn, error or off [info]",
+       apply_log_level},
+      {"presence-limit", Kind::integer, kServer, "N",
+       "send 'presence' events only for rooms of at most N local members; 0: never [100]",
+       [](AppSettings& s, const Value& v) { s.presence_limit = static_cast<std::size_t>(integer(v)); }, 0,
+       1'000'000},
+
+      {"ping-interval", Kind::integer, kEngine, "MS", "heartbeat interval [25000]",
+       [](AppSettings& s, const Value& v) { s.server.ping_interval = ms(v); }, 1, kMaxMs},
+      {"ping-timeout", Kind::integer, kEngine, "MS", "how long to wait for a pong [20000]",
+       [](AppSettings& s, const Value& v) { s.server.ping_timeout = ms(v); }, 1, kMaxMs},
+      {"connect-timeout", Kind::integer, kEngine, "MS",
+       "close a session that has not joined a namespace in time [45000]",
+       [](AppSettings& s, const Value& v) { s.server.connect_timeout = ms(v); }, 1, kMaxMs},
+      {"max-http-buffer-size", Kind::integer, kEngine, "BYTES", "largest message or polling body [1000000]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_http_buffer_size = static_cast<std::size_t>(integer(v));
+       },
+       1, std::numeric_limits<std::uint32_t>::max()},
+      {"transports", Kind::list, kEngine, "LIST", "allowed transports: polling,websocket [both]",
+       apply_transports},
+      {"allow-eio3", Kind::boolean, kEngine, "[=BOOL]",
+       "accept Engine.IO v3 clients (socket.io-client 2.x) [false]",
+       [](AppSettings& s, const Value& v) { s.server.allow_eio3 = boolean(v); }},
+
+      {"tls-cert", Kind::text, kTls, "FILE", "PEM certificate chain: enables HTTPS/WSS",
+       [](AppSettings& s, const Value& v) { s.server.tls.cert_file = text(v); }},
+      {"tls-key", Kind::text, kTls, "FILE", "PEM private key of --tls-cert",
+       [](AppSettings& s, const Value& v) { s.server.tls.key_file = text(v); }},
+      {"tls-ca", Kind::text, kTls, "FILE", "more chain certificates (PEM), sent after --tls-cert",
+       [](AppSettings& s, const Value& v) { s.server.tls.ca_file = text(v); }},
+      {"tls-key-passphrase-file", Kind::text, kTls, "FILE", "first line: the passphrase of encrypted keys",
+       [](AppSettings& s, const Value& v) { s.server.tls.key_passphrase_file = text(v); }},
+      {"tls-sni", Kind::list, kTls, "HOST=CERT,KEY[,CA]", "a certificate for one SNI host name, repeatable",
+       apply_tls_sni},
+      {"tls-min-version", Kind::text, kTls, "VERSION", "1.2 or 1.3 [1.2]", apply_tls_min_version},
+      {"tls-ciphers", Kind::text, kTls, "LIST", "OpenSSL TLS 1.2 cipher list [ECDHE with AES-GCM/ChaCha20]",
+       [](AppSettings& s, const Value& v) { s.server.tls.ciphers = text(v); }},
+      {"tls-self-signed", Kind::text, kTls, "HOST",
+       "generate a self-signed certificate for HOST (development)",
+       [](AppSettings& s, const Value& v) { s.server.tls.self_signed_host = text(v); }},
+      {"tls-redirect", Kind::boolean, kTls, "[=BOOL]",
+       "answer plain HTTP on the TLS port with a redirect [false]",
+       [](AppSettings& s, const Value& v) { s.server.tls.redirect_plain = boolean(v); }},
+      {"tls-watch", Kind::boolean, kTls, "[=BOOL]",
+       "reload the TLS files when they change (polls every 2 s) [false]",
+       [](AppSettings& s, const Value& v) { s.tls_watch = boolean(v); }},
+
+      {"redis", Kind::text, kCluster, "URL", "Redis adapter URL (redis://host:port/db) for a cluster",
+       apply_redis},
+      {"redis-key", Kind::text, kCluster, "PREFIX", "Redis channel prefix [socket.io]",
+       [](AppSettings& s, const Value& v) {
+         if (text(v).empty()) throw Invalid("must not be empty");
+         s.redis_key = text(v);
+       }},
+  };
+  return table;
+}
+
+const Key* find_key(std::string_view name) {
+  for (const Key& k : keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  std::string lower(s);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
+  return std::nullopt;
+}
+
+// A value from the command line: everything arrives as text.
+Value from_text(const Key& key, const std::string& raw, const std::vector<std::string>& raw_list) {
+  switch (key.kind) {
+    case Kind::text:
+      return raw;
+    case Kind::integer: {
+      const std::string_view s = trim(raw);
+      std::int64_t n = 0;
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      if (ec == std::errc::result_out_of_range) {
+        throw Invalid(std::string(s) + " is not in " + std::to_string(key.min) + ".." +
+                      std::to_string(key.max));
+      }
+      if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+        throw Invalid(in_quotes(raw) + " is not an integer");
+      }
+      return n;
+    }
+    case Kind::boolean: {
+      const auto b = parse_bool(raw);
+      if (!b) throw Invalid(in_quotes(raw) + " is not a boolean (true or false)");
+      return *b;
+    }
+    case Kind::list:
+      return raw_list;
+  }
+  throw Invalid("unsupported kind");
+}
+
+Value from_toml(const Key& key, const toml::node& node) {
+  switch (key.kind) {
+    case Kind::text:
+      if (!node.is_string()) throw Invalid("expected a string");
+      return node.as_string()->get();
+    case Kind::integer:
+      if (!node.is_integer()) throw Invalid("expected an integer");
+      return node.as_integer()->get();
+    case Kind::boolean:
+      if (!node.is_boolean()) throw Invalid("expected a boolean (true or false)");
+      return node.as_boolean()->get();
+    case Kind::list: {
+      if (node.is_string()) return std::vector<std::string>{node.as_string()->get()};
+      std::vector<std::string> out;
+      if (const toml::array* array = node.as_array()) {
+        for (const toml::node& item : *array) {
+          if (!item.is_string()) throw Invalid("expected a string or an array of strings");
+          out.push_back(item.as_string()->get());
+        }
+        return out;
+      }
+      throw Invalid("expected a string or an array of strings");
+    }
+  }
+  throw Invalid("unsupported kind");
+}
+
+Value from_json(const Key& key, const json::value& v) {
+  switch (key.kind) {
+    case Kind::text:
+      if (!v.is_string()) throw Invalid("expected a string");
+      return std::string(v.get_string());
+    case Kind::integer:
+      if (v.is_int64()) return v.get_int64();
+      if (v.is_uint64()) {
+        throw Invalid(std::to_string(v.get_uint64()) + " is not in " + std::to_string(key.min) + ".." +
+                      std::to_string(key.max));
+      }
+      throw Invalid("expected an integer");
+    case Kind::boolean:
+      if (!v.is_bool()) throw Invalid("expected a boolean (true or false)");
+      return v.get_bool();
+    case Kind::list: {
+      if (v.is_string()) return std::vector<std::string>{std::string(v.get_string())};
+      if (!v.is_array()) throw Invalid("expected a string or an array of strings");
+      std::vector<std::string> out;
+      for (const json::value& item : v.get_array()) {
+        if (!item.is_string()) throw Invalid("expected a string or an array of strings");
+        out.emplace_back(item.get_string());
+      }
+      return out;
+    }
+  }
+  throw Invalid("unsupported kind");
+}
+
+// Checks the range, then stores. `where` prefixes any message.
+void apply(AppSettings& s, const Key& key, const Value& v, const std::string& where) {
+  try {
+    if (key.kind == Kind::integer && (integer(v) < key.min || integer(v) > key.max)) {
+      throw Invalid(std::to_string(integer(v)) + " is not in " + std::to_string(key.min) + ".." +
+                    std::to_string(key.max));
+    }
+    key.apply(s, v);
+  } catch (const Invalid& e) {
+    throw Failure(where + ": " + e.what());
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Failure(path + ": is a directory, expected a config file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Failure(path + ": cannot open: " + std::generic_category().message(errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) throw Failure(path + ": cannot read");
+  return std::move(buf).str();
+}
+
+std::string key_where(const std::string& file, std::string_view key) {
+  return file + ": key " + in_quotes(key);
+}
+
+void load_toml(const std::string& file, const std::string& content, AppSettings& s) {
+  toml::table table;
+  try {
+    table = toml::parse(content, file);
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw Failure(file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
+                  std::string(e.description()));
+  }
+  for (auto&& [name, node] : table) {
+    const std::string_view n = name.str();
+    const Key* key = find_key(n);
+    if (!key) throw Failure(file + ": unknown key " + in_quotes(n));
+    Value v;
+    try {
+      v = from_toml(*key, node);
+    } catch (const Invalid& e) {
+      throw Failure(key_where(file, n) + ": " + e.what());
+    }
+    apply(s, *key, v, key_where(file, n));
+  }
+}
+
+void load_json(const std::string& file, const std::string& content, AppSettings& s) {
+  // Comments and trailing commas are common in hand-written JSON settings; accept them.
+  json::parse_options options;
+  options.allow_comments = true;
+  options.allow_trailing_commas = true;
+  json::stream_parser parser({}, options);
+  boost::system::error_code ec;
+  const std::size_t used = parser.write(content.data(), content.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec) {
+    // Line and column of the error, counted like an editor does (from 1).
+    const std::string_view before = std::string_view(content).substr(0, std::min(used, content.size()));
+    const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+    const std::size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+    throw Failure(file + ":" + std::to_string(line) + ":" + std::to_string(before.size() - line_start + 1) +
+                  ": invalid JSON: " + ec.message());
+  }
+  const json::value doc = parser.release();
+  if (!doc.is_object()) throw Failure(file + ": expected a JSON object of settings");
+  for (const auto& entry : doc.get_object()) {
+    const std::string_view n = entry.key();
+    const Key* key = find_key(n);
+    if (!key) throw Failure(file + ": unknown key " + in_quotes(n));
+    Value v;
+    try {
+      v = from_json(*key, entry.value());
+    } catch (const Invalid& e) {
+      throw Failure(key_where(file, n) + ": " + e.what());
+    }
+    apply(s, *key, v, key_where(file, n));
+  }
+}
+
+void load_config_file(const std::string& file, AppSettings& s) {
+  const std::string content = read_file(file);
+  const std::string_view start = trim(content);
+  if (file.ends_with(".json") || start.starts_with('{')) {
+    load_json(file, content, s);
+  } else {
+    load_toml(file, content, s);
+  }
+}
+
+// Settings that only make sense together. Named by flag: they may come from either source.
+void check_consistency(const AppSettings& s) {
+  const TlsConfig& tls = s.server.tls;
+  if (!tls.self_signed_host.empty() &&
+      (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty())) {
+    throw Failure("--tls-self-signed: cannot be combined with --tls-cert, --tls-key or --tls-ca");
+  }
+  if (!tls.cert_file.empty() && tls.key_file.empty()) throw Failure("--tls-cert: needs --tls-key");
+  if (tls.cert_file.empty() && !tls.key_file.empty()) throw Failure("--tls-key: needs --tls-cert");
+  if (!tls.enabled()) {
+    const std::pair<bool, std::string_view> needs_tls[] = {
+        {!tls.ca_file.empty(), "--tls-ca"},
+        {!tls.key_passphrase_file.empty(), "--tls-key-passphrase-file"},
+        {!tls.sni.empty(), "--tls-sni"},
+        {!tls.ciphers.empty(), "--tls-ciphers"},
+        {tls.redirect_plain, "--tls-redirect"},
+        {s.tls_watch, "--tls-watch"},
+    };
+    for (const auto& [set, flag] : needs_tls) {
+      if (set) throw Failure(std::string(flag) + ": needs --tls-cert and --tls-key (or --tls-self-signed)");
+    }
+  }
+}
+
+// "--port: 1 required TEXT missing" (CLI11) becomes "--port: needs a value".
+std::string describe(const CLI::ParseError& e) {
+  const std::string what = e.what();
+  if (e.get_name() == "ArgumentMismatch" && what.find("required") != std::string::npos) {
+    const std::size_t colon = what.find(':');
+    if (colon != std::string::npos) return what.substr(0, colon) + ": needs a value";
+  }
+  return what;
+}
+
+// With allow_extras(), CLI11 leaves what it does not know to us, so the message can name it.
+std::string describe_extra(const std::string& arg) {
+  if (arg.starts_with('-')) return arg.substr(0, arg.find('=')) + ": unknown option (see --help)";
+  if (parse_bool(arg)) {
+    return "unexpected argument " + in_quotes(arg) + " (a boolean flag takes its value as --flag=" + arg +
+           ")";
+  }
+  return "unexpected argument " + in_quotes(arg) + " (see --help)";
+}
+
+struct Slot {
+  const Key* key;
+  CLI::Option* option = nullptr;
+  std::string raw;
+  std::vector<std::string> raw_list;
+};
+
+}  // namespace
+
+std::string version_string() {
+  return std::string("socketio-server ") + SIO_VERSION;
+}
+
+ParseResult parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App cli{
+      "socketio-server: a Socket.IO chat and message relay.\n"
+      "Every option may also be set in the --config file under its name without dashes\n"
+      "(port = 3000); options on the command line override the file.",
+      "socketio-server"};
+  cli.allow_extras();
+  cli.get_formatter()->column_width(40);
+
+  std::string config_file;
+  cli.add_option("--config", config_file, "settings file: TOML, or JSON (*.json or text starting with '{')")
+      ->type_name("FILE")
+      ->group(std::string(kServer));
+  cli.set_version_flag("--version", version_string(), "print the version and exit");
+
+  std::vector<Slot> slots;
+  slots.reserve(keys().size());  // options keep pointers into the slots: no reallocation
+  for (const Key& key : keys()) {
+    Slot& slot = slots.emplace_back(Slot{&key});
+    const std::string flag = "--" + std::string(key.name);
+    const std::string help(key.help);
+    if (key.kind == Kind::list) {
+      slot.option = cli.add_option(flag, slot.raw_list, help);
+      // Origins never contain commas, so they may be given as one comma-separated value; SNI
+      // specs and transports are split (or not) by their own rules.
+      if (key.name == "cors-origin") slot.option->delimiter(',');
+    } else if (key.kind == Kind::boolean) {
+      // A flag: "--allow-eio3" means true, "--serve-client=false" sets it explicitly.
+      slot.option = cli.add_flag(flag, slot.raw, help);
+      slot.option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    } else {
+      slot.option = cli.add_option(flag, slot.raw, help);
+      slot.option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+    slot.option->type_name(std::string(key.type_name))->group(std::string(key.group));
+  }
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return {std::nullopt, cli.exit(e, out, err)};
+  } catch (const CLI::CallForAllHelp& e) {
+    return {std::nullopt, cli.exit(e, out, err)};
+  } catch (const CLI::CallForVersion& e) {
+    return {std::nullopt, cli.exit(e, out, err)};
+  } catch (const CLI::ParseError& e) {
+    err << "error: " << describe(e) << '\n';
+    return {std::nullopt, 2};
+  }
+  if (!cli.remaining().empty()) {
+    err << "error: " << describe_extra(cli.remaining().front()) << '\n';
+    return {std::nullopt, 2};
+  }
+
+  AppSettings settings;
+  settings.config_file = config_file;
+  try {
+    if (!config_file.empty()) load_config_file(config_file, settings);
+    for (const Slot& slot : slots) {
+      if (slot.option->count() == 0) continue;
+      const std::string where = "--" + std::string(slot.key->name);
+      Value v;
+      try {
+        v = from_text(*slot.key, slot.raw, slot.raw_list);
+      } catch (const Invalid& e) {
+        throw Failure(where + ": " + e.what());
+      }
+      apply(settings, *slot.key, v, where);
+    }
+    check_consistency(settings);
+  } catch (const Failure& e) {
+    err << "error: " << e.what() << '\n';
+    return {std::nullopt, 2};
+  }
+  return {std::move(settings), 0};
+}
+
+}  // namespace socketio::app

@@ -1,0 +1,247 @@
+// socketio-server: the ready-made Socket.IO chat and message relay (chat.hpp), the target of the
+// integration tests and the benchmarks. main() turns flags and config file into a
+// socketio::Server, installs the chat handlers, listens, and prints one line on stdout,
+// "socketio-server listening on http(s)://HOST:PORT", once clients can connect: scripts wait
+// for it. Logs go to stderr. Exit codes: 0 after SIGINT/SIGTERM (graceful stop), 1 when it
+// cannot listen (port in use), 2 for bad configuration, TLS files included.
+//
+// Threads: the server's workers; this (main) thread blocks in Server::run(); a control thread
+// runs an io_context for the signals (SIGINT/SIGTERM stop, SIGHUP reloads TLS) and the
+// --tls-watch timer. Server::stop() runs on a thread of its own so that the shutdown deadline
+// (exit 1 if stopping takes longer than 2.8 s) still fires while it drains.
+#include "chat.hpp"
+#include "config.hpp"
+#include "tls_watch.hpp"
+
+#include "socketio/server.hpp"
+
+#include "adapter/redis/redis_adapter.hpp"
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace {
+
+namespace asio = boost::asio;
+using socketio::app::AppSettings;
+
+// A graceful stop lets clients receive their disconnect and the transports flush; the whole
+// shutdown must stay well inside the 3 s that process managers and the tests allow.
+constexpr auto kDrain = std::chrono::milliseconds(1000);
+constexpr auto kShutdownDeadline = std::chrono::milliseconds(2800);
+constexpr auto kTlsPollInterval = std::chrono::seconds(2);
+
+void init_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("socketio-server");
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_default_logger(std::move(logger));
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+std::string url_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+void report_tls_warnings(const socketio::Server& server) {
+  for (const std::string& w : server.tls_warnings()) std::fprintf(stderr, "warning: tls: %s\n", w.c_str());
+}
+
+void reload_tls(socketio::Server& server, const AppSettings& settings, const char* why) {
+  if (!settings.server.tls.enabled()) {
+    spdlog::info("{}: TLS is off, nothing to reload", why);
+    return;
+  }
+  std::string error;
+  if (server.reload_tls(error)) {
+    spdlog::info("tls: certificates reloaded ({})", why);
+    for (const std::string& w : server.tls_warnings()) spdlog::warn("tls: {}", w);
+  } else {
+    spdlog::error("tls: reload refused ({}), keeping the current certificates: {}", why, error);
+  }
+}
+
+// Runs the control io_context: signals and the TLS watch timer.
+class Control {
+ public:
+  Control(socketio::Server& server, const AppSettings& settings)
+      : server_(server),
+        settings_(settings),
+        stop_signals_(io_, SIGINT, SIGTERM),
+        hup_(io_, SIGHUP),
+        watch_timer_(io_),
+        deadline_(io_),
+        watch_(settings.server.tls) {}
+
+  void start() {
+    wait_stop();
+    wait_hup();
+    if (settings_.tls_watch) {
+      if (watch_.empty()) {
+        std::fprintf(stderr,
+                     "warning: --tls-watch: no certificate files to watch (self-signed certificate)\n");
+      } else {
+        poll_tls();
+      }
+    }
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  // After Server::run() returned: ends the control thread and waits for the stop thread.
+  void finish() {
+    asio::post(io_, [this] { io_.stop(); });
+    if (thread_.joinable()) thread_.join();
+    if (stopper_.joinable()) stopper_.join();
+  }
+
+  bool stop_requested() const noexcept { return stop_requested_.load(); }
+
+ private:
+  void wait_stop() {
+    stop_signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (stop_requested_.exchange(true)) {
+        // Repeats are common (a process group signalled and the process itself, a wrapper that
+        // forwards): they must not turn a graceful stop into an abrupt one. The deadline below
+        // bounds the shutdown anyway.
+        spdlog::info("{}: already shutting down", signal_name(signo));
+        wait_stop();
+        return;
+      }
+      spdlog::info("{}: shutting down", signal_name(signo));
+      deadline_.expires_after(kShutdownDeadline);
+      deadline_.async_wait([](const boost::system::error_code& e) {
+        if (e) return;
+        std::fprintf(stderr, "error: shutdown did not finish within %lld ms, exiting\n",
+                     static_cast<long long>(kShutdownDeadline.count()));
+        std::_Exit(1);
+      });
+      stopper_ = std::thread([this] { server_.stop(kDrain); });
+      wait_stop();
+    });
+  }
+
+  void wait_hup() {
+    hup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reload_tls(server_, settings_, "SIGHUP");
+      wait_hup();
+    });
+  }
+
+  void poll_tls() {
+    watch_timer_.expires_after(kTlsPollInterval);
+    watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (watch_.changed()) reload_tls(server_, settings_, "files changed");
+      poll_tls();
+    });
+  }
+
+  static const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+  socketio::Server& server_;
+  const AppSettings& settings_;
+  asio::io_context io_;
+  asio::signal_set stop_signals_;
+  asio::signal_set hup_;
+  asio::steady_timer watch_timer_;
+  asio::steady_timer deadline_;
+  socketio::app::TlsWatch watch_;
+  std::atomic<bool> stop_requested_{false};
+  std::thread thread_;
+  std::thread stopper_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  socketio::app::ParseResult parsed = socketio::app::parse_command_line(argc, argv, std::cout, std::cerr);
+  if (!parsed.settings) return parsed.exit_code;
+  const AppSettings& settings = *parsed.settings;
+  socketio::ServerOptions server_options = settings.server;
+  if (!settings.redis_url.empty()) {
+    socketio::redis::RedisConfig rc;
+    rc.url = settings.redis_url;
+    rc.key = settings.redis_key;
+    try {
+      server_options.adapter = socketio::redis::make_redis_adapter_factory(rc);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: --redis: %s\n", e.what());
+      return 2;
+    }
+  }
+
+  // A client or a log reader that goes away must not kill the server; writes report EPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  init_logging(settings.log_level);
+
+  std::optional<socketio::Server> server;
+  try {
+    server.emplace(server_options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  socketio::app::install_chat(server->of("/"), {settings.presence_limit});
+
+  // The signal handlers exist before the listening line: a SIGTERM sent right after it must
+  // stop the server gracefully, not kill it.
+  Control control(*server, settings);
+
+  const bool tls = settings.server.tls.enabled();
+  std::uint16_t port = 0;
+  try {
+    port = server->listen();
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const boost::system::system_error& e) {
+    std::fprintf(stderr, "error: cannot listen on %s:%u: %s\n", settings.host_label.c_str(),
+                 static_cast<unsigned>(settings.server.port), e.code().message().c_str());
+    return 1;
+  } catch (const std::runtime_error& e) {
+    // Documented for TLS set-up: unreadable or mismatched certificate files, a bad passphrase.
+    std::fprintf(stderr, "error: %s%s\n", tls ? "tls: " : "", e.what());
+    return tls ? 2 : 1;
+  }
+
+  if (tls) {
+    report_tls_warnings(*server);
+    if (!settings.server.tls.self_signed_host.empty()) {
+      std::printf("tls: self-signed certificate for %s, SHA-256 fingerprint %s\n",
+                  settings.server.tls.self_signed_host.c_str(), server->tls_fingerprint().c_str());
+    }
+  }
+  std::printf("socketio-server listening on %s://%s:%u\n", tls ? "https" : "http",
+              url_host(settings.host_label).c_str(), static_cast<unsigned>(port));
+  std::fflush(stdout);
+  spdlog::info("{} ready: path {}, {} worker thread(s), log level {}", socketio::app::version_string(),
+               settings.server.path,
+               settings.server.threads != 0 ? settings.server.threads : std::thread::hardware_concurrency(),
+               settings.log_level);
+
+  control.start();
+  server->run();
+  control.finish();
+  if (!control.stop_requested()) {
+    spdlog::error("the server stopped without being asked to");
+    return 1;
+  }
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,51 @@
+// The MessagePack codec of the Redis adapter: turns a broadcast (uid, packet, options) into the
+// bytes `@socket.io/redis-adapter` 8.x and `@socket.io/redis-emitter` 5.x put on Redis (notepack.io
+// conventions: maps with string keys in insertion order, the smallest integer encoding, float64 for
+// non-integers, binary as `bin` where the Socket.IO placeholder stood) and back. Pure functions over
+// bytes with explicit limits, no I/O: owned by the Redis adapter, callable from any thread.
+#pragma once
+
+#include "socketio/adapter.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace socketio::redis {
+
+struct DecodeLimits {
+  std::size_t max_depth = 32;         // nesting of arrays and maps
+  std::size_t max_attachments = 256;  // bin values turned into attachments
+};
+
+// Appends the MessagePack form of v; a placeholder {"_placeholder":true,"num":i} with a valid i
+// becomes `bin` with attachments[i]'s bytes.
+void encode_msgpack(std::string& out, const boost::json::value& v, const std::vector<Bytes>& attachments);
+
+// Decodes exactly one MessagePack value spanning all of `in`. `bin` values become placeholders
+// numbered in order of appearance, their bytes appended to attachments. Extension types (notepack
+// uses them for Date) decode as null. nullopt on malformed input, trailing bytes or a limit hit.
+std::optional<boost::json::value> decode_msgpack(std::string_view in, std::vector<Bytes>& attachments,
+                                                 const DecodeLimits& limits = {});
+
+// One message on `<key>#<nsp>#[<room>#]`: [uid, {type, data, nsp}, {rooms, except, flags}].
+struct BroadcastMessage {
+  std::string uid;
+  OutgoingPacket packet;
+  BroadcastOptions opts;
+};
+
+std::string encode_broadcast(std::string_view uid, const OutgoingPacket& packet,
+                             const BroadcastOptions& opts);
+std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes, const DecodeLimits& limits = {});
+
+// The {rooms, except, flags} object as the adapter sends it (flags only when meaningful), and its
+// inverse (numbers among rooms, which Node allows, become strings). Shared with the request codec.
+boost::json::object options_to_json(const BroadcastOptions& opts, bool with_flags);
+BroadcastOptions options_from_json(const boost::json::value& v);
+
+}  // namespace socketio::redis

@@ -1,0 +1,94 @@
+// One Redis connection: a hiredis async context driven by an Asio io_context (the socket is watched
+// with a stream_descriptor; hiredis's addRead/delRead/addWrite/delWrite/cleanup hooks arm and disarm
+// the waits). It connects, sends AUTH/SELECT from the URL, re-subscribes every channel and pattern
+// it was asked for, and reconnects with a backoff (100 ms doubling to 5 s) whenever the connection
+// is lost. Owned by the RedisHub of the Redis adapter. Not thread-safe: every member, and every
+// handler it calls, runs on the thread of its io_context; only connected() may be read elsewhere.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace socketio::redis {
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string user;  // empty: AUTH <password> (Redis < 6 form)
+  std::string password;
+  int db = 0;
+};
+
+// redis://[user:pass@]host[:port][/db]; nullopt (and a reason in *error) when not one.
+std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::string* error = nullptr);
+
+class RedisClient {
+ public:
+  // The reply, or nullptr when the command failed (not connected, connection lost).
+  using ReplyHandler = std::function<void(const redisReply*)>;
+  // channel, payload (for a pattern subscription, channel is the matching channel).
+  using MessageHandler = std::function<void(std::string_view channel, std::string_view payload)>;
+
+  RedisClient(boost::asio::io_context& io, RedisEndpoint endpoint, std::string name);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  void start();
+  void stop();
+  bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+
+  // False (and the handler is not called) when not connected: the caller counts it as failed.
+  bool command(const std::vector<std::string_view>& argv, ReplyHandler on_reply = {});
+
+  // Subscriptions are remembered and sent again after every reconnect.
+  void set_message_handler(MessageHandler handler) { on_message_ = std::move(handler); }
+  void set_connect_handler(std::function<void()> handler) { on_connect_ = std::move(handler); }
+  void subscribe(const std::string& channel);
+  void psubscribe(const std::string& pattern);
+  void unsubscribe(const std::string& channel);
+  void punsubscribe(const std::string& pattern);
+
+ private:
+  struct Watcher;
+  static void on_connect_cb(const redisAsyncContext* ac, int status);
+  static void on_disconnect_cb(const redisAsyncContext* ac, int status);
+  static void on_reply_cb(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_sub_cb(redisAsyncContext* ac, void* reply, void* privdata);
+
+  void connect();
+  void schedule_reconnect();
+  void on_context_gone();
+  void send_subscribe(const char* verb, const std::string& what);
+
+  boost::asio::io_context& io_;
+  RedisEndpoint endpoint_;
+  std::string name_;
+  boost::asio::steady_timer retry_timer_;
+  std::chrono::milliseconds backoff_{100};
+  redisAsyncContext* ac_ = nullptr;  // owned by hiredis once connecting; freed by it on error
+  std::shared_ptr<Watcher> watcher_;
+  std::atomic<bool> connected_{false};
+  bool stopping_ = false;
+  std::set<std::string> channels_;
+  std::set<std::string> patterns_;
+  MessageHandler on_message_;
+  std::function<void()> on_connect_;
+};
+
+}  // namespace socketio::redis

@@ -1,0 +1,580 @@
+// StaticFiles: routing of the bundle and page requests, HTTP caching (ETag / If-None-Match),
+// content-coding negotiation over the variants made at build time, and the checks that keep a
+// --static request inside its directory. See static_files.hpp for who calls what from where.
+#include "net/static_files.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace socketio::net {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The files of socket.io-client's dist/ that the reference server serves; nothing else under
+// the prefix is ours (the rest is Engine.IO's).
+constexpr std::array<std::string_view, 8> kBundleNames = {
+    "socket.io.js",
+    "socket.io.js.map",
+    "socket.io.min.js",
+    "socket.io.min.js.map",
+    "socket.io.esm.min.js",
+    "socket.io.esm.min.js.map",
+    "socket.io.msgpack.min.js",
+    "socket.io.msgpack.min.js.map",
+};
+
+// The chat page's Content-Security-Policy: it loads only its own files and talks only to its own
+// server, so an injected message can never run script (the page also renders text, not HTML).
+constexpr std::string_view kPagePolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+char lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Local rather than net::iequals / HttpRequest::path(): those live in sio_net's http_message.cpp,
+// and sio_static must not pull the Beast-heavy sio_net into its unit test.
+bool same_token(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+std::string_view path_of(const HttpRequest& req) noexcept {
+  std::string_view t(req.target);
+  return t.substr(0, t.find('?'));
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Each response here is built from scratch with distinct names, so appending is enough, and it
+// keeps HttpResponse::set() (which calls net::iequals, defined in sio_net) out of this library.
+void add_header(HttpResponse& res, std::string name, std::string value) {
+  res.headers.push_back({std::move(name), std::move(value)});
+}
+
+// Every field with that name, joined with ',' as RFC 9110 allows for list-valued fields.
+std::optional<std::string> header_list(const HttpRequest& req, std::string_view name) {
+  std::optional<std::string> out;
+  for (const auto& h : req.headers) {
+    if (!same_token(h.name, name)) continue;
+    if (out)
+      *out += ',' + h.value;
+    else
+      out = h.value;
+  }
+  return out;
+}
+
+bool is_bundle_name(std::string_view name) noexcept {
+  return std::find(kBundleNames.begin(), kBundleNames.end(), name) != kBundleNames.end();
+}
+
+// FNV-1a: ETags of files read at run time only need to change when the bytes do.
+std::string hash_hex(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = kDigits[h & 0xf];
+  return out;
+}
+
+std::string_view content_type_for(std::string_view name) noexcept {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "application/javascript; charset=utf-8"},
+      {".mjs", "application/javascript; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".md", "text/markdown; charset=utf-8"},
+      {".csv", "text/csv; charset=utf-8"},
+      {".xml", "application/xml"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},
+      {".webp", "image/webp"},
+      {".avif", "image/avif"},
+      {".ico", "image/x-icon"},
+      {".wasm", "application/wasm"},
+      {".woff", "font/woff"},
+      {".woff2", "font/woff2"},
+      {".ttf", "font/ttf"},
+      {".otf", "font/otf"},
+      {".pdf", "application/pdf"},
+      {".mp3", "audio/mpeg"},
+      {".ogg", "audio/ogg"},
+      {".wav", "audio/wav"},
+      {".mp4", "video/mp4"},
+      {".webm", "video/webm"},
+  };
+  const auto dot = name.rfind('.');
+  if (dot != std::string_view::npos) {
+    const auto ext = name.substr(dot);
+    for (const auto& [e, type] : kTypes)
+      if (same_token(ext, e)) return type;
+  }
+  return "application/octet-stream";
+}
+
+// Decodes %XX escapes; nullopt for a malformed one (a path that cannot be decoded is refused).
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = lower(c);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// Whether p lies inside root (both canonical): compared component by component, so that
+// "/srv/www-private" is not taken to be inside "/srv/www".
+bool is_within(const fs::path& root, const fs::path& p) {
+  auto r = root.begin();
+  auto q = p.begin();
+  for (; r != root.end(); ++r, ++q)
+    if (q == p.end() || *r != *q) return false;
+  return true;
+}
+
+std::optional<std::string> read_file(const fs::path& file, std::size_t limit) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string out;
+  char buf[64 * 1024];
+  while (in) {
+    in.read(buf, sizeof buf);
+    out.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (out.size() > limit) return std::nullopt;  // grew past the limit since stat()
+  }
+  if (in.bad()) return std::nullopt;
+  return out;
+}
+
+// socket.io-client's version from the package.json next to dist/, for the bundle's ETag when
+// it is loaded from --client-dir. Only the "version" string is wanted, so no JSON library.
+std::string read_package_version(const fs::path& client_dir) {
+  const auto text = read_file(client_dir / ".." / "package.json", 1024 * 1024);
+  if (!text) return {};
+  const std::string_view t(*text);
+  auto pos = t.find("\"version\"");
+  if (pos == std::string_view::npos) return {};
+  pos = t.find(':', pos);
+  if (pos == std::string_view::npos) return {};
+  const auto open = t.find('"', pos);
+  if (open == std::string_view::npos) return {};
+  const auto close = t.find('"', open + 1);
+  if (close == std::string_view::npos) return {};
+  const auto v = t.substr(open + 1, close - open - 1);
+  // It goes inside a quoted ETag: keep only what a version can hold.
+  const bool plain = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == '-' || c == '+';
+  });
+  return plain ? std::string(v) : std::string();
+}
+
+std::string_view view(const EmbeddedBlob& b) noexcept {
+  return b.data ? std::string_view(reinterpret_cast<const char*>(b.data), b.size) : std::string_view{};
+}
+
+std::string make_etag(std::string_view version, std::string_view hash) {
+  std::string tag = "\"";
+  if (!version.empty()) {
+    tag += version;
+    tag += '-';
+  }
+  tag += hash;
+  tag += '"';
+  return tag;
+}
+
+HttpResponse plain_status(unsigned status, std::string_view text) {
+  HttpResponse res;
+  res.status = status;
+  add_header(res, "Content-Type", "text/plain; charset=utf-8");
+  add_header(res, "X-Content-Type-Options", "nosniff");
+  res.body = std::string(text);
+  res.body += '\n';
+  return res;
+}
+
+HttpResponse not_found() {
+  return plain_status(404, "Not Found");
+}
+
+HttpResponse method_not_allowed() {
+  auto res = plain_status(405, "Method Not Allowed");
+  add_header(res, "Allow", "GET, HEAD");
+  return res;
+}
+
+// Parses a q-value ("0", "0.5", "1.000") into thousandths; nullopt if malformed.
+std::optional<int> parse_q(std::string_view v) noexcept {
+  if (v.empty() || (v[0] != '0' && v[0] != '1')) return std::nullopt;
+  int q = (v[0] - '0') * 1000;
+  if (v.size() == 1) return q;
+  if (v[1] != '.' || v.size() > 5) return std::nullopt;
+  int scale = 100;
+  for (std::size_t i = 2; i < v.size(); ++i, scale /= 10) {
+    if (v[i] < '0' || v[i] > '9') return std::nullopt;
+    q += (v[i] - '0') * scale;
+  }
+  return q <= 1000 ? std::optional<int>(q) : std::nullopt;
+}
+
+}  // namespace
+
+Encoding choose_encoding(std::string_view accept_encoding, bool have_gzip, bool have_br) noexcept {
+  constexpr int kUnlisted = -1;
+  int q_br = kUnlisted, q_gzip = kUnlisted, q_identity = kUnlisted, q_star = kUnlisted;
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view element = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const auto semi = element.find(';');
+    const auto coding = trim(element.substr(0, semi));
+    if (coding.empty()) continue;
+    std::optional<int> q = 1000;
+    for (auto params = semi == std::string_view::npos ? std::string_view{} : element.substr(semi + 1);
+         !params.empty();) {
+      const auto next = params.find(';');
+      const auto param = trim(params.substr(0, next));
+      params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+      const auto eq = param.find('=');
+      if (eq != std::string_view::npos && same_token(trim(param.substr(0, eq)), "q"))
+        q = parse_q(trim(param.substr(eq + 1)));
+    }
+    if (!q) continue;  // a malformed weight: ignore the element rather than guess
+    int* slot = nullptr;
+    if (same_token(coding, "br"))
+      slot = &q_br;
+    else if (same_token(coding, "gzip") || same_token(coding, "x-gzip"))
+      slot = &q_gzip;
+    else if (same_token(coding, "identity"))
+      slot = &q_identity;
+    else if (coding == "*")
+      slot = &q_star;
+    if (slot) *slot = std::max(*slot, *q);
+  }
+
+  auto effective = [&](int listed, bool available) {
+    if (!available) return 0;
+    return listed != kUnlisted ? listed : (q_star != kUnlisted ? q_star : 0);
+  };
+  const int br = effective(q_br, have_br);
+  const int gzip = effective(q_gzip, have_gzip);
+  // Unlisted identity stays acceptable but ranks below any coding the client did list (as Node's
+  // `negotiator` does): "gzip;q=0.5" still means "gzip, please". Weights are doubled so that the
+  // implicit identity's 1 sits below every listed positive weight.
+  const int identity = q_identity != kUnlisted ? q_identity * 2 : (q_star != kUnlisted ? q_star * 2 : 1);
+  const int br2 = br * 2, gzip2 = gzip * 2;
+  if (br2 > 0 && br2 >= gzip2 && br2 >= identity) return Encoding::br;
+  if (gzip2 > 0 && gzip2 >= identity) return Encoding::gzip;
+  // Identity, even when refused: RFC 9110 lets a server ignore the header rather than send 406.
+  return Encoding::identity;
+}
+
+bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcept {
+  auto s = trim(if_none_match);
+  if (s == "*") return true;
+  while (!s.empty()) {
+    while (!s.empty() && (s.front() == ',' || s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    if (s.empty()) break;
+    if (s.size() >= 2 && s[0] == 'W' && s[1] == '/') s.remove_prefix(2);
+    if (s.empty() || s.front() != '"') return false;  // malformed: match nothing
+    const auto close = s.find('"', 1);
+    if (close == std::string_view::npos) return false;
+    if (s.substr(0, close + 1) == etag) return true;
+    s.remove_prefix(close + 1);
+  }
+  return false;
+}
+
+StaticFiles::StaticFiles(StaticOptions options) : options_(std::move(options)) {
+  auto& prefix = options_.client_prefix;
+  if (prefix.empty() || prefix.front() != '/') prefix.insert(prefix.begin(), '/');
+  if (prefix.back() != '/') prefix += '/';
+
+  if (options_.serve_client) {
+    if (options_.client_dir.empty()) {
+      const auto table = embedded::client_bundle();
+      client_version_ = table.version;
+      for (const auto& f : table.files)
+        bundle_.emplace(f.name, Entry{f.content_type, make_etag(client_version_, f.hash), view(f.data),
+                                      view(f.gzip), view(f.br), nullptr});
+    } else {
+      // Read once at start-up: the files are small and never change while the server runs.
+      const fs::path dir(options_.client_dir);
+      client_version_ = read_package_version(dir);
+      for (auto name : kBundleNames) {
+        auto bytes = read_file(dir / name, options_.max_file_size);
+        if (!bytes) continue;
+        // Pre-compressed siblings (as some packagers ship) are used if present; nothing is
+        // compressed here.
+        auto gz = read_file(dir / (std::string(name) + ".gz"), options_.max_file_size);
+        auto br = read_file(dir / (std::string(name) + ".br"), options_.max_file_size);
+        auto owned = std::make_shared<std::string>();
+        const std::size_t n = bytes->size(), ngz = gz ? gz->size() : 0, nbr = br ? br->size() : 0;
+        owned->reserve(n + ngz + nbr);
+        *owned += *bytes;
+        if (gz) *owned += *gz;
+        if (br) *owned += *br;
+        const std::string_view all(*owned);
+        bundle_.emplace(std::string(name),
+                        Entry{content_type_for(name), make_etag(client_version_, hash_hex(*bytes)),
+                              all.substr(0, n), all.substr(n, ngz), all.substr(n + ngz, nbr), owned});
+      }
+      if (!bundle_.contains("socket.io.js"))
+        throw std::runtime_error("client_dir '" + options_.client_dir + "' has no readable socket.io.js");
+    }
+  }
+
+  if (options_.serve_static) {
+    if (options_.static_dir.empty()) {
+      const auto table = embedded::chat_page();
+      for (const auto& f : table.files)
+        page_.emplace(f.name, Entry{f.content_type, make_etag({}, f.hash), view(f.data), view(f.gzip),
+                                    view(f.br), nullptr});
+    } else {
+      std::error_code ec;
+      static_root_ = fs::canonical(options_.static_dir, ec);
+      if (ec || !fs::is_directory(static_root_, ec))
+        throw std::runtime_error("static_dir '" + options_.static_dir + "' is not a readable directory");
+    }
+  }
+}
+
+StaticFiles::~StaticFiles() = default;
+
+bool StaticFiles::matches(const HttpRequest& request) const {
+  const auto path = path_of(request);
+  const std::string_view prefix(options_.client_prefix);
+  const bool under_prefix = path.starts_with(prefix);
+  if (options_.serve_client && under_prefix && is_bundle_name(path.substr(prefix.size()))) return true;
+  if (!options_.serve_static) return false;
+  if (request.method != Method::get && request.method != Method::head) return false;
+  // The prefix, with or without its slash, and everything under it belong to Engine.IO.
+  if (under_prefix || path == prefix.substr(0, prefix.size() - 1)) return false;
+  return true;
+}
+
+void StaticFiles::on_request(HttpRequest&& request, ResponderPtr responder) {
+  responder->respond(handle(request));
+}
+
+void StaticFiles::on_upgrade(WebSocketPtr ws) {
+  auto res = not_found();
+  res.close = true;
+  ws->reject(std::move(res));
+}
+
+HttpResponse StaticFiles::handle(const HttpRequest& request) {
+  const auto path = path_of(request);
+  const std::string_view prefix(options_.client_prefix);
+  if (options_.serve_client && path.starts_with(prefix) && is_bundle_name(path.substr(prefix.size())))
+    return serve_bundle(request);
+  if (!options_.serve_static || path.starts_with(prefix)) return not_found();
+  return static_root_.empty() ? serve_page(request) : serve_directory(request);
+}
+
+HttpResponse StaticFiles::serve_bundle(const HttpRequest& request) {
+  if (request.method != Method::get && request.method != Method::head) return method_not_allowed();
+  const auto name = path_of(request).substr(options_.client_prefix.size());
+  const auto it = bundle_.find(name);
+  if (it == bundle_.end()) {
+    if (bundle_.empty() && !warned_missing_bundle_.exchange(true))
+      spdlog::warn(
+          "static: the Socket.IO client bundle is not built in (web/node_modules was missing when the "
+          "build was configured: run `npm ci --prefix web` and rebuild); answering {} with 404",
+          options_.client_prefix + "socket.io*.js");
+    return not_found();
+  }
+  return serve(request, it->second, Kind::bundle);
+}
+
+HttpResponse StaticFiles::serve_page(const HttpRequest& request) {
+  auto name = path_of(request);
+  if (name.empty() || name.front() != '/') return not_found();  // "*" or an absolute-form target
+  if (name == "/") name = "/index.html";
+  const auto it = page_.find(name.substr(1));
+  if (it == page_.end()) return not_found();
+  return serve(request, it->second, Kind::page);
+}
+
+HttpResponse StaticFiles::serve_directory(const HttpRequest& request) {
+  const auto raw = path_of(request);
+  if (raw.empty() || raw.front() != '/') return not_found();
+  const auto decoded = percent_decode(raw);
+  // NUL would cut the path short in the OS; a backslash is a separator on some systems and a
+  // smuggling attempt on this one.
+  if (!decoded || decoded->find('\0') != std::string::npos || decoded->find('\\') != std::string::npos)
+    return not_found();
+
+  fs::path relative;
+  std::string_view rest(*decoded);
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    const auto segment = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (segment.empty()) continue;
+    // "..", "." and hidden files (.git, .env, ...) are never served.
+    if (segment.front() == '.') return not_found();
+    relative /= fs::path(std::string(segment));
+  }
+  const bool wants_directory = decoded->back() == '/';
+  fs::path file = static_root_ / relative;
+  if (wants_directory) file /= "index.html";
+
+  // Symlinks are resolved, then the result must still be inside the root.
+  std::error_code ec;
+  const auto resolved = fs::weakly_canonical(file, ec);
+  if (ec || !is_within(static_root_, resolved)) return not_found();
+  const auto status = fs::status(resolved, ec);
+  if (ec) return not_found();
+  if (fs::is_directory(status) && !wants_directory) {
+    // "/docs" is a directory: send the browser to "/docs/" so that the page's relative links work.
+    HttpResponse res;
+    res.status = 301;
+    // One leading slash only: "//host/dir" as a Location would send the browser to another site.
+    const auto first = raw.find_first_not_of('/');
+    std::string location = "/";
+    if (first != std::string_view::npos) location += raw.substr(first);
+    location += '/';
+    if (const auto q = request.target.find('?'); q != std::string::npos) location += request.target.substr(q);
+    add_header(res, "Location", std::move(location));
+    add_header(res, "Content-Type", "text/plain; charset=utf-8");
+    res.body = "Moved Permanently\n";
+    return res;
+  }
+  if (!fs::is_regular_file(status)) return not_found();
+  const auto size = fs::file_size(resolved, ec);
+  if (ec) return not_found();
+  if (size > options_.max_file_size) return plain_status(403, "Forbidden: file too large to serve");
+  const auto mtime = fs::last_write_time(resolved, ec);
+  if (ec) return not_found();
+  const auto entry = load_cached(resolved, size, mtime);
+  if (!entry) return not_found();
+  return serve(request, *entry, Kind::file);
+}
+
+std::optional<StaticFiles::Entry> StaticFiles::load_cached(const fs::path& file, std::uintmax_t size,
+                                                           fs::file_time_type mtime) {
+  const auto key = file.string();
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      if (it->second.mtime == mtime && it->second.size == size) {
+        it->second.last_use = ++cache_clock_;
+        return it->second.entry;
+      }
+      cache_used_ -= it->second.size;
+      cache_.erase(it);
+    }
+  }
+  // Read without the lock: another shard may read the same file meanwhile, which costs a read,
+  // not a wrong answer.
+  auto bytes = read_file(file, options_.max_file_size);
+  if (!bytes) return std::nullopt;
+  auto owned = std::make_shared<const std::string>(std::move(*bytes));
+  Entry entry{
+      content_type_for(file.filename().string()), make_etag({}, hash_hex(*owned)), *owned, {}, {}, owned};
+  // A file that changed between stat() and read is served but not cached under the stale mtime.
+  if (owned->size() == size && size <= options_.cache_bytes / 4) {
+    std::lock_guard lock(cache_mutex_);
+    while (cache_used_ + size > options_.cache_bytes && !cache_.empty()) {
+      auto oldest = std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) {
+        return a.second.last_use < b.second.last_use;
+      });
+      cache_used_ -= oldest->second.size;
+      cache_.erase(oldest);
+    }
+    auto [it, inserted] = cache_.try_emplace(key, CachedFile{mtime, size, ++cache_clock_, entry});
+    if (inserted) cache_used_ += size;
+  }
+  return entry;
+}
+
+HttpResponse StaticFiles::serve(const HttpRequest& request, const Entry& entry, Kind kind) const {
+  if (request.method != Method::get && request.method != Method::head) return method_not_allowed();
+  HttpResponse res;
+  add_header(res, "ETag", entry.etag);
+  // The bundle: revalidate each time, like the reference server (its ETag makes that a 304).
+  // The page and --static files: no-cache, so that a new build's or an edited file is seen at once.
+  add_header(res, "Cache-Control", kind == Kind::bundle ? "public, max-age=0" : "no-cache");
+  const bool has_variants = !entry.gzip.empty() || !entry.br.empty();
+  if (has_variants) add_header(res, "Vary", "Accept-Encoding");
+  // A page on another origin may load the bundle with <script src>, also with crossorigin.
+  if (kind == Kind::bundle) add_header(res, "Access-Control-Allow-Origin", "*");
+  if (kind == Kind::page) add_header(res, "Content-Security-Policy", std::string(kPagePolicy));
+  add_header(res, "X-Content-Type-Options", "nosniff");
+
+  if (const auto inm = header_list(request, "If-None-Match"); inm && etag_matches(*inm, entry.etag)) {
+    res.status = 304;
+    return res;
+  }
+
+  std::string_view body = entry.identity;
+  if (has_variants) {
+    const auto accept = header_list(request, "Accept-Encoding");
+    // A variant is only worth sending when it is smaller (tiny files can grow when compressed).
+    const bool gzip_ok = !entry.gzip.empty() && entry.gzip.size() < entry.identity.size();
+    const bool br_ok = !entry.br.empty() && entry.br.size() < entry.identity.size();
+    switch (accept ? choose_encoding(*accept, gzip_ok, br_ok) : Encoding::identity) {
+      case Encoding::br:
+        body = entry.br;
+        add_header(res, "Content-Encoding", "br");
+        break;
+      case Encoding::gzip:
+        body = entry.gzip;
+        add_header(res, "Content-Encoding", "gzip");
+        break;
+      case Encoding::identity:
+        break;
+    }
+  }
+  res.status = 200;
+  add_header(res, "Content-Type", std::string(entry.content_type));
+  if (request.method == Method::head)
+    add_header(res, "Content-Length", std::to_string(body.size()));  // what GET would send; no body
+  else
+    res.body.assign(body.data(), body.size());
+  return res;
+}
+
+}  // namespace socketio::net

@@ -261,7 +261,7 @@ class HttpSession : public HttpSessionBase {
       return;
     }
     if (close_after_write_) {
-      derived().do_shutdown();
+      linger();
       return;
     }
     beast::get_lowest_layer(derived().stream()).expires_after(ctx_.options->keepalive_timeout);
@@ -272,6 +272,46 @@ class HttpSession : public HttpSessionBase {
       return;
     }
     do_read();
+  }
+
+  // Lingering close: stop sending (plain TCP: FIN), then read and drop what the peer still sends
+  // until it is done, the byte budget is spent or the deadline passes; then close for real.
+  void linger() {
+    if (closing_) return;
+    if (reading_) {  // a read is already pending on the stream: closing cancels it
+      do_close();
+      return;
+    }
+    closing_ = true;
+    if (pending_) {
+      auto p = std::move(pending_);
+      p->abort();
+    }
+    derived().half_close();
+    linger_deadline_ = std::chrono::steady_clock::now() + ctx_.options->linger_timeout;
+    linger_left_ = ctx_.options->linger_max_bytes;
+    buffer_.clear();
+    linger_read();
+  }
+
+  void linger_read() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= linger_deadline_ || linger_left_ == 0) {
+      derived().do_shutdown();
+      return;
+    }
+    beast::get_lowest_layer(derived().stream()).expires_after(linger_deadline_ - now);
+    auto space = buffer_.prepare(std::min<std::size_t>(16 * 1024, linger_left_));
+    derived().stream().async_read_some(space, [self = shared_from_this(), this](boost::system::error_code ec,
+                                                                                std::size_t n) {
+      buffer_.clear();
+      linger_left_ -= std::min(n, linger_left_);
+      if (ec) {
+        derived().do_shutdown();
+        return;
+      }
+      linger_read();
+    });
   }
 
   void do_close() {
@@ -299,6 +339,8 @@ class HttpSession : public HttpSessionBase {
   bool close_after_write_ = false;
   bool request_keep_alive_ = true;
   int request_version_ = 11;
+  std::chrono::steady_clock::time_point linger_deadline_{};
+  std::size_t linger_left_ = 0;
 };
 
 class PlainHttpSession final : public HttpSession<PlainHttpSession> {
@@ -330,6 +372,11 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
 
   WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
     return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
+  }
+
+  void half_close() {
+    boost::system::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   void do_shutdown() {
@@ -382,6 +429,10 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
   WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
     return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
   }
+
+  // TLS has no half-close short of close_notify: the answer carries "Connection: close" and
+  // its length, and the drain reads application data until the peer is done.
+  void half_close() {}
 
   void do_shutdown() {
     closing_ = true;

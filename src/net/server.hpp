@@ -28,6 +28,11 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};      // first request bytes to full headers
   std::chrono::milliseconds keepalive_timeout{60'000};   // idle between requests
   std::chrono::milliseconds write_timeout{30'000};
+  // After answering with "Connection: close" (413, 400, ...), the rest of what the peer is still
+  // sending is read and dropped for at most this long / this many bytes before the socket closes,
+  // so the peer reads the answer instead of a reset (a lingering close, as nginx does).
+  std::chrono::milliseconds linger_timeout{2'000};
+  std::size_t linger_max_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds tls_handshake_timeout{10'000};
   std::size_t max_tls_handshakes = 1024;  // concurrent, per shard; more are closed at once
   std::shared_ptr<TlsContext> tls;        // null: plain HTTP only

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on Debian 12, idempotently (nothing is fetched when it is all
 # there). Usage: scripts/deps.sh build   (compile + run the server)
-#                scripts/deps.sh test    (also what the test suite starts: redis, nginx, ...)
+#                scripts/deps.sh test    (also what the test suite starts: redis, nginx, chromium)
+#                scripts/deps.sh bench   (also gnuplot for the benchmark charts)
 set -euo pipefail
 mode=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,10 +10,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl brotli
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libhiredis-dev libmsgpuck-dev
   libgtest-dev libbenchmark-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev)
-test_pkgs=(redis-server curl procps)
+test_pkgs=(redis-server nginx chromium curl procps)
+bench_pkgs=(gnuplot-nox util-linux procps)
 
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
+[ "$mode" = bench ] && pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
@@ -38,6 +41,6 @@ npm_ci() {
   fi
 }
 npm_ci "$root/web"
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
   npm_ci "$root/tests"
 fi

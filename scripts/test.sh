@@ -11,7 +11,7 @@ status=0
 configure_build() {  # dir, "targets" (empty: all), extra cmake args...
   local dir=$1 targets=$2
   shift 2
-  cmake -S "$root" -B "$dir" -G Ninja -DSIO_WERROR=ON -DSIO_BUILD_BENCH=OFF "$@" >/dev/null || return 1
+  cmake -S "$root" -B "$dir" -G Ninja -DSIO_WERROR=ON -DSIO_BUILD_TESTS=ON -DSIO_BUILD_BENCH=OFF "$@" >/dev/null || return 1
   if [ -n "$targets" ]; then
     # shellcheck disable=SC2086
     cmake --build "$dir" -j"$jobs" --target $targets || return 1
@@ -40,7 +40,7 @@ else
 fi
 
 echo "=== Main build (-Werror): every test ==="
-if configure_build "$root/build" "" -DCMAKE_BUILD_TYPE=Debug; then
+if configure_build "$root/build" "" -DCMAKE_BUILD_TYPE=Debug -DSIO_SANITIZE=; then
   ctest --test-dir "$root/build" --output-on-failure -j2 || status=1
 else
   echo "Main build failed"

@@ -221,6 +221,13 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     if (ev.has_ack()) ev.ack(ev.args);
   });
 
+  socket->on("whoami", [](Event& ev) {
+    if (!ev.has_ack()) return;
+    const Handshake& h = ev.socket->handshake();
+    ev.ack(Args().add(
+        json::object{{"ok", true}, {"id", ev.socket->id()}, {"address", h.address}, {"secure", h.secure}}));
+  });
+
   socket->on("nick", [&nsp, sizes](Event& ev) {
     const std::string_view name = ev.args.string_at(0);
     const auto chars = ev.args.empty() || !ev.args[0].is_string() ? std::nullopt : name_length(name);

@@ -11,6 +11,10 @@
 //   echo (...args, ack)       ack(...args): exactly the arguments received, binary included
 //   nick (name, ack)          a display name of 1..32 characters, kept in socket.data.name
 //   members (room, ack)       ack {ok:true, room, members:[{id, name}]}, across the cluster
+//   whoami (ack)              ack {ok:true, id, address, secure}: the client's address and
+//                             whether it came over TLS, as the server sees them (with
+//                             --trust-proxy, from X-Forwarded-For / X-Forwarded-Proto); lets a
+//                             user check a proxy set-up, and tells a client only about itself
 //
 // Invalid arguments (room not a string, text missing, bad name) answer {ok:false, error} when
 // the client asked for an ack and are ignored otherwise; join, leave, nick and members without

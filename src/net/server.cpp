@@ -231,7 +231,8 @@ class HttpSession : public HttpSessionBase {
   }
 
   void handle(BeastRequest&& req) {
-    if (beast::websocket::is_upgrade(req)) {
+    // A plain upgrade on a TLS port goes the request way, to get the same refusal or redirect.
+    if (beast::websocket::is_upgrade(req) && derived().may_upgrade()) {
       auto hreq = to_request(req);
       closing_ = true;  // the stream moves to the WebSocket session
       auto ws = derived().make_ws(std::move(req), std::move(hreq));
@@ -350,6 +351,9 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
 
   PlainStream& stream() { return stream_; }
 
+  // Never on a TLS port: that would serve an unencrypted WebSocket there.
+  bool may_upgrade() const { return !ctx_.options->tls; }
+
   // On a TLS port, a plain request is answered with a redirect or a clear refusal.
   bool accept_request(const HttpRequest& req, const std::shared_ptr<Exchange>& exchange) {
     if (!ctx_.options->tls) return true;
@@ -424,6 +428,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
                             });
   }
 
+  bool may_upgrade() const { return true; }
   bool accept_request(const HttpRequest&, const std::shared_ptr<Exchange>&) { return true; }
 
   WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {

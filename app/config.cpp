@@ -278,6 +278,24 @@ const std::vector<Key>& keys() {
          s.server.max_http_buffer_size = static_cast<std::size_t>(integer(v));
        },
        1, std::numeric_limits<std::uint32_t>::max()},
+      {"upgrade-timeout", Kind::integer, kEngine, "MS",
+       "how long a polling session may take to finish its upgrade to WebSocket [10000]",
+       [](AppSettings& s, const Value& v) { s.server.upgrade_timeout = ms(v); }, 1, kMaxMs},
+      {"max-attachments", Kind::integer, kEngine, "N",
+       "most binary attachments in one Socket.IO packet; more closes the connection [10]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_attachments = static_cast<std::size_t>(integer(v));
+       },
+       0, 100'000},
+      {"outbox-high-water", Kind::integer, kEngine, "BYTES",
+       "bytes queued for one client above which volatile packets to it are dropped [1048576]",
+       [](AppSettings& s, const Value& v) {
+         s.server.outbox_high_water = static_cast<std::size_t>(integer(v));
+       },
+       1, std::numeric_limits<std::uint32_t>::max()},
+      {"slow-client-timeout", Kind::integer, kEngine, "MS",
+       "disconnect a client that stays above --outbox-high-water this long [10000]",
+       [](AppSettings& s, const Value& v) { s.server.slow_client_timeout = ms(v); }, 1, kMaxMs},
       {"transports", Kind::list, kEngine, "LIST", "allowed transports: polling,websocket [both]",
        apply_transports},
       {"allow-eio3", Kind::boolean, kEngine, "[=BOOL]",
@@ -313,6 +331,13 @@ const std::vector<Key>& keys() {
        [](AppSettings& s, const Value& v) {
          if (text(v).empty()) throw Invalid("must not be empty");
          s.redis_key = text(v);
+       }},
+      {"redis-mode", Kind::text, kCluster, "MODE",
+       "classic (PUBLISH/PSUBSCRIBE) or sharded (Redis 7 SPUBLISH/SSUBSCRIBE) [classic]",
+       [](AppSettings& s, const Value& v) {
+         if (text(v) != "classic" && text(v) != "sharded")
+           throw Invalid(in_quotes(text(v)) + " is not classic or sharded");
+         s.redis_sharded = text(v) == "sharded";
        }},
   };
   return table;

@@ -28,6 +28,7 @@ struct AppSettings {
   bool tls_watch = false;  // poll the TLS files every 2 s and reload when they change
   std::string redis_url;   // empty: in-process adapter
   std::string redis_key = "socket.io";
+  bool redis_sharded = false;  // --redis-mode sharded
   std::string config_file;  // as given to --config; empty: none
 };
 

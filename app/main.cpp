@@ -45,6 +45,7 @@ using socketio::app::AppSettings;
 constexpr auto kDrain = std::chrono::milliseconds(1000);
 constexpr auto kShutdownDeadline = std::chrono::milliseconds(2800);
 constexpr auto kTlsPollInterval = std::chrono::seconds(2);
+constexpr auto kRedisReadyWait = std::chrono::milliseconds(10'000);
 
 void init_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("socketio-server");
@@ -173,13 +174,19 @@ int main(int argc, char** argv) {
   socketio::app::ParseResult parsed = socketio::app::parse_command_line(argc, argv, std::cout, std::cerr);
   if (!parsed.settings) return parsed.exit_code;
   const AppSettings& settings = *parsed.settings;
+  // Before anything logs from another thread (the Redis connections start at once).
+  init_logging(settings.log_level);
   socketio::ServerOptions server_options = settings.server;
+  std::optional<socketio::redis::RedisConnection> redis;
   if (!settings.redis_url.empty()) {
     socketio::redis::RedisConfig rc;
     rc.url = settings.redis_url;
     rc.key = settings.redis_key;
+    rc.mode =
+        settings.redis_sharded ? socketio::redis::RedisMode::sharded : socketio::redis::RedisMode::classic;
     try {
-      server_options.adapter = socketio::redis::make_redis_adapter_factory(rc);
+      redis.emplace(rc);
+      server_options.adapter = redis->factory();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: --redis: %s\n", e.what());
       return 2;
@@ -188,7 +195,6 @@ int main(int argc, char** argv) {
 
   // A client or a log reader that goes away must not kill the server; writes report EPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  init_logging(settings.log_level);
 
   std::optional<socketio::Server> server;
   try {
@@ -218,6 +224,15 @@ int main(int argc, char** argv) {
     // Documented for TLS set-up: unreadable or mismatched certificate files, a bad passphrase.
     std::fprintf(stderr, "error: %s%s\n", tls ? "tls: " : "", e.what());
     return tls ? 2 : 1;
+  }
+
+  // The listening line promises that a client connecting now misses nothing: with Redis, that
+  // needs the subscriptions of every namespace created so far confirmed. Redis being down is not
+  // fatal (local delivery works and the adapter keeps reconnecting), so this wait is bounded.
+  if (redis && !redis->wait_until_subscribed(kRedisReadyWait)) {
+    spdlog::warn(
+        "redis: not subscribed after {} ms; serving anyway, cross-node delivery starts once Redis answers",
+        kRedisReadyWait.count());
   }
 
   if (tls) {

@@ -72,7 +72,9 @@ class LocalNamespace {
   // Encodes once, then every shard queues the same buffers to its matching sockets.
   virtual void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) = 0;
   // Like broadcast, with an ack id: client_count(n) once the number of recipients is known,
-  // on_ack(args) per response. Both called on the calling shard.
+  // on_ack(args) per response. Both called on the calling shard. (Adapter::broadcast_with_ack
+  // of a cluster adapter calls client_count once, with the total of every node, and on_ack from
+  // the adapter's thread for answers from other nodes.)
   virtual void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
                                   std::function<void(std::size_t)> client_count,
                                   std::function<void(Args)> on_ack) = 0;
@@ -118,6 +120,11 @@ class Adapter {
     if (done) done(false, {});
   }
   virtual std::size_t server_count() const { return 1; }
+  // A room (other than a socket's own id) appeared on / disappeared from this node: once per
+  // node, on the thread of the shard that made the change. For cluster adapters that subscribe
+  // per room (Redis sharded pub/sub); the in-process adapter ignores them.
+  virtual void on_room_created(const std::string& room) { (void)room; }
+  virtual void on_room_deleted(const std::string& room) { (void)room; }
 
  protected:
   LocalNamespace& local_;

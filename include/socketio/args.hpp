@@ -8,10 +8,12 @@
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace socketio {
@@ -28,6 +30,12 @@ class Args {
   Args& add(boost::json::value v) {
     values_.push_back(std::move(v));
     return *this;
+  }
+  // A std::string (boost::json::value has no constructor from it); literals, numbers, bools,
+  // nullptr, string_views and JSON values go through the overload above.
+  template <class S>
+  requires std::same_as<std::remove_cvref_t<S>, std::string> Args& add(S&& s) {
+    return add(boost::json::value(boost::json::string_view(s.data(), s.size())));
   }
   Args& add_binary(std::string bytes) { return add_binary(std::make_shared<const std::string>(std::move(bytes))); }
   Args& add_binary(Bytes bytes);

@@ -2,12 +2,27 @@
 // for a dynamic namespace) and lives as long as the server. Register handlers and middleware
 // before Server::listen(); after that, the broadcast methods (emit, to(), fetch_sockets, ...)
 // are safe from any thread: they go through the adapter, which posts to every shard.
+//
+// Which thread runs what:
+//   Middleware (use)            the connecting client's shard; next() may be called later from
+//                               any thread (it is handed back to that shard)
+//   ConnectionHandler           the new socket's shard
+//   ServerSideHandler           the thread that delivers the other node's message (a cluster
+//                               adapter's thread); never for this node's own server_side_emit
+//   emit_with_ack, fetch_sockets, rooms, server_side_emit callbacks
+//                               the calling shard, once every shard (and node) answered or the
+//                               timeout fired; called from a thread that is not a shard (main,
+//                               a timer thread of yours): shard 0
+//   emit, sockets_join, sockets_leave, disconnect_sockets
+//                               return at once; the calling shard's sockets are handled before
+//                               they return, the other shards' soon after (posted in order)
 #pragma once
 
 #include "socketio/adapter.hpp"
 #include "socketio/socket.hpp"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,7 +44,13 @@ using BroadcastAckCallback = std::function<void(bool timed_out, std::vector<Args
 
 class Namespace;
 
-// Immutable, like the reference: every modifier returns a new operator.
+// Immutable, like the reference: every modifier returns a new operator, so one can be kept and
+// reused. to(a).to(b) is the union of the rooms (each socket once); except() removes rooms;
+// an operator from a Socket (socket->to(r), socket->broadcast()) also excludes that socket.
+// volatile_(): may be dropped for a client that is slow (over its outbox high-water mark).
+// compress(): kept for the adapter and other nodes (the server does not negotiate
+// permessage-deflate, so it changes nothing on the wire). local(): this node only (cluster
+// adapters do not publish it).
 class BroadcastOperator {
  public:
   BroadcastOperator(Namespace& nsp, BroadcastOptions opts) : nsp_(&nsp), opts_(std::move(opts)) {}
@@ -43,8 +64,12 @@ class BroadcastOperator {
   BroadcastOperator timeout(std::chrono::milliseconds t) const;
 
   void emit(std::string_view event, Args args = {}) const;
-  // Collects one response per recipient (needs timeout()); called on the calling shard.
+  // One Args per recipient that answered: callback(false, responses) once every recipient
+  // answered (at once when there are none), or callback(true, the responses so far) when
+  // timeout() expires first. Use timeout(): without it, a recipient that disconnects without
+  // answering leaves the callback pending (as in the reference). Runs on the calling shard.
   void emit_with_ack(std::string_view event, Args args, BroadcastAckCallback callback) const;
+  // Across the cluster; done runs on the calling shard (shard 0 when called from another thread).
   void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const;
   void sockets_join(std::vector<std::string> rooms) const;
   void sockets_leave(std::vector<std::string> rooms) const;
@@ -81,13 +106,19 @@ class Namespace {
   void sockets_join(std::vector<std::string> rooms) { all().sockets_join(std::move(rooms)); }
   void sockets_leave(std::vector<std::string> rooms) { all().sockets_leave(std::move(rooms)); }
   void disconnect_sockets(bool close = false) { all().disconnect_sockets(close); }
-  // To the other nodes of the cluster (none with the in-process adapter).
+  // To the other nodes of the cluster (none with the in-process adapter). done gets one answer
+  // per other node (timed_out if some did not answer in time), on the calling shard.
   virtual void server_side_emit(std::string_view event, Args args = {},
                                 std::function<void(bool timed_out, AckResponses)> done = nullptr,
                                 std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) = 0;
 
   // Sockets of this namespace connected to this node (approximate while running).
   virtual std::size_t local_socket_count() const noexcept = 0;
+  // This node's rooms of this namespace with the number of sockets in each, every socket's own
+  // room included: the reference's nsp.adapter.rooms (as sizes). Asks every shard; done runs on
+  // the calling shard (on shard 0 when called from a thread that is not a shard) once all have
+  // answered. A room's size alone: to(room).fetch_sockets(...), or this map's entry.
+  virtual void rooms(std::function<void(std::map<std::string, std::size_t>)> done) = 0;
 };
 
 }  // namespace socketio

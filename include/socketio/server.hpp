@@ -1,8 +1,10 @@
 // socketio::Server: the embeddable Socket.IO server. Owns the worker shards, the listener
 // (HTTP and, when configured, TLS on the same port), the Engine.IO server and the namespaces.
 // Configure it (options, of(), use(), on_connection()) on one thread before listen(); then
-// run() blocks until stop() (stop() may be called from any thread or a signal handler's
-// thread). Broadcasts are thread-safe; a Socket belongs to its shard (see socket.hpp).
+// run() blocks until stop() (stop() may be called from any thread but a shard's own, since it
+// joins them: from a handler, post it to a thread of yours). Broadcasts are thread-safe; a
+// Socket belongs to its shard (see socket.hpp, and namespace.hpp for which thread runs each
+// callback).
 //
 //   socketio::Server io;
 //   io.on_connection([](const socketio::SocketPtr& s) {
@@ -102,8 +104,9 @@ class Server {
   std::uint16_t listen();
   // Blocks until stop() completes.
   void run();
-  // Graceful: stop accepting, disconnect every client ("server shutting down"), let the
-  // transports flush for up to drain, then stop the threads.
+  // Graceful: stop accepting, send DISCONNECT to every socket (the client sees "io server
+  // disconnect" and does not reconnect; the server-side reason is "server shutting down"), close
+  // every connection, let the transports flush for up to drain, then stop the threads.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(1000));
   // Reloads TLS files (SIGHUP); false + error when the new files are refused (old ones kept).
   bool reload_tls(std::string& error);

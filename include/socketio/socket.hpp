@@ -2,6 +2,19 @@
 // client's shard; every method must be called on that shard's thread, which is where all of its
 // handlers run. To reach a socket from elsewhere, use a broadcast operator on its id
 // (nsp.to(id).emit(...)), which is thread-safe.
+//
+// Which thread runs what (the "socket's shard" is the worker thread that owns its connection):
+//   on(), on_any(), on_any_outgoing(), on_disconnecting(), on_disconnect() handlers
+//                                   the socket's shard
+//   use() packet middleware         the socket's shard; its next() may be called later from any
+//                                   thread (it is handed back to the socket's shard)
+//   emit_with_ack() callback        the socket's shard (the answer, the timeout, or the
+//                                   disconnect, whichever comes first; exactly once)
+//   Event::ack()                    call it on the socket's shard: in the handler, or later from
+//                                   a callback that runs there (a fetch_sockets / emit_with_ack /
+//                                   rooms callback started on that shard comes back to it)
+// Handlers are stored in the socket: capture a std::weak_ptr<Socket> (or use Event::socket),
+// never the SocketPtr itself, or the socket never dies.
 #pragma once
 
 #include "socketio/adapter.hpp"
@@ -32,7 +45,9 @@ enum class SendResult : std::uint8_t {
   dropped,   // not queued: volatile and the client is slow, or the socket is disconnected
 };
 
-// An incoming event. ack() answers the client's acknowledgement callback (once).
+// An incoming event. ack() answers the client's acknowledgement callback (once; later calls and
+// calls when the client asked for no ack are ignored). Copyable: keep a copy to answer later,
+// on the socket's shard.
 struct Event {
   std::string name;
   Args args;
@@ -46,7 +61,9 @@ struct Event {
 using EventHandler = std::function<void(Event&)>;
 using AnyHandler = std::function<void(const std::string& event, const Args& args)>;
 using DisconnectHandler = std::function<void(const std::string& reason)>;
-// Socket middleware for incoming packets: call next() to continue, next(error) to stop.
+// Socket middleware for incoming packets (socket.use in the reference): may change ev.args;
+// call next() to continue, next(error) to drop the packet (logged at debug level; tell the
+// client yourself if it should know). Any thread may call next().
 using PacketMiddleware = std::function<void(Event&, std::function<void(std::optional<std::string>)> next)>;
 // Acknowledgement of a server-to-client emit: timed_out, or the client's arguments.
 using AckCallback = std::function<void(bool timed_out, Args response)>;
@@ -73,7 +90,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   virtual SendResult emit(std::string_view event, Args args = {}) = 0;
   virtual SendResult emit_volatile(std::string_view event, Args args = {}) = 0;
-  // With an acknowledgement; timeout zero waits until the socket disconnects.
+  // With an acknowledgement: callback(false, response) when the client answers, or
+  // callback(true, {}) after timeout (zero: no timer) or when the socket disconnects first.
   virtual SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
 

@@ -41,7 +41,8 @@ void Client::on_message(std::string_view data, bool binary) {
   if (result.status == Decoder::Status::need_more) return;
   if (result.status == Decoder::Status::error) {
     spdlog::debug("sio: invalid packet ({}), closing the connection", result.error.message());
-    close("parse error");
+    // The reference closes the Engine.IO connection here: its sockets see "forced close".
+    close("forced close");
     return;
   }
   Packet packet = std::move(decoder_.packet());
@@ -61,7 +62,7 @@ void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) 
     }
     spdlog::debug("sio: packet type {} for namespace {} in an invalid state, closing", static_cast<int>(packet.type),
                   packet.nsp);
-    close("parse error");
+    close("forced close");  // the reference closes the Engine.IO connection first: "forced close" wins
     return;
   }
   auto socket = it->second;
@@ -73,7 +74,7 @@ void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) 
     case PacketType::binary_ack: socket->on_ack(std::move(packet), std::move(attachments)); break;
     default:
       spdlog::debug("sio: unexpected packet type {} for a joined namespace, closing", static_cast<int>(packet.type));
-      close("parse error");
+      close("forced close");
       break;
   }
 }

@@ -70,6 +70,7 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   void server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
                         std::chrono::milliseconds timeout) override;
   std::size_t local_socket_count() const noexcept override { return socket_count_.load(std::memory_order_relaxed); }
+  void rooms(std::function<void(std::map<std::string, std::size_t>)> done) override;
 
   // LocalNamespace (any thread)
   void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override;
@@ -79,6 +80,8 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
   void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
   void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
+  // Server shutdown: every socket gets DISCONNECT and closes with "server shutting down".
+  void shutdown_sockets();
   void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) override;
   void all_rooms(std::function<void(std::vector<std::string>)> done) override;
 
@@ -107,6 +110,8 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);
   // Runs fn(shard) on every shard: inline on the calling shard, posted to the others.
   void on_each_shard(std::function<void(std::size_t)> fn);
+  // A shard gained (added) or lost a room: tells the adapter when the node as a whole did.
+  void room_shards_changed(const std::string& room, bool added);
 
   ServerCore& core_;
   std::string name_;
@@ -116,6 +121,8 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   std::atomic<std::uint64_t> next_ack_id_{0};
   std::atomic<std::size_t> socket_count_{0};
   bool parent_ = false;
+  std::mutex room_shards_mutex_;
+  std::unordered_map<std::string, std::size_t> room_shards_;  // room -> shards holding it
   mutable std::mutex children_mutex_;
   std::vector<NamespaceImpl*> children_;
 };

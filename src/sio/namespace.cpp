@@ -59,7 +59,9 @@ void NamespaceImpl::remove_socket(std::size_t shard, SocketImpl* s) {
 }
 
 void NamespaceImpl::join(std::size_t shard, SocketImpl* s, const std::string& room) {
-  shards_[shard].rooms[room].insert(s);
+  auto [it, created] = shards_[shard].rooms.try_emplace(room);
+  it->second.insert(s);
+  if (created && room != s->id()) room_shards_changed(room, true);
 }
 
 void NamespaceImpl::leave(std::size_t shard, SocketImpl* s, const std::string& room) {
@@ -67,7 +69,25 @@ void NamespaceImpl::leave(std::size_t shard, SocketImpl* s, const std::string& r
   auto it = rooms.find(room);
   if (it == rooms.end()) return;
   it->second.erase(s);
-  if (it->second.empty()) rooms.erase(it);
+  if (it->second.empty()) {
+    rooms.erase(it);
+    if (room != s->id()) room_shards_changed(room, false);
+  }
+}
+
+void NamespaceImpl::room_shards_changed(const std::string& room, bool added) {
+  // Only when a shard's room set gains or loses a room, never per message.
+  std::lock_guard lock(room_shards_mutex_);
+  if (added) {
+    if (room_shards_[room]++ == 0 && adapter_) adapter_->on_room_created(room);
+    return;
+  }
+  auto it = room_shards_.find(room);
+  if (it == room_shards_.end()) return;
+  if (--it->second == 0) {
+    room_shards_.erase(it);
+    if (adapter_) adapter_->on_room_deleted(room);
+  }
 }
 
 void NamespaceImpl::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
@@ -155,6 +175,21 @@ void NamespaceImpl::disconnect_sockets(const BroadcastOptions& opts, bool close)
   });
 }
 
+void NamespaceImpl::shutdown_sockets() {
+  on_each_shard([this](std::size_t s) {
+    std::vector<std::shared_ptr<SocketImpl>> keep;
+    for (auto& [id, sock] : shards_[s].sockets)
+      keep.push_back(std::static_pointer_cast<SocketImpl>(sock->shared_from_this()));
+    const auto packet = encode_simple(PacketType::disconnect, name_, nullptr);
+    for (auto& sock : keep) {
+      // The client is told (it sees "io server disconnect" and does not reconnect); the
+      // server-side reason is the reference's.
+      sock->send_encoded(packet, false);
+      sock->on_close("server shutting down");
+    }
+  });
+}
+
 void NamespaceImpl::on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) {
   auto range = handlers_->server_side.equal_range(event);
   for (auto it = range.first; it != range.second; ++it) it->second(args, ack ? ack : [](Args) {});
@@ -162,7 +197,18 @@ void NamespaceImpl::on_server_side_emit(const std::string& event, Args args, std
 
 void NamespaceImpl::server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
                                      std::chrono::milliseconds timeout) {
-  adapter_->server_side_emit(std::string(event), args, done ? std::optional(timeout) : std::nullopt, std::move(done));
+  if (!done) return adapter_->server_side_emit(std::string(event), args, std::nullopt, nullptr);
+  // Answers come on the cluster adapter's thread: back to the calling shard.
+  auto* pool = core_.pool;
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < pool->size() ? here : 0;
+  adapter_->server_side_emit(std::string(event), args, timeout,
+                             [pool, origin, done = std::move(done)](bool timed_out, AckResponses responses) {
+                               pool->dispatch(origin,
+                                              [done, timed_out, responses = std::move(responses)]() mutable {
+                                                done(timed_out, std::move(responses));
+                                              });
+                             });
 }
 
 void NamespaceImpl::all_rooms(std::function<void(std::vector<std::string>)> done) {
@@ -182,6 +228,27 @@ void NamespaceImpl::all_rooms(std::function<void(std::vector<std::string>)> done
       acc->rooms.insert(part.begin(), part.end());
       if (--acc->shards_left == 0 && acc->done)
         acc->done(std::vector<std::string>(acc->rooms.begin(), acc->rooms.end()));
+    });
+  });
+}
+
+void NamespaceImpl::rooms(std::function<void(std::map<std::string, std::size_t>)> done) {
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < core_.pool->size() ? here : 0;
+  struct Acc {
+    std::size_t shards_left;
+    std::map<std::string, std::size_t> sizes;
+    std::function<void(std::map<std::string, std::size_t>)> done;
+  };
+  auto acc = std::make_shared<Acc>(Acc{core_.pool->size(), {}, std::move(done)});
+  auto pool = core_.pool;
+  on_each_shard([this, acc, origin, pool](std::size_t s) {
+    std::vector<std::pair<std::string, std::size_t>> part;
+    part.reserve(shards_[s].rooms.size());
+    for (const auto& [room, members] : shards_[s].rooms) part.emplace_back(room, members.size());
+    pool->dispatch(origin, [acc, part = std::move(part)] {
+      for (const auto& [room, n] : part) acc->sizes[room] += n;
+      if (--acc->shards_left == 0 && acc->done) acc->done(std::move(acc->sizes));
     });
   });
 }
@@ -279,20 +346,35 @@ void BroadcastOperator::emit_with_ack(std::string_view event, Args args, Broadca
     });
   };
   pool->dispatch(origin, start);
+  // A cluster adapter answers from its own thread for the other nodes: back to the origin shard.
   nsp_->adapter().broadcast_with_ack(
       make_packet(*nsp_, event, std::move(args)), opts_,
-      [st](std::size_t n) {
-        st->expected = n;
-        st->check(false);
+      [st, pool, origin](std::size_t n) {
+        pool->dispatch(origin, [st, n] {
+          st->expected = n;
+          st->check(false);
+        });
       },
-      [st](Args a) {
-        st->responses.push_back(std::move(a));
-        st->check(false);
+      [st, pool, origin](Args a) {
+        pool->dispatch(origin, [st, a = std::move(a)]() mutable {
+          st->responses.push_back(std::move(a));
+          st->check(false);
+        });
       });
 }
 
 void BroadcastOperator::fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) const {
-  nsp_->adapter().fetch_sockets(opts_, std::move(done));
+  // A cluster adapter completes on its own thread when other nodes answered: back to the
+  // calling shard, where the caller's socket (if any) may be touched.
+  auto* pool = static_cast<sio::NamespaceImpl&>(*nsp_).core().pool;
+  const auto here = net::ShardPool::current();
+  const std::size_t origin = here < pool->size() ? here : 0;
+  nsp_->adapter().fetch_sockets(opts_,
+                                [pool, origin, done = std::move(done)](std::vector<SocketInfo> sockets) {
+                                  pool->dispatch(origin, [done, sockets = std::move(sockets)]() mutable {
+                                    if (done) done(std::move(sockets));
+                                  });
+                                });
 }
 
 void BroadcastOperator::sockets_join(std::vector<std::string> rooms) const {

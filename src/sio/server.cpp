@@ -289,7 +289,7 @@ void Server::stop(std::chrono::milliseconds drain) {
       std::lock_guard lock(impl_->core.ns_mutex);
       for (auto& [name, nsp] : impl_->core.namespaces) all.push_back(nsp.get());
     }
-    for (auto* nsp : all) nsp->disconnect_sockets(BroadcastOptions{}, false);
+    for (auto* nsp : all) nsp->shutdown_sockets();
     std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(200)));
     impl_->engine->close_all("server shutting down");
     // Give the transports a moment to flush the close to every client.

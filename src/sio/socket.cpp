@@ -182,13 +182,16 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
   if (index < middleware_.size()) {
     auto ev_copy = std::make_shared<Event>(ev);
     middleware_[index](*ev_copy, [self = shared_from_this(), ev_copy, index](std::optional<std::string> err) {
+      // next() may come from any thread (asynchronous middleware): back to the socket's shard.
       auto s = std::static_pointer_cast<SocketImpl>(self);
-      if (err) {
-        spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
-        return;
-      }
-      if (!s->connected_) return;
-      s->dispatch_event(*ev_copy, index + 1);
+      s->nsp_.core().pool->dispatch(s->shard_, [s, ev_copy, index, err = std::move(err)] {
+        if (err) {
+          spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
+          return;
+        }
+        if (!s->connected_) return;
+        s->dispatch_event(*ev_copy, index + 1);
+      });
     });
     return;
   }

@@ -1,50 +1,21 @@
 // The Redis adapter across processes: a real redis-server (throw-away, on a free port), two
 // `socketio-server` nodes started with --redis, socket.io-client on each. A chat message sent on
 // node A reaches the room's clients on both nodes exactly once, and @socket.io/redis-emitter 5.1
-// (what a Node back-end would use to push into the cluster) reaches clients on both nodes.
-// Skipped when redis-server is missing, and for SIO_TARGET=reference (its chat server has no Redis).
+// (what a Node back-end would use to push into the cluster) reaches clients on both nodes. Redis
+// killed mid-test: local delivery goes on, the nodes count what they could not publish, reconnect
+// and re-subscribe, and cross-node delivery resumes. Then every request type between two C++
+// nodes (lib/redis_ops_suite.mjs). Skipped when redis-server is missing. With SIO_TARGET=reference
+// the nodes are the Node reference (the outage test excepted).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import net from "node:net";
-import { createClient } from "redis";
 import { Emitter } from "@socket.io/redis-emitter";
-import { startServer, closeAll, track, until, sleep, IS_REFERENCE, toBuffer } from "./lib/harness.mjs";
+import { startServer, closeAll, until, sleep, toBuffer, IS_REFERENCE } from "./lib/harness.mjs";
 import { sioConnect } from "./lib/clients.mjs";
+import { skipReason, startRedis, redisClient, serverCount } from "./lib/redis.mjs";
+import { opsSuite } from "./lib/redis_ops_suite.mjs";
 
 const T = { timeout: 30000 };
-const haveRedis = spawnSync("redis-server", ["--version"]).status === 0;
-const skip = IS_REFERENCE ? "the reference chat server has no Redis adapter" : !haveRedis ? "no redis-server" : false;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(port) {
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  track(proc, () => proc.kill("SIGKILL"));
-  await until(
-    () =>
-      new Promise((resolve) => {
-        const s = net.connect(port, "127.0.0.1", () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once("error", () => resolve(false));
-      }),
-    { timeoutMs: 10000, message: "redis-server up" },
-  );
-  return proc;
-}
+const skip = skipReason;
 
 const ack = (socket, event, ...args) => socket.timeout(5000).emitWithAck(event, ...args);
 
@@ -57,23 +28,18 @@ async function chatter(server, room) {
 }
 
 describe("redis adapter", { skip }, () => {
-  let url, nodeA, nodeB, redis;
+  let url, nodeA, nodeB, redis, redisServer;
 
   before(async () => {
-    const port = await freePort();
-    await startRedis(port);
-    url = `redis://127.0.0.1:${port}`;
+    redisServer = await startRedis();
+    url = redisServer.url;
     [nodeA, nodeB] = await Promise.all([
       startServer({ kind: "chat", args: ["--redis", url] }),
       startServer({ kind: "chat", args: ["--redis", url] }),
     ]);
-    // No reconnects: closeAll may stop redis-server first, and a retrying client keeps the test alive.
-    redis = createClient({ url, socket: { reconnectStrategy: false } });
-    redis.on("error", () => {});
-    await redis.connect();
-    track(redis, () => redis.disconnect().catch(() => {}));
+    redis = await redisClient(url);
     // Both nodes subscribed: each listens on the main namespace's request channel.
-    await until(async () => (await redis.sendCommand(["PUBSUB", "NUMSUB", "socket.io-request#/#"]))[1] >= 2, {
+    await until(async () => (await serverCount(redis)) >= 2, {
       timeoutMs: 10000,
       message: "both nodes subscribed",
     });
@@ -108,4 +74,49 @@ describe("redis adapter", { skip }, () => {
     assert.deepEqual(b.received, [{ room: "r2", text: "from emitter" }]);
     assert.deepEqual(bins, [Buffer.from([1, 2, 3])]);
   });
+
+  test("the listening line comes once the subscriptions are confirmed", T, async () => {
+    const node = await startServer({ kind: "chat", args: ["--redis", url, "--redis-key", "ready"] });
+    // Asked right away, without polling: the node is already subscribed.
+    assert.equal(await serverCount(redis, "ready"), 1);
+    assert.equal(Number((await redis.sendCommand(["PUBSUB", "NUMSUB", "ready-response#/#"]))[1]), 1);
+    // Distinct patterns: socket.io#/#* (nodes A and B) and ready#/#*.
+    assert.equal(await redis.sendCommand(["PUBSUB", "NUMPAT"]), 2);
+    await node.stop();
+  });
+
+  // Not for the reference: node-redis queues commands while offline, so its broadcasts arrive late
+  // instead of being dropped and counted.
+  const outage = { timeout: 60000, skip: IS_REFERENCE && "the reference queues publishes while Redis is down" };
+  test("Redis killed mid-test: local delivery goes on; after a restart the nodes re-subscribe and cross-node delivery resumes", outage, async () => {
+    const a1 = await chatter(nodeA, "outage");
+    const a2 = await chatter(nodeA, "outage");
+    const b = await chatter(nodeB, "outage");
+    await redisServer.stop();
+    assert.deepEqual(await ack(a1, "chat message", "outage", "during"), { ok: true });
+    await until(() => a1.received.length >= 1 && a2.received.length >= 1, { message: "local delivery during the outage" });
+    await sleep(500);
+    assert.deepEqual(a2.received, [{ room: "outage", text: "during" }]);
+    assert.deepEqual(b.received, []); // nowhere to publish it: lost for node B, not delayed
+
+    await redisServer.start();
+    const fresh = await redisClient(url);
+    // Reconnect backoff is at most 5 s; both nodes subscribe again by themselves.
+    await until(async () => (await serverCount(fresh)) >= 2, { timeoutMs: 20000, message: "both nodes re-subscribed" });
+    assert.deepEqual(await ack(a1, "chat message", "outage", "after"), { ok: true });
+    await until(() => b.received.length >= 1, { message: "A -> B after the restart" });
+    assert.deepEqual(await ack(b, "chat message", "outage", "back"), { ok: true });
+    await until(() => b.received.length >= 2 && a2.received.length >= 3, { message: "cross-node delivery after the restart" });
+    await sleep(300);
+    assert.deepEqual(b.received, [
+      { room: "outage", text: "after" },
+      { room: "outage", text: "back" },
+    ]);
+    assert.deepEqual(a2.received.slice(1), b.received);
+    await until(() => /could not be published while Redis was unreachable/.test(nodeA.stderr()), {
+      message: "node A reports the messages it could not publish",
+    });
+  });
 });
+
+opsSuite("two C++ nodes: requests both ways", { key: "cpp2", mode: "classic", kinds: ["cluster", "cluster"] });

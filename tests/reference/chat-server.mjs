@@ -123,6 +123,12 @@ io.on("connection", (socket) => {
     ack(...args);
   });
 
+  socket.on("whoami", (...raw) => {
+    const { ack } = splitAck(raw);
+    if (!ack) return;
+    ack({ ok: true, id: socket.id, address: socket.handshake.address, secure: socket.handshake.secure });
+  });
+
   socket.on("nick", (...raw) => {
     const { args, ack } = splitAck(raw);
     const [name] = args;
@@ -153,6 +159,10 @@ io.on("connection", (socket) => {
   });
 });
 
-handleSignals(NAME, () => new Promise((resolve) => io.close(() => resolve())));
+// Opt-in: a member of a Redis cluster (@socket.io/redis-adapter), with test hooks (redis-cluster.mjs).
+let closeRedis = async () => {};
+if (opts.redis) closeRedis = await (await import("./redis-cluster.mjs")).attachRedis(io, opts);
+
+handleSignals(NAME, () => new Promise((resolve) => io.close(() => resolve())).then(closeRedis));
 
 httpServer.listen(opts.port, opts.host, () => announce(NAME, httpServer));

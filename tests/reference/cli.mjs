@@ -4,7 +4,8 @@
 // override the server's heartbeat settings (the load tests use longer ones than the conformance
 // defaults, so that a busy test machine does not turn into ping timeouts). Unknown flags are
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
-// reference.
+// reference. --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
+// server on a Redis cluster (redis-cluster.mjs).
 
 const positiveInt = (name, key, v) => {
   const n = Number(v);
@@ -41,6 +42,21 @@ export function parseArgs(argv, name, defaults = {}) {
         break;
       case "--ping-timeout":
         opts.pingTimeout = positiveInt(name, key, takeValue());
+        break;
+      case "--redis":
+        opts.redis = takeValue();
+        break;
+      case "--redis-key":
+        opts.redisKey = takeValue();
+        break;
+      case "--redis-mode":
+        opts.redisMode = takeValue();
+        if (opts.redisMode !== "classic" && opts.redisMode !== "sharded") {
+          throw new Error(`${name}: invalid --redis-mode`);
+        }
+        break;
+      case "--name":
+        opts.name = takeValue();
         break;
       default:
         process.stderr.write(`${name}: ignoring unknown argument ${arg}\n`);

@@ -1,12 +1,15 @@
 // The Redis adapter: a socketio::Adapter wire-compatible with `@socket.io/redis-adapter` 8.3
-// (classic) and `@socket.io/redis-emitter` 5.1, so C++ and Node nodes can share one cluster.
-// make_redis_adapter_factory() starts one process-wide pair of connections (publisher and
+// (classic: createAdapter, and sharded: createShardedAdapter with the default "dynamic"
+// subscription mode) and `@socket.io/redis-emitter` 5.1, so C++ and Node nodes can share one
+// cluster. A RedisConnection starts one process-wide pair of connections (publisher and
 // subscriber) on a dedicated thread with its own io_context, shared by the adapters of every
 // namespace; shards only post to it and never wait for Redis. Losing Redis never stops local
-// delivery: publishes are counted as failed and the connections come back by themselves.
+// delivery: publishes are counted as failed (and the count logged when Redis is back) and the
+// connections come back by themselves, re-subscribing every channel.
 // Every RedisAdapter method may be called from any thread. Callbacks that wait for other nodes
-// (fetch_sockets, server_side_emit with an ack) complete on the Redis thread when other nodes
-// answered; otherwise on the calling shard (the local part's thread).
+// (fetch_sockets, server_side_emit with an ack, broadcast_with_ack) complete on the Redis thread
+// when other nodes answered; otherwise on the calling shard (the local part's thread). The public
+// BroadcastOperator / Namespace calls bring every such callback back to the calling shard.
 #pragma once
 
 #include "socketio/adapter.hpp"
@@ -26,9 +29,16 @@ struct RedisCounters {
   std::atomic<std::uint64_t> dropped{0};         // oversized, undecodable or malformed messages
 };
 
+enum class RedisMode {
+  classic,  // PUBLISH/PSUBSCRIBE, as createAdapter()
+  sharded,  // Redis 7 SPUBLISH/SSUBSCRIBE, as createShardedAdapter() (subscriptionMode "dynamic")
+};
+
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379";
-  std::string key = "socket.io";  // channel prefix, as the Node adapter's `key` option
+  std::string key =
+      "socket.io";  // channel prefix: the classic adapter's `key`, the sharded one's `channelPrefix`
+  RedisMode mode = RedisMode::classic;
   std::chrono::milliseconds requests_timeout{5000};
   std::size_t max_message_size = 1024 * 1024;  // larger messages from Redis are dropped
   // Optional: where the counters go (to expose them); created when null.
@@ -55,8 +65,10 @@ class RedisAdapter final : public Adapter {
   void server_side_emit(const std::string& event, const Args& args,
                         std::optional<std::chrono::milliseconds> timeout,
                         std::function<void(bool timed_out, AckResponses)> done) override;
-  // The last PUBSUB NUMSUB answer for this namespace's request channel (1 until known).
+  // The last PUBSUB NUMSUB (sharded: SHARDNUMSUB) answer for this namespace (1 until known).
   std::size_t server_count() const override;
+  void on_room_created(const std::string& room) override;
+  void on_room_deleted(const std::string& room) override;
 
   const std::string& uid() const noexcept;
 
@@ -65,7 +77,23 @@ class RedisAdapter final : public Adapter {
   std::shared_ptr<AdapterCore> core_;
 };
 
-// Throws std::invalid_argument on a bad URL. The connections start at once, in the background.
+// The process-wide connections. Throws std::invalid_argument on a bad URL; the connections start
+// at once, in the background. Any thread.
+class RedisConnection {
+ public:
+  explicit RedisConnection(RedisConfig config);
+  // For ServerOptions::adapter; the adapters keep the connections alive.
+  AdapterFactory factory() const;
+  // Blocks until both connections are up and Redis confirmed every subscription asked for so far
+  // (create the namespaces first); false after timeout.
+  bool wait_until_subscribed(std::chrono::milliseconds timeout) const;
+  const RedisCounters& counters() const;
+
+ private:
+  std::shared_ptr<RedisHub> hub_;
+};
+
+// Shorthand for RedisConnection(config).factory().
 AdapterFactory make_redis_adapter_factory(RedisConfig config);
 
 }  // namespace socketio::redis

@@ -128,8 +128,10 @@ void RedisClient::connect() {
   if (stopping_ || ac_) return;
   redisAsyncContext* ac = redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port);
   if (!ac || ac->err) {
-    spdlog::warn("redis {}: connect to {}:{} failed: {}", name_, endpoint_.host, endpoint_.port,
-                 ac ? ac->errstr : "out of memory");
+    spdlog::log(failing_ ? spdlog::level::debug : spdlog::level::warn,
+                "redis {}: connect to {}:{} failed: {}", name_, endpoint_.host, endpoint_.port,
+                ac ? ac->errstr : "out of memory");
+    failing_ = true;
     if (ac) redisAsyncFree(ac);
     schedule_reconnect();
     return;
@@ -166,7 +168,11 @@ void RedisClient::schedule_reconnect() {
 void RedisClient::on_context_gone() {
   // Runs inside hiredis (cleanup hook): the context is being freed; reconnect from a fresh stack.
   ac_ = nullptr;
-  if (connected_.exchange(false)) spdlog::warn("redis {}: connection lost", name_);
+  unconfirmed_ = 0;
+  if (connected_.exchange(false) && !stopping_) {
+    spdlog::warn("redis {}: connection lost, reconnecting", name_);
+    failing_ = true;
+  }
   if (!stopping_) asio::post(io_, [this] { schedule_reconnect(); });
 }
 
@@ -174,11 +180,15 @@ void RedisClient::on_connect_cb(const redisAsyncContext* ac, int status) {
   auto* self = static_cast<RedisClient*>(ac->data);
   if (!self) return;
   if (status != REDIS_OK) {
-    spdlog::warn("redis {}: cannot connect to {}:{}: {}", self->name_, self->endpoint_.host,
-                 self->endpoint_.port, ac->errstr);
+    spdlog::log(self->failing_ ? spdlog::level::debug : spdlog::level::warn,
+                "redis {}: cannot connect to {}:{}: {}", self->name_, self->endpoint_.host,
+                self->endpoint_.port, ac->errstr);
+    self->failing_ = true;
     return;  // hiredis frees the context next; the cleanup hook schedules the retry
   }
-  spdlog::info("redis {}: connected to {}:{}", self->name_, self->endpoint_.host, self->endpoint_.port);
+  spdlog::log(self->failing_ ? spdlog::level::warn : spdlog::level::info, "redis {}: connected to {}:{}",
+              self->name_, self->endpoint_.host, self->endpoint_.port);
+  self->failing_ = false;
   self->backoff_ = std::chrono::milliseconds(100);
   self->connected_ = true;
   auto log_error = [name = self->name_](const char* what) {
@@ -198,6 +208,7 @@ void RedisClient::on_connect_cb(const redisAsyncContext* ac, int status) {
   }
   for (const auto& c : self->channels_) self->send_subscribe("SUBSCRIBE", c);
   for (const auto& p : self->patterns_) self->send_subscribe("PSUBSCRIBE", p);
+  for (const auto& c : self->sharded_) self->send_ssubscribe(c);
   if (self->on_connect_) self->on_connect_();
 }
 
@@ -240,9 +251,19 @@ void RedisClient::on_sub_cb(redisAsyncContext* ac, void* reply, void*) {
   const std::string_view kind(r->element[0]->str, r->element[0]->len);
   auto text = [&](std::size_t i) { return std::string_view(r->element[i]->str, r->element[i]->len); };
   if (kind == "message" && r->elements == 3) {
+    // A sharded channel is SUBSCRIBEd only for hiredis's sake (see the header).
+    if (self->on_message_ && !self->sharded_.contains(std::string(text(1))))
+      self->on_message_(text(1), text(2));
+  } else if (kind == "smessage" && r->elements == 3) {
     if (self->on_message_) self->on_message_(text(1), text(2));
   } else if (kind == "pmessage" && r->elements == 4) {
     if (self->on_message_) self->on_message_(text(2), text(3));
+  } else if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") {
+    if (self->unconfirmed_ > 0) --self->unconfirmed_;
+  } else if (kind == "unsubscribe" && self->sharded_.contains(std::string(text(1)))) {
+    // Sharded channel left and joined again before this confirmation: hiredis has just dropped
+    // the callback registered by the new SUBSCRIBE, so register it again before the next reply.
+    self->send_subscribe("SUBSCRIBE", std::string(text(1)));
   }
 }
 
@@ -250,7 +271,16 @@ void RedisClient::send_subscribe(const char* verb, const std::string& what) {
   if (!ac_ || !connected_) return;  // sent on the next connect
   const char* args[] = {verb, what.c_str()};
   const std::size_t lens[] = {std::char_traits<char>::length(verb), what.size()};
-  redisAsyncCommandArgv(ac_, &RedisClient::on_sub_cb, nullptr, 2, args, lens);
+  if (redisAsyncCommandArgv(ac_, &RedisClient::on_sub_cb, nullptr, 2, args, lens) == REDIS_OK &&
+      std::string_view(verb).ends_with("SUBSCRIBE") && !std::string_view(verb).ends_with("UNSUBSCRIBE"))
+    ++unconfirmed_;
+}
+
+void RedisClient::send_ssubscribe(const std::string& channel) {
+  // SUBSCRIBE first: it puts hiredis in subscribed mode and registers the channel's callback,
+  // which hiredis then also uses for the `ssubscribe` confirmation and every `smessage`.
+  send_subscribe("SUBSCRIBE", channel);
+  send_subscribe("SSUBSCRIBE", channel);
 }
 
 void RedisClient::subscribe(const std::string& channel) {
@@ -264,6 +294,15 @@ void RedisClient::unsubscribe(const std::string& channel) {
 }
 void RedisClient::punsubscribe(const std::string& pattern) {
   if (patterns_.erase(pattern)) send_subscribe("PUNSUBSCRIBE", pattern);
+}
+void RedisClient::ssubscribe(const std::string& channel) {
+  if (sharded_.insert(channel).second) send_ssubscribe(channel);
+}
+void RedisClient::sunsubscribe(const std::string& channel) {
+  if (!sharded_.erase(channel)) return;
+  // In this order: hiredis forgets the channel's callback on the `unsubscribe` confirmation.
+  send_subscribe("SUNSUBSCRIBE", channel);
+  send_subscribe("UNSUBSCRIBE", channel);
 }
 
 }  // namespace socketio::redis

@@ -2,7 +2,11 @@
 // with a stream_descriptor; hiredis's addRead/delRead/addWrite/delWrite/cleanup hooks arm and disarm
 // the waits). It connects, sends AUTH/SELECT from the URL, re-subscribes every channel and pattern
 // it was asked for, and reconnects with a backoff (100 ms doubling to 5 s) whenever the connection
-// is lost. Owned by the RedisHub of the Redis adapter. Not thread-safe: every member, and every
+// is lost (the first failure of an outage is logged as a warning, the retries at debug level).
+// Sharded channels (Redis 7 SSUBSCRIBE) are supported with hiredis 0.14, which does not know the
+// command: each sharded channel is also SUBSCRIBEd, so that hiredis is in subscribed mode and finds
+// the channel's callback for `ssubscribe`/`smessage` replies; plain `message`s on such a channel are
+// ignored. Owned by the RedisHub of the Redis adapter. Not thread-safe: every member, and every
 // handler it calls, runs on the thread of its io_context; only connected() may be read elsewhere.
 #pragma once
 
@@ -52,6 +56,8 @@ class RedisClient {
   void start();
   void stop();
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+  // Connected, and Redis confirmed every (P|S)SUBSCRIBE sent on this connection.
+  bool subscribed() const noexcept { return connected() && unconfirmed_ == 0; }
 
   // False (and the handler is not called) when not connected: the caller counts it as failed.
   bool command(const std::vector<std::string_view>& argv, ReplyHandler on_reply = {});
@@ -63,6 +69,8 @@ class RedisClient {
   void psubscribe(const std::string& pattern);
   void unsubscribe(const std::string& channel);
   void punsubscribe(const std::string& pattern);
+  void ssubscribe(const std::string& channel);
+  void sunsubscribe(const std::string& channel);
 
  private:
   struct Watcher;
@@ -75,6 +83,7 @@ class RedisClient {
   void schedule_reconnect();
   void on_context_gone();
   void send_subscribe(const char* verb, const std::string& what);
+  void send_ssubscribe(const std::string& channel);
 
   boost::asio::io_context& io_;
   RedisEndpoint endpoint_;
@@ -85,8 +94,11 @@ class RedisClient {
   std::shared_ptr<Watcher> watcher_;
   std::atomic<bool> connected_{false};
   bool stopping_ = false;
+  bool failing_ = false;         // an outage is under way (already logged)
+  std::size_t unconfirmed_ = 0;  // subscriptions sent, not yet confirmed
   std::set<std::string> channels_;
   std::set<std::string> patterns_;
+  std::set<std::string> sharded_;
   MessageHandler on_message_;
   std::function<void()> on_connect_;
 };

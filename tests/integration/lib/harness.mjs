@@ -19,6 +19,7 @@ export const IS_REFERENCE = TARGET === "reference";
 const KINDS = {
   conformance: { binary: "socketio-conformance-server", script: "conformance-server.mjs" },
   chat: { binary: "socketio-server", script: "chat-server.mjs" },
+  features: { binary: "socketio-features-server", script: "features-server.mjs" },
 };
 
 export const sleep = (ms) => delay(ms);
@@ -87,7 +88,7 @@ function commandFor(kind, args) {
 
 /**
  * Starts a server and waits for its "listening on <url>" line on stdout.
- * @param {{kind: "conformance"|"chat", args?: string[], env?: object, timeoutMs?: number}} opts
+ * @param {{kind: "conformance"|"chat"|"features", args?: string[], env?: object, timeoutMs?: number}} opts
  * @returns {Promise<{url: string, port: number, host: string, proc: import("node:child_process").ChildProcess,
  *   stdout: () => string, stderr: () => string, exitCode: number|null|undefined, exitSignal: string|null|undefined,
  *   exited: Promise<{code: number|null, signal: string|null}>, stop: () => Promise<{code, signal}>}>}

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <chrono>
 
@@ -69,7 +70,8 @@ class RedisServer {
 // What the adapter calls back into: records what reached "this node".
 class FakeLocal final : public LocalNamespace {
  public:
-  explicit FakeLocal(std::string name) : name_(std::move(name)) {}
+  explicit FakeLocal(std::string name, std::string label = "")
+      : name_(std::move(name)), label_(label.empty() ? name_ : std::move(label)) {}
   const std::string& name() const noexcept override { return name_; }
   void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override {
     std::lock_guard lock(m_);
@@ -77,9 +79,11 @@ class FakeLocal final : public LocalNamespace {
                     (packet.attachments.empty() ? "" : " bin=" + *packet.attachments[0]));
     cv_.notify_all();
   }
+  // One client here, which answers with this node's name.
   void broadcast_with_ack(const OutgoingPacket&, const BroadcastOptions&,
-                          std::function<void(std::size_t)> count, std::function<void(Args)>) override {
-    count(0);
+                          std::function<void(std::size_t)> count, std::function<void(Args)> ack) override {
+    count(1);
+    ack(Args().add(boost::json::string(label_)));
   }
   void fetch_sockets(const BroadcastOptions&, std::function<void(std::vector<SocketInfo>)> done) override {
     SocketInfo s;
@@ -108,6 +112,7 @@ class FakeLocal final : public LocalNamespace {
 
  private:
   std::string name_;
+  std::string label_;  // what its one client answers
   std::mutex m_;
   std::condition_variable cv_;
   std::vector<std::string> seen_;
@@ -236,6 +241,74 @@ TEST_F(RedisLive, LocalDeliveryContinuesAndResubscribesAfterRedisRestarts) {
       },
       15s));
   EXPECT_EQ(lb.wait_for(1)[0], R"(["chat message","after"] local)");
+}
+
+// Broadcast with acks across nodes: client_count gets the sum of both nodes' counts (once), and
+// every node's acks arrive. Classic, then sharded (Redis 7) mode.
+void broadcast_with_ack_across_nodes(RedisConfig cfg,
+                                     const std::function<bool(std::function<bool()>)>& eventually) {
+  auto node_a = make_redis_adapter_factory(cfg);
+  auto node_b = make_redis_adapter_factory(cfg);
+  FakeLocal la("/acks", "a"), lb("/acks", "b");
+  auto a = node_a(la);
+  auto b = node_b(lb);
+  ASSERT_TRUE(eventually([&] { return a->server_count() == 2 && b->server_count() == 2; }));
+  std::mutex m;
+  std::vector<std::size_t> counts;
+  std::vector<std::string> acks;
+  BroadcastOptions opts;
+  opts.flags.timeout = 3s;
+  a->broadcast_with_ack(
+      event("q"), opts,
+      [&](std::size_t n) {
+        std::lock_guard lock(m);
+        counts.push_back(n);
+      },
+      [&](Args r) {
+        std::lock_guard lock(m);
+        acks.push_back(std::string(r[0].as_string()));
+      });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(m);
+    return counts.size() == 1 && acks.size() == 2;
+  }));
+  std::this_thread::sleep_for(200ms);
+  std::lock_guard lock(m);
+  EXPECT_EQ(counts, std::vector<std::size_t>{2});
+  std::sort(acks.begin(), acks.end());
+  EXPECT_EQ(acks, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(RedisLive, BroadcastWithAckSumsEveryNodesClients) {
+  broadcast_with_ack_across_nodes(cfg_, [&](std::function<bool()> p) { return eventually(p); });
+}
+
+TEST_F(RedisLive, ShardedBroadcastWithAckAndRoomChannels) {
+  if (std::system("redis-server --version | grep -q 'v=[7-9]'") != 0) GTEST_SKIP() << "redis-server < 7";
+  auto cfg = cfg_;
+  cfg.mode = RedisMode::sharded;
+  broadcast_with_ack_across_nodes(cfg, [&](std::function<bool()> p) { return eventually(p); });
+
+  // A room of node B gets its own channel: a broadcast to it from A arrives once.
+  auto node_a = make_redis_adapter_factory(cfg);
+  auto node_b = make_redis_adapter_factory(cfg);
+  FakeLocal la("/"), lb("/");
+  auto a = node_a(la);
+  auto b = node_b(lb);
+  ASSERT_TRUE(eventually([&] { return a->server_count() == 2; }));
+  // Left and joined again at once: the subscription must survive the crossing confirmations.
+  b->on_room_created("lobby");
+  b->on_room_deleted("lobby");
+  b->on_room_created("lobby");
+  BroadcastOptions to_lobby;
+  to_lobby.rooms = {"lobby"};
+  ASSERT_TRUE(eventually(
+      [&] {
+        a->broadcast(event("hi"), to_lobby);
+        return !lb.wait_for(1, 200ms).empty();
+      },
+      8s));
+  EXPECT_EQ(lb.wait_for(1)[0], R"(["chat message","hi"] local)");
 }
 
 }  // namespace

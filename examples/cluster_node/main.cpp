@@ -1,0 +1,241 @@
+// socketio-cluster-node --port P --redis URL [--host H] [--threads N] [--redis-key K]
+//                       [--redis-mode classic|sharded] [--name NAME]
+// An example of a cluster member written against the public API: the chat of socketio-server
+// (app/chat.hpp) on namespace "/", the Redis adapter, and events that let a client drive the
+// cluster-wide server operations, so tests (tests/integration/redis*.test.mjs) can exercise them
+// from the C++ side; tests/reference/redis-cluster.mjs gives the Node reference the same events.
+// SPEC is {rooms?: [..], except?: [..]}, the broadcast operator to use.
+//
+//   cluster:emit (SPEC, event, ...args)                  SPEC.emit(event, ...args)
+//   cluster:emitWithAck (SPEC, timeoutMs, event, ...args, ack)
+//                                                       SPEC.timeout(ms).emitWithAck -> ack({timedOut,
+//                                                       responses})
+//   cluster:fetch (SPEC, ack)                            ack([{id, rooms, data}]) sorted by id
+//   cluster:join / cluster:leave (SPEC, rooms, ack)      socketsJoin / socketsLeave -> ack({ok:true})
+//   cluster:disconnect (SPEC, close, ack)                disconnectSockets(close) -> ack({ok:true})
+//   cluster:serverSideEmit (event, ...args, ack)         serverSideEmit with an ack -> ack({timedOut,
+//   responses}) cluster:serverSideEmitNoAck (event, ...args, ack)    serverSideEmit without one ->
+//   ack({ok:true}) cluster:whereami (ack)                               ack({node: NAME, id})
+// Server-side events it answers (from other nodes): "hello" (...args, ack) -> ack({node: NAME, args});
+// "relay" (...args) -> emits "relayed" (...args) to this node's clients (local()).
+#include "chat.hpp"
+
+#include "adapter/redis/redis_adapter.hpp"
+#include "socketio/server.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <thread>
+
+namespace {
+
+namespace json = boost::json;
+using namespace socketio;
+
+BroadcastOperator operator_of(Namespace& nsp, const json::value& spec) {
+  BroadcastOperator op = nsp.all();
+  if (!spec.is_object()) return op;
+  auto strings = [&](std::string_view key) {
+    std::vector<std::string> out;
+    if (const auto* v = spec.get_object().if_contains(key); v && v->is_array())
+      for (const auto& x : v->get_array())
+        if (x.is_string()) out.emplace_back(x.get_string());
+    return out;
+  };
+  for (auto& r : strings("rooms")) op = op.to(std::move(r));
+  for (auto& r : strings("except")) op = op.except(std::move(r));
+  return op;
+}
+
+std::vector<std::string> string_list(const Args& args, std::size_t i) {
+  std::vector<std::string> out;
+  if (i < args.size() && args[i].is_array())
+    for (const auto& x : args[i].get_array())
+      if (x.is_string()) out.emplace_back(x.get_string());
+  return out;
+}
+
+// A value of `from` with its binary placeholders re-attached to `to` (renumbered).
+json::value reattach(const Args& from, const json::value& v, Args& to) {
+  if (const auto* b = from.binary(v)) return to.attach(*b);
+  if (v.is_array()) {
+    json::array a;
+    for (const auto& x : v.get_array()) a.push_back(reattach(from, x, to));
+    return a;
+  }
+  if (v.is_object()) {
+    json::object o;
+    for (const auto& kv : v.get_object()) o[kv.key()] = reattach(from, kv.value(), to);
+    return o;
+  }
+  return v;
+}
+
+// {timedOut, responses}: one value per response (its first argument), binary included.
+Args result(bool timed_out, std::vector<Args>& responses) {
+  Args out;
+  json::array list;
+  for (auto& r : responses) list.push_back(r.empty() ? json::value(nullptr) : reattach(r, r[0], out));
+  out.add(json::object{{"timedOut", timed_out}, {"responses", std::move(list)}});
+  return out;
+}
+
+void install_cluster_events(Namespace& nsp, const std::string& name) {
+  nsp.on_server_side("hello", [name](const Args& args, std::function<void(Args)> ack) {
+    ack(Args().add(json::object{{"node", name}, {"args", args.values()}}));
+  });
+  nsp.on_server_side(
+      "relay", [&nsp](const Args& args, std::function<void(Args)>) { nsp.local().emit("relayed", args); });
+  nsp.on_connection([&nsp, name](const SocketPtr& socket) {
+    socket->on("cluster:whereami", [name](Event& ev) {
+      ev.ack(Args().add(json::object{{"node", name}, {"id", ev.socket->id()}}));
+    });
+    socket->on("cluster:emit", [&nsp](Event& ev) {
+      if (ev.args.size() < 2 || !ev.args[1].is_string()) return;
+      const auto op = operator_of(nsp, ev.args[0]);
+      const std::string event(ev.args.string_at(1));
+      Args rest = ev.args;
+      rest.drop_front(2);
+      op.emit(event, std::move(rest));
+      if (ev.has_ack()) ev.ack(Args().add(json::object{{"ok", true}}));
+    });
+    socket->on("cluster:emitWithAck", [&nsp](Event& ev) {
+      if (!ev.has_ack() || ev.args.size() < 3 || !ev.args[1].is_number() || !ev.args[2].is_string()) return;
+      const auto timeout =
+          std::chrono::milliseconds(static_cast<std::int64_t>(ev.args[1].to_number<double>()));
+      const auto op = operator_of(nsp, ev.args[0]).timeout(timeout);
+      const std::string event(ev.args.string_at(2));
+      Args rest = ev.args;
+      rest.drop_front(3);
+      op.emit_with_ack(event, std::move(rest), [ev](bool timed_out, std::vector<Args> responses) {
+        ev.ack(result(timed_out, responses));
+      });
+    });
+    socket->on("cluster:fetch", [&nsp](Event& ev) {
+      if (!ev.has_ack()) return;
+      operator_of(nsp, ev.args.empty() ? json::value() : ev.args[0])
+          .fetch_sockets([ev](std::vector<SocketInfo> sockets) {
+            std::sort(sockets.begin(), sockets.end(),
+                      [](const auto& a, const auto& b) { return a.id < b.id; });
+            json::array list;
+            for (auto& s : sockets) {
+              json::array rooms;
+              std::sort(s.rooms.begin(), s.rooms.end());
+              for (auto& r : s.rooms) rooms.emplace_back(r);
+              list.push_back(json::object{{"id", s.id}, {"rooms", std::move(rooms)}, {"data", s.data}});
+            }
+            ev.ack(Args().add(std::move(list)));
+          });
+    });
+    auto rooms_op = [&nsp](bool join) {
+      return [&nsp, join](Event& ev) {
+        if (!ev.has_ack() || ev.args.size() < 2) return;
+        const auto op = operator_of(nsp, ev.args[0]);
+        if (join)
+          op.sockets_join(string_list(ev.args, 1));
+        else
+          op.sockets_leave(string_list(ev.args, 1));
+        ev.ack(Args().add(json::object{{"ok", true}}));
+      };
+    };
+    socket->on("cluster:join", rooms_op(true));
+    socket->on("cluster:leave", rooms_op(false));
+    socket->on("cluster:disconnect", [&nsp](Event& ev) {
+      if (!ev.has_ack() || ev.args.empty()) return;
+      const bool close = ev.args.size() > 1 && ev.args[1].is_bool() && ev.args[1].get_bool();
+      // Answer first: the caller may be among the sockets disconnected.
+      ev.ack(Args().add(json::object{{"ok", true}}));
+      operator_of(nsp, ev.args[0]).disconnect_sockets(close);
+    });
+    auto server_side = [&nsp](bool with_ack) {
+      return [&nsp, with_ack](Event& ev) {
+        if (!ev.has_ack() || ev.args.empty() || !ev.args[0].is_string()) return;
+        const std::string event(ev.args.string_at(0));
+        Args rest = ev.args;
+        rest.drop_front();
+        if (!with_ack) {
+          nsp.server_side_emit(event, std::move(rest));
+          ev.ack(Args().add(json::object{{"ok", true}}));
+          return;
+        }
+        nsp.server_side_emit(event, std::move(rest), [ev](bool timed_out, AckResponses responses) {
+          ev.ack(result(timed_out, responses));
+        });
+      };
+    };
+    socket->on("cluster:serverSideEmit", server_side(true));
+    socket->on("cluster:serverSideEmitNoAck", server_side(false));
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Socket.IO cluster node (example)"};
+  std::string host = "127.0.0.1", redis_url, redis_key = "socket.io", redis_mode = "classic", name = "cpp";
+  std::uint16_t port = 3000;
+  std::size_t threads = 2;
+  std::string log_level = "warn";
+  app.add_option("--host", host, "address to bind");
+  app.add_option("--port", port, "port (0: any free port)");
+  app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  app.add_option("--redis", redis_url, "redis://host:port")->required();
+  app.add_option("--redis-key", redis_key, "channel prefix");
+  app.add_option("--redis-mode", redis_mode, "classic|sharded")->check(CLI::IsMember({"classic", "sharded"}));
+  app.add_option("--name", name, "node name reported by whereami and hello");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cluster-node"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  redis::RedisConfig rc;
+  rc.url = redis_url;
+  rc.key = redis_key;
+  rc.mode = redis_mode == "sharded" ? redis::RedisMode::sharded : redis::RedisMode::classic;
+  std::optional<redis::RedisConnection> cluster;
+  try {
+    cluster.emplace(rc);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: --redis: %s\n", e.what());
+    return 2;
+  }
+
+  ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.threads = threads;
+  so.adapter = cluster->factory();
+  Server io(so);
+  app::install_chat(io.of("/"));
+  install_cluster_events(io.of("/"), name);
+
+  try {
+    port = io.listen();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  if (!cluster->wait_until_subscribed(std::chrono::seconds(10))) spdlog::warn("redis: not subscribed yet");
+  std::printf("socketio-cluster-node listening on http://%s:%u\n", host.c_str(), port);
+  std::fflush(stdout);
+
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) { io.stop(std::chrono::milliseconds(500)); });
+  std::thread signal_thread([&] { signals_io.run(); });
+  io.run();
+  signals_io.stop();
+  signal_thread.join();
+  return 0;
+}

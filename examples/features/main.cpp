@@ -1,0 +1,444 @@
+// socketio-features-server --port P [--host H] [--threads N] [--ping-interval MS] [--ping-timeout MS]
+//                          [--trust-proxy] [--outbox-high-water BYTES] [--slow-client-timeout MS]
+// Exposes the server-side API of socketio::Server to a black-box test
+// (tests/integration/sio_features.test.mjs): the test drives each feature with client events
+// ("do:…", "get:…") and observes the server through acks, through what the clients receive, and
+// through one JSON line per server-side event on stdout ("log {...}": connect, disconnecting with
+// the rooms, disconnect with the reason). The Node reference implementation of the same contract
+// is tests/reference/features-server.mjs; the contract is described there.
+//
+// It doubles as a tour of the API: namespace middleware, dynamic namespaces (regex and
+// predicate), packet middleware, catch-all listeners, acks both ways, the broadcast operator with
+// every flag, fetch_sockets & co., socket.data, the handshake, and the threading rules (each
+// handler runs on its socket's shard; broadcast callbacks come back to the calling shard).
+#include "socketio/server.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using namespace socketio;
+
+std::mutex g_stdout_mutex;
+
+// One "log {json}" line on stdout, flushed at once (handlers run on every shard thread).
+void log_line(const json::object& o) {
+  const std::string line = "log " + json::serialize(o) + "\n";
+  std::lock_guard lock(g_stdout_mutex);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+json::array sorted_rooms(const std::vector<std::string>& rooms) {
+  std::vector<std::string> r = rooms;
+  std::sort(r.begin(), r.end());
+  json::array out;
+  for (auto& s : r) out.emplace_back(s);
+  return out;
+}
+
+std::vector<std::string> strings(const json::value* v) {
+  std::vector<std::string> out;
+  if (!v) return out;
+  if (v->is_string()) out.emplace_back(v->get_string());
+  if (v->is_array())
+    for (const auto& e : v->get_array())
+      if (e.is_string()) out.emplace_back(e.get_string());
+  return out;
+}
+
+const json::value* field(const Args& args, std::size_t i, std::string_view key) {
+  if (i >= args.size() || !args[i].is_object()) return nullptr;
+  return args[i].get_object().if_contains(key);
+}
+
+bool flag(const Args& args, std::size_t i, std::string_view key) {
+  const auto* v = field(args, i, key);
+  return v && v->is_bool() && v->get_bool();
+}
+
+// The arguments of a spec's "args" array, keeping the binary attachments of the event.
+Args spec_args(const Args& args, std::size_t i) {
+  const auto* v = field(args, i, "args");
+  if (!v || !v->is_array()) return Args({}, args.attachments());
+  return Args(v->get_array(), args.attachments());
+}
+
+Args one(json::value v) {
+  return Args().add(std::move(v));
+}
+
+// A broadcast operator from a spec {from: "socket"|"nsp", to, except, volatile, compress, local}.
+BroadcastOperator make_operator(Socket& socket, const Args& args, std::size_t i) {
+  const auto* from = field(args, i, "from");
+  BroadcastOperator op =
+      from && from->is_string() && from->get_string() == "socket" ? socket.broadcast() : socket.nsp().all();
+  for (auto& r : strings(field(args, i, "to"))) op = op.to(r);
+  for (auto& r : strings(field(args, i, "except"))) op = op.except(r);
+  if (flag(args, i, "volatile")) op = op.volatile_();
+  if (const auto* c = field(args, i, "compress"); c && c->is_bool()) op = op.compress(c->get_bool());
+  if (flag(args, i, "local")) op = op.local();
+  return op;
+}
+
+json::object handshake_json(const Handshake& h) {
+  json::object headers, query;
+  for (const auto& [k, v] : h.headers) headers[k] = v;
+  for (const auto& [k, v] : h.query) query[k] = v;
+  return {{"headers", std::move(headers)},
+          {"query", std::move(query)},
+          {"auth", h.auth},
+          {"address", h.address},
+          {"secure", h.secure},
+          {"issued", h.issued},
+          {"time", h.time},
+          {"url", h.url},
+          {"xdomain", h.xdomain}};
+}
+
+// A socket's recorded traffic, for the catch-all listeners. Shared by its handlers (which are
+// stored in the socket, so they must not hold the socket itself: that would be a cycle).
+struct Traffic {
+  json::array incoming, outgoing;
+};
+
+json::array entry(const std::string& event, const Args& args) {
+  json::array e;
+  e.emplace_back(event);
+  for (const auto& v : args.values()) e.push_back(v);
+  return e;
+}
+
+// The handlers every socket gets, in every namespace.
+void setup(const SocketPtr& socket) {
+  auto traffic = std::make_shared<Traffic>();
+  socket->on_any([traffic](const std::string& event, const Args& args) {
+    traffic->incoming.push_back(entry(event, args));
+  });
+  socket->on_any_outgoing([traffic](const std::string& event, const Args& args) {
+    traffic->outgoing.push_back(entry(event, args));
+  });
+
+  // Packet middleware: "mw:rewrite" gets its first argument upper-cased; "mw:block" is refused.
+  socket->use([](Event& ev, std::function<void(std::optional<std::string>)> next) {
+    if (ev.name == "mw:rewrite" && !ev.args.empty() && ev.args[0].is_string()) {
+      std::string s(ev.args[0].get_string());
+      for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ev.args.values()[0] = json::string(s);
+    }
+    if (ev.name == "mw:block") {
+      ev.socket->emit("blocked", one("mw:block"));
+      next("blocked by middleware");
+      return;
+    }
+    next(std::nullopt);
+  });
+  socket->on("mw:rewrite", [](Event& ev) { ev.ack(one(ev.args.empty() ? json::value() : ev.args[0])); });
+  socket->on("mw:block", [](Event& ev) { ev.ack(one("handler ran")); });
+
+  socket->on("get:any", [traffic](Event& ev) {
+    ev.ack(one(json::object{{"incoming", traffic->incoming}, {"outgoing", traffic->outgoing}}));
+  });
+  socket->on("get:handshake", [](Event& ev) { ev.ack(one(handshake_json(ev.socket->handshake()))); });
+  socket->on("get:rooms", [](Event& ev) { ev.ack(one(sorted_rooms(ev.socket->rooms()))); });
+  socket->on("get:id", [](Event& ev) {
+    ev.ack(one(json::object{{"id", ev.socket->id()}, {"nsp", ev.socket->nsp().name()}}));
+  });
+
+  socket->on("join", [](Event& ev) {
+    for (auto& r : strings(ev.args.empty() ? nullptr : &ev.args[0])) ev.socket->join(r);
+    ev.ack(one(sorted_rooms(ev.socket->rooms())));
+  });
+  socket->on("leave", [](Event& ev) {
+    for (auto& r : strings(ev.args.empty() ? nullptr : &ev.args[0])) ev.socket->leave(r);
+    ev.ack(one(sorted_rooms(ev.socket->rooms())));
+  });
+
+  socket->on("data:set", [](Event& ev) {
+    ev.socket->data() = ev.args.empty() ? json::value() : ev.args[0];
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+  socket->on("data:get", [](Event& ev) { ev.ack(one(ev.socket->data())); });
+
+  socket->on("do:emit", [](Event& ev) {
+    if (ev.args.empty() || !ev.args[0].is_string()) return;
+    const std::string event(ev.args.string_at(0));
+    Args rest = ev.args;
+    rest.drop_front();
+    ev.socket->emit(event, std::move(rest));
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+
+  // Server → client with an ack and a timeout. The callback runs on this socket's shard.
+  socket->on("do:emit-ack", [](Event& ev) {
+    const auto* event = field(ev.args, 0, "event");
+    const auto* timeout = field(ev.args, 0, "timeout");
+    if (!event || !event->is_string() || !timeout || !timeout->is_int64()) return;
+    ev.socket->emit_with_ack(
+        std::string(event->get_string()), spec_args(ev.args, 0),
+        [ev](bool timed_out, Args resp) {
+          // resp's placeholders refer to resp's attachments: keep them together.
+          json::object o{{"timedOut", timed_out}, {"resp", timed_out ? json::array() : resp.values()}};
+          ev.ack(Args(json::array{std::move(o)}, timed_out ? std::vector<Bytes>{} : resp.attachments()));
+        },
+        std::chrono::milliseconds(timeout->get_int64()));
+  });
+
+  socket->on("do:broadcast", [](Event& ev) {
+    const auto* event = field(ev.args, 0, "event");
+    if (!event || !event->is_string()) return;
+    auto op = make_operator(*ev.socket, ev.args, 0);
+    const std::string name(event->get_string());
+    if (const auto* t = field(ev.args, 0, "timeout"); t && t->is_int64()) {
+      // Acks from many clients; the callback runs on this (the calling) shard.
+      op.timeout(std::chrono::milliseconds(t->get_int64()))
+          .emit_with_ack(name, spec_args(ev.args, 0), [ev](bool timed_out, std::vector<Args> responses) {
+            json::array first;  // like the reference: each client's first ack argument
+            for (auto& r : responses) first.push_back(r.empty() ? json::value() : r[0]);
+            ev.ack(one(json::object{{"timedOut", timed_out}, {"responses", std::move(first)}}));
+          });
+      return;
+    }
+    op.emit(name, spec_args(ev.args, 0));
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+
+  socket->on("do:fetch", [](Event& ev) {
+    make_operator(*ev.socket, ev.args, 0).fetch_sockets([ev](std::vector<SocketInfo> sockets) {
+      std::sort(sockets.begin(), sockets.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+      json::array out;
+      for (const auto& s : sockets)
+        out.push_back(json::object{
+            {"id", s.id}, {"rooms", sorted_rooms(s.rooms)}, {"data", s.data}, {"auth", s.handshake.auth}});
+      ev.ack(one(std::move(out)));
+    });
+  });
+  socket->on("do:sockets-join", [](Event& ev) {
+    make_operator(*ev.socket, ev.args, 0).sockets_join(strings(field(ev.args, 0, "rooms")));
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+  socket->on("do:sockets-leave", [](Event& ev) {
+    make_operator(*ev.socket, ev.args, 0).sockets_leave(strings(field(ev.args, 0, "rooms")));
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+  socket->on("do:disconnect-sockets", [](Event& ev) {
+    ev.ack(one(json::object{{"ok", true}}));
+    make_operator(*ev.socket, ev.args, 0).disconnect_sockets(flag(ev.args, 0, "close"));
+  });
+
+  // The rooms of this namespace on this node, with their sizes (the reference's adapter.rooms).
+  socket->on("do:rooms", [](Event& ev) {
+    ev.socket->nsp().rooms([ev](std::map<std::string, std::size_t> rooms) {
+      json::object out;
+      for (const auto& [room, size] : rooms) out[room] = size;
+      ev.ack(one(std::move(out)));
+    });
+  });
+
+  socket->on("do:disconnect", [](Event& ev) {
+    ev.socket->disconnect(!ev.args.empty() && ev.args[0].is_bool() && ev.args[0].get_bool());
+  });
+
+  socket->on("do:server-side-emit", [](Event& ev) {
+    const auto* event = field(ev.args, 0, "event");
+    if (!event || !event->is_string()) return;
+    const std::string name(event->get_string());
+    if (!flag(ev.args, 0, "ack")) {
+      ev.socket->nsp().server_side_emit(name, spec_args(ev.args, 0));
+      ev.ack(one(json::object{{"ok", true}}));
+      return;
+    }
+    ev.socket->nsp().server_side_emit(
+        name, spec_args(ev.args, 0), [ev](bool timed_out, AckResponses responses) {
+          json::array first;
+          for (auto& r : responses) first.push_back(r.empty() ? json::value() : r[0]);
+          ev.ack(one(json::object{{"err", timed_out ? json::value("timeout reached") : json::value()},
+                                  {"responses", std::move(first)}}));
+        });
+  });
+
+  socket->on("do:flood", [](Event& ev) {
+    const auto* to = field(ev.args, 0, "to");
+    const auto* count = field(ev.args, 0, "count");
+    const auto* size = field(ev.args, 0, "size");
+    if (!to || !to->is_string() || !count || !count->is_int64() || !size || !size->is_int64()) return;
+    const std::string target(to->get_string());
+    const json::value payload = json::string(static_cast<std::size_t>(size->get_int64()), 'x');
+    const bool vol = flag(ev.args, 0, "volatile");
+    auto& nsp = ev.socket->nsp();
+    for (std::int64_t i = 0; i < count->get_int64(); ++i) {
+      nsp.to(target).emit("big", Args().add(i).add(payload));
+      if (vol) nsp.to(target).volatile_().emit("vol", Args().add(i));
+    }
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+
+  // The handlers hold only a weak reference to their own socket.
+  std::weak_ptr<Socket> weak = socket;
+  const std::string id = socket->id();
+  const std::string nsp = socket->nsp().name();
+  socket->on_disconnecting([weak, id, nsp](const std::string& reason) {
+    json::array rooms;
+    if (auto s = weak.lock()) rooms = sorted_rooms(s->rooms());
+    log_line(
+        {{"ev", "disconnecting"}, {"nsp", nsp}, {"id", id}, {"reason", reason}, {"rooms", std::move(rooms)}});
+  });
+  socket->on_disconnect([weak, id, nsp](const std::string& reason) {
+    json::array rooms;
+    if (auto s = weak.lock()) rooms = sorted_rooms(s->rooms());
+    log_line(
+        {{"ev", "disconnect"}, {"nsp", nsp}, {"id", id}, {"reason", reason}, {"rooms", std::move(rooms)}});
+  });
+  log_line({{"ev", "connect"}, {"nsp", nsp}, {"id", id}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Socket.IO server features, exposed to a black-box test"};
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  std::size_t threads = 1;
+  std::string log_level = "warn";
+  int ping_interval = 25'000, ping_timeout = 20'000, slow_client_timeout = 10'000;
+  std::size_t outbox_high_water = 1024 * 1024;
+  bool trust_proxy = false;
+  app.add_option("--host", host, "address to bind");
+  app.add_option("--port", port, "port (0: any free port)");
+  app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
+  app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
+  app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
+  app.add_option("--outbox-high-water", outbox_high_water,
+                 "bytes queued per client before it counts as slow");
+  app.add_option("--slow-client-timeout", slow_client_timeout,
+                 "ms over the high-water mark before a disconnect")
+      ->check(CLI::Range(1, 3'600'000));
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("features"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.threads = threads;
+  so.ping_interval = std::chrono::milliseconds(ping_interval);
+  so.ping_timeout = std::chrono::milliseconds(ping_timeout);
+  so.trust_proxy = trust_proxy;
+  so.outbox_high_water = outbox_high_water;
+  so.slow_client_timeout = std::chrono::milliseconds(slow_client_timeout);
+  so.serve_client = false;
+  so.serve_static = false;
+  Server io(so);
+
+  // Timers for the asynchronous middleware (next() may be called from any thread).
+  boost::asio::io_context timers;
+  auto work = boost::asio::make_work_guard(timers);
+  std::thread timer_thread([&timers] { timers.run(); });
+
+  // "/": middleware refusing with {message, data}, or accepting after a delay.
+  io.use([&timers](const SocketPtr& socket, std::function<void(std::optional<ConnectError>)> next) {
+    const auto& auth = socket->handshake().auth;
+    if (const auto* reject = auth.if_contains("reject"); reject && reject->is_string()) {
+      const auto* data = auth.if_contains("data");
+      next(ConnectError{std::string(reject->get_string()), data ? *data : json::value()});
+      return;
+    }
+    if (const auto* delay = auth.if_contains("delay"); delay && delay->is_int64()) {
+      auto timer =
+          std::make_shared<boost::asio::steady_timer>(timers, std::chrono::milliseconds(delay->get_int64()));
+      timer->async_wait([timer, next](boost::system::error_code) { next(std::nullopt); });
+      return;
+    }
+    next(std::nullopt);
+  });
+  io.on_connection([](const SocketPtr& socket) {
+    const auto* name = socket->handshake().auth.if_contains("name");
+    socket->data() = json::object{{"name", name ? *name : json::value()}};
+    setup(socket);
+  });
+  // A server-side handler: never runs for this node's own server_side_emit.
+  io.sockets().on_server_side("server-event", [](const Args&, std::function<void(Args)>) {
+    log_line({{"ev", "server-side handler ran"}});
+  });
+
+  // Dynamic namespaces: what is registered on the parent applies to every child it creates.
+  Namespace& regex_parent = io.of(std::regex("^/dyn-[a-z0-9]+$"));
+  regex_parent.use([](const SocketPtr& socket, std::function<void(std::optional<ConnectError>)> next) {
+    const auto* deny = socket->handshake().auth.if_contains("deny");
+    if (deny && deny->is_bool() && deny->get_bool()) {
+      next(ConnectError{"denied by parent", json::object{{"nsp", socket->nsp().name()}}});
+      return;
+    }
+    next(std::nullopt);
+  });
+  auto hello = [](const SocketPtr& socket) {
+    setup(socket);
+    socket->emit("hello", one(json::object{{"nsp", socket->nsp().name()}}));
+  };
+  regex_parent.on_connection(hello);
+  Namespace& predicate_parent = io.of([](const std::string& name, const json::object& auth) {
+    const auto* allow = auth.if_contains("allow");
+    return name.starts_with("/pred-") && allow && allow->is_bool() && allow->get_bool();
+  });
+  predicate_parent.on_connection(hello);
+
+  io.on_connection([&regex_parent, &predicate_parent](const SocketPtr& socket) {
+    socket->on("do:parent-emit", [&regex_parent, &predicate_parent](Event& ev) {
+      const auto* parent = field(ev.args, 0, "parent");
+      const auto* event = field(ev.args, 0, "event");
+      if (!event || !event->is_string()) return;
+      Namespace& p = parent && parent->is_string() && parent->get_string() == "predicate" ? predicate_parent
+                                                                                          : regex_parent;
+      p.emit(std::string(event->get_string()), spec_args(ev.args, 0));
+      ev.ack(one(json::object{{"ok", true}}));
+    });
+  });
+
+  try {
+    port = io.listen();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    work.reset();
+    timers.stop();
+    timer_thread.join();
+    return 1;
+  }
+  {
+    std::lock_guard lock(g_stdout_mutex);
+    std::printf("socketio-features-server listening on http://%s:%u\n", host.c_str(), port);
+    std::fflush(stdout);
+  }
+
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) { io.stop(std::chrono::milliseconds(500)); });
+  signals_io.run();
+  io.run();
+  work.reset();
+  timers.stop();
+  timer_thread.join();
+  return 0;
+}

@@ -29,7 +29,7 @@ struct AppSettings {
   std::string redis_url;   // empty: in-process adapter
   std::string redis_key = "socket.io";
   bool redis_sharded = false;  // --redis-mode sharded
-  std::string config_file;  // as given to --config; empty: none
+  std::string config_file;     // as given to --config; empty: none
 };
 
 struct ParseResult {

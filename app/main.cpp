@@ -15,7 +15,6 @@
 
 #include "socketio/server.hpp"
 
-#include "adapter/redis/redis_adapter.hpp"
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +22,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
+#include "adapter/redis/redis_adapter.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -11,12 +11,12 @@
 #include "sio/server_access.hpp"
 #include "socketio/server.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/value_from.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 
@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
   eo.max_http_buffer_size = 1'000'000;
   eo.cors.enabled = true;
   eio::Server engine(ServerAccess::pool(io), eo);
-  engine.on_connection([](const std::shared_ptr<eio::Session>& s) { s->set_handler(std::make_shared<Echo>(s)); });
-  ServerAccess::add_route(io, [&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
+  engine.on_connection(
+      [](const std::shared_ptr<eio::Session>& s) { s->set_handler(std::make_shared<Echo>(s)); });
+  ServerAccess::add_route(
+      io, [&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
 
   try {
     port = io.listen();

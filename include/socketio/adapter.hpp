@@ -78,7 +78,8 @@ class LocalNamespace {
   virtual void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
                                   std::function<void(std::size_t)> client_count,
                                   std::function<void(Args)> on_ack) = 0;
-  virtual void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) = 0;
+  virtual void fetch_sockets(const BroadcastOptions& opts,
+                             std::function<void(std::vector<SocketInfo>)> done) = 0;
   virtual void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) = 0;
   virtual void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) = 0;
   virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) = 0;
@@ -97,10 +98,12 @@ class Adapter {
     local_.broadcast(packet, opts);
   }
   virtual void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
-                                  std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) {
+                                  std::function<void(std::size_t)> client_count,
+                                  std::function<void(Args)> on_ack) {
     local_.broadcast_with_ack(packet, opts, std::move(client_count), std::move(on_ack));
   }
-  virtual void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) {
+  virtual void fetch_sockets(const BroadcastOptions& opts,
+                             std::function<void(std::vector<SocketInfo>)> done) {
     local_.fetch_sockets(opts, std::move(done));
   }
   virtual void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
@@ -109,7 +112,9 @@ class Adapter {
   virtual void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) {
     local_.del_sockets(opts, rooms);
   }
-  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) { local_.disconnect_sockets(opts, close); }
+  virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) {
+    local_.disconnect_sockets(opts, close);
+  }
   // To the other nodes only (none in process): done(responses) after all answered or timeout.
   virtual void server_side_emit(const std::string& event, const Args& args,
                                 std::optional<std::chrono::milliseconds> timeout,

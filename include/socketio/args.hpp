@@ -37,7 +37,9 @@ class Args {
   requires std::same_as<std::remove_cvref_t<S>, std::string> Args& add(S&& s) {
     return add(boost::json::value(boost::json::string_view(s.data(), s.size())));
   }
-  Args& add_binary(std::string bytes) { return add_binary(std::make_shared<const std::string>(std::move(bytes))); }
+  Args& add_binary(std::string bytes) {
+    return add_binary(std::make_shared<const std::string>(std::move(bytes)));
+  }
   Args& add_binary(Bytes bytes);
   // A JSON value that may itself contain placeholders for binary added with attach().
   boost::json::value attach(Bytes bytes);

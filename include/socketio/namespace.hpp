@@ -37,7 +37,8 @@ struct ConnectError {
 using ConnectionHandler = std::function<void(const SocketPtr&)>;
 // Namespace middleware: next() accepts, next(error) refuses with CONNECT_ERROR. May be called
 // later (asynchronously), on the socket's shard.
-using Middleware = std::function<void(const SocketPtr&, std::function<void(std::optional<ConnectError>)> next)>;
+using Middleware =
+    std::function<void(const SocketPtr&, std::function<void(std::optional<ConnectError>)> next)>;
 using ServerSideHandler = std::function<void(const Args& args, std::function<void(Args)> ack)>;
 // Responses to a broadcast with acks: timed_out is true if not every client answered in time.
 using BroadcastAckCallback = std::function<void(bool timed_out, std::vector<Args> responses)>;
@@ -102,7 +103,9 @@ class Namespace {
   BroadcastOperator all() { return BroadcastOperator(*this, {}); }
 
   void emit(std::string_view event, Args args = {}) { all().emit(event, std::move(args)); }
-  void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) { all().fetch_sockets(std::move(done)); }
+  void fetch_sockets(std::function<void(std::vector<SocketInfo>)> done) {
+    all().fetch_sockets(std::move(done));
+  }
   void sockets_join(std::vector<std::string> rooms) { all().sockets_join(std::move(rooms)); }
   void sockets_leave(std::vector<std::string> rooms) { all().sockets_leave(std::move(rooms)); }
   void disconnect_sockets(bool close = false) { all().disconnect_sockets(close); }

@@ -19,8 +19,8 @@ struct CorsOptions {
   std::vector<std::string> origins{"*"};
   bool credentials = false;
   std::string methods = "GET,HEAD,PUT,PATCH,POST,DELETE";  // the cors package's default
-  std::string allowed_headers;  // empty: reflect Access-Control-Request-Headers
-  int max_age = -1;             // seconds; -1: not sent
+  std::string allowed_headers;                             // empty: reflect Access-Control-Request-Headers
+  int max_age = -1;                                        // seconds; -1: not sent
 };
 
 struct Options {

@@ -2,19 +2,25 @@
 
 #include "core/id.hpp"
 
-#include <boost/url/parse_query.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/url/parse_query.hpp>
 
 namespace socketio::eio {
 
 std::string_view error_message(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::unknown_transport: return "Transport unknown";
-    case ErrorCode::unknown_sid: return "Session ID unknown";
-    case ErrorCode::bad_handshake_method: return "Bad handshake method";
-    case ErrorCode::bad_request: return "Bad request";
-    case ErrorCode::forbidden: return "Forbidden";
-    case ErrorCode::unsupported_protocol_version: return "Unsupported protocol version";
+    case ErrorCode::unknown_transport:
+      return "Transport unknown";
+    case ErrorCode::unknown_sid:
+      return "Session ID unknown";
+    case ErrorCode::bad_handshake_method:
+      return "Bad handshake method";
+    case ErrorCode::bad_request:
+      return "Bad request";
+    case ErrorCode::forbidden:
+      return "Forbidden";
+    case ErrorCode::unsupported_protocol_version:
+      return "Unsupported protocol version";
   }
   return "Bad request";
 }
@@ -93,7 +99,8 @@ net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode 
   res.set("Content-Type", "application/json");
   add_cors_headers(req, res);
   const auto text = message.empty() ? error_message(code) : message;
-  res.body = "{\"code\":" + std::to_string(static_cast<int>(code)) + ",\"message\":\"" + json_escape(text) + "\"}";
+  res.body =
+      "{\"code\":" + std::to_string(static_cast<int>(code)) + ",\"message\":\"" + json_escape(text) + "\"}";
   return res;
 }
 
@@ -132,7 +139,8 @@ void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocke
       pre.set("Access-Control-Allow-Headers", options_.cors.allowed_headers);
     } else if (auto h = req.header("Access-Control-Request-Headers")) {
       pre.set("Access-Control-Allow-Headers", std::string(*h));
-      pre.set("Vary", pre.header("Vary") ? "Origin, Access-Control-Request-Headers" : "Access-Control-Request-Headers");
+      pre.set("Vary", pre.header("Vary") ? "Origin, Access-Control-Request-Headers"
+                                         : "Access-Control-Request-Headers");
     }
     if (options_.cors.max_age >= 0) pre.set("Access-Control-Max-Age", std::to_string(options_.cors.max_age));
     pre.set("Content-Length", "0");
@@ -146,11 +154,16 @@ void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocke
   for (auto p : *parsed) {
     std::optional<std::string>* slot = nullptr;
     const auto key = p.key.decode();
-    if (key == "EIO") slot = &q.eio;
-    else if (key == "transport") slot = &q.transport;
-    else if (key == "sid") slot = &q.sid;
-    else if (key == "b64") slot = &q.b64;
-    else if (key == "j") slot = &q.j;
+    if (key == "EIO")
+      slot = &q.eio;
+    else if (key == "transport")
+      slot = &q.transport;
+    else if (key == "sid")
+      slot = &q.sid;
+    else if (key == "b64")
+      slot = &q.b64;
+    else if (key == "j")
+      slot = &q.j;
     if (slot && !*slot) *slot = p.has_value ? p.value.decode() : std::string();
   }
 
@@ -216,7 +229,8 @@ std::shared_ptr<Session> Server::find(std::size_t shard, const std::string& sid)
 }
 
 void Server::remove(const Session& session) {
-  if (sessions_[session.shard()].erase(session.id()) > 0) session_count_.fetch_sub(1, std::memory_order_relaxed);
+  if (sessions_[session.shard()].erase(session.id()) > 0)
+    session_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Server::close_all(std::string_view reason) {

@@ -64,7 +64,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- called by the Server / transports (same shard) ---
   void start(net::ResponderPtr handshake_get);  // polling open
-  void start(net::WebSocketPtr ws);              // direct WebSocket open
+  void start(net::WebSocketPtr ws);             // direct WebSocket open
   void on_polling_request(net::HttpRequest&& req, net::ResponderPtr res);
   void on_upgrade_request(net::WebSocketPtr ws);
   void on_ws_message(const WsLink* link, std::string_view data, bool binary);

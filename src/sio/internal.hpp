@@ -61,7 +61,9 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
 
   // Namespace
   const std::string& name() const noexcept override { return name_; }
-  void on_connection(ConnectionHandler handler) override { handlers_->connection.push_back(std::move(handler)); }
+  void on_connection(ConnectionHandler handler) override {
+    handlers_->connection.push_back(std::move(handler));
+  }
   void use(Middleware middleware) override { handlers_->middleware.push_back(std::move(middleware)); }
   void on_server_side(std::string event, ServerSideHandler handler) override {
     handlers_->server_side.emplace(std::move(event), std::move(handler));
@@ -69,14 +71,18 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   Adapter& adapter() noexcept override { return *adapter_; }
   void server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
                         std::chrono::milliseconds timeout) override;
-  std::size_t local_socket_count() const noexcept override { return socket_count_.load(std::memory_order_relaxed); }
+  std::size_t local_socket_count() const noexcept override {
+    return socket_count_.load(std::memory_order_relaxed);
+  }
   void rooms(std::function<void(std::map<std::string, std::size_t>)> done) override;
 
   // LocalNamespace (any thread)
   void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override;
   void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
-                          std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) override;
-  void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) override;
+                          std::function<void(std::size_t)> client_count,
+                          std::function<void(Args)> on_ack) override;
+  void fetch_sockets(const BroadcastOptions& opts,
+                     std::function<void(std::vector<SocketInfo>)> done) override;
   void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
   void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
   void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
@@ -178,7 +184,9 @@ class SocketImpl final : public Socket {
   boost::json::value& data() noexcept override { return data_; }
   std::string_view transport() const noexcept override;
 
-  void on(std::string event, EventHandler handler) override { handlers_.emplace(std::move(event), std::move(handler)); }
+  void on(std::string event, EventHandler handler) override {
+    handlers_.emplace(std::move(event), std::move(handler));
+  }
   void on_any(AnyHandler h) override { any_.push_back(std::move(h)); }
   void on_any_outgoing(AnyHandler h) override { any_out_.push_back(std::move(h)); }
   void on_disconnecting(DisconnectHandler h) override { disconnecting_.push_back(std::move(h)); }

@@ -92,7 +92,8 @@ void NamespaceImpl::room_shards_changed(const std::string& room, bool added) {
 
 void NamespaceImpl::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
   // Encoded once; every shard queues the same immutable buffers.
-  auto encoded = std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, std::nullopt));
+  auto encoded = std::make_shared<const EncodedPacket>(
+      encode_event(name_, packet.data, packet.attachments, std::nullopt));
   auto o = std::make_shared<const BroadcastOptions>(opts);
   on_each_shard([this, encoded, o](std::size_t s) {
     for (auto* sock : targets(s, *o)) sock->send_encoded(*encoded, o->flags.volatile_);
@@ -103,7 +104,8 @@ void NamespaceImpl::broadcast_with_ack(const OutgoingPacket& packet, const Broad
                                        std::function<void(std::size_t)> client_count,
                                        std::function<void(Args)> on_ack) {
   const auto id = next_ack_id();
-  auto encoded = std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, id));
+  auto encoded =
+      std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, id));
   auto o = std::make_shared<const BroadcastOptions>(opts);
   const auto here = net::ShardPool::current();
   const std::size_t origin = here < core_.pool->size() ? here : 0;
@@ -129,7 +131,8 @@ void NamespaceImpl::broadcast_with_ack(const OutgoingPacket& packet, const Broad
   });
 }
 
-void NamespaceImpl::fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) {
+void NamespaceImpl::fetch_sockets(const BroadcastOptions& opts,
+                                  std::function<void(std::vector<SocketInfo>)> done) {
   const auto here = net::ShardPool::current();
   const std::size_t origin = here < core_.pool->size() ? here : 0;
   struct Acc {
@@ -192,10 +195,13 @@ void NamespaceImpl::shutdown_sockets() {
 
 void NamespaceImpl::on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) {
   auto range = handlers_->server_side.equal_range(event);
-  for (auto it = range.first; it != range.second; ++it) it->second(args, ack ? ack : [](Args) {});
+  for (auto it = range.first; it != range.second; ++it)
+    it->second(
+        args, ack ? ack : [](Args) {});
 }
 
-void NamespaceImpl::server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
+void NamespaceImpl::server_side_emit(std::string_view event, Args args,
+                                     std::function<void(bool, AckResponses)> done,
                                      std::chrono::milliseconds timeout) {
   if (!done) return adapter_->server_side_emit(std::string(event), args, std::nullopt, nullptr);
   // Answers come on the cluster adapter's thread: back to the calling shard.
@@ -315,7 +321,8 @@ void BroadcastOperator::emit(std::string_view event, Args args) const {
   nsp_->adapter().broadcast(make_packet(*nsp_, event, std::move(args)), opts_);
 }
 
-void BroadcastOperator::emit_with_ack(std::string_view event, Args args, BroadcastAckCallback callback) const {
+void BroadcastOperator::emit_with_ack(std::string_view event, Args args,
+                                      BroadcastAckCallback callback) const {
   auto& impl = static_cast<sio::NamespaceImpl&>(*nsp_);
   auto* pool = impl.core().pool;
   const auto here = net::ShardPool::current();
@@ -385,6 +392,8 @@ void BroadcastOperator::sockets_leave(std::vector<std::string> rooms) const {
   nsp_->adapter().del_sockets(opts_, rooms);
 }
 
-void BroadcastOperator::disconnect_sockets(bool close) const { nsp_->adapter().disconnect_sockets(opts_, close); }
+void BroadcastOperator::disconnect_sockets(bool close) const {
+  nsp_->adapter().disconnect_sockets(opts_, close);
+}
 
 }  // namespace socketio

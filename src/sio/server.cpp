@@ -31,7 +31,8 @@ class ParentAdapter final : public Adapter {
     }
   }
   void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
-                          std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) override {
+                          std::function<void(std::size_t)> client_count,
+                          std::function<void(Args)> on_ack) override {
     auto kids = parent_.children();
     struct Sum {
       std::size_t left, total = 0;
@@ -54,7 +55,8 @@ class ParentAdapter final : public Adapter {
           on_ack);
     }
   }
-  void fetch_sockets(const BroadcastOptions& opts, std::function<void(std::vector<SocketInfo>)> done) override {
+  void fetch_sockets(const BroadcastOptions& opts,
+                     std::function<void(std::vector<SocketInfo>)> done) override {
     auto kids = parent_.children();
     struct Acc {
       std::size_t left;
@@ -176,7 +178,9 @@ Server::~Server() {
   impl_->core.parents.clear();
 }
 
-const ServerOptions& Server::options() const noexcept { return impl_->core.options; }
+const ServerOptions& Server::options() const noexcept {
+  return impl_->core.options;
+}
 
 Namespace& Server::of(const std::string& name) {
   std::string n = name.empty() || name.front() != '/' ? "/" + name : name;
@@ -196,7 +200,9 @@ Namespace& Server::of(std::function<bool(const std::string&, const boost::json::
 }
 
 Namespace& Server::of(const std::regex& pattern) {
-  return of([pattern](const std::string& name, const boost::json::object&) { return std::regex_match(name, pattern); });
+  return of([pattern](const std::string& name, const boost::json::object&) {
+    return std::regex_match(name, pattern);
+  });
 }
 
 std::uint16_t Server::listen() {
@@ -319,14 +325,20 @@ std::vector<std::string> Server::tls_warnings() const {
   return impl_->tls ? impl_->tls->warnings() : std::vector<std::string>{};
 }
 
-std::string Server::tls_fingerprint() const { return impl_->tls ? impl_->tls->fingerprint_sha256() : std::string(); }
+std::string Server::tls_fingerprint() const {
+  return impl_->tls ? impl_->tls->fingerprint_sha256() : std::string();
+}
 
-net::ShardPool& ServerAccess::pool(Server& s) { return *s.impl_->pool; }
+net::ShardPool& ServerAccess::pool(Server& s) {
+  return *s.impl_->pool;
+}
 
 void ServerAccess::add_route(Server& s, net::Router::Matcher matcher, net::HttpHandler& handler) {
   s.impl_->router->add(std::move(matcher), handler);
 }
 
-std::size_t Server::client_count() const noexcept { return impl_->engine ? impl_->engine->session_count() : 0; }
+std::size_t Server::client_count() const noexcept {
+  return impl_->engine ? impl_->engine->session_count() : 0;
+}
 
 }  // namespace socketio

@@ -1,5 +1,5 @@
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include "sio/internal.hpp"
 
@@ -16,7 +16,11 @@ namespace socketio::sio {
 
 SocketImpl::SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, std::string id,
                        Handshake handshake)
-    : nsp_(nsp), client_(std::move(client)), shard_(shard), id_(std::move(id)), handshake_(std::move(handshake)) {}
+    : nsp_(nsp),
+      client_(std::move(client)),
+      shard_(shard),
+      id_(std::move(id)),
+      handshake_(std::move(handshake)) {}
 
 SocketImpl::~SocketImpl() = default;
 
@@ -38,7 +42,8 @@ SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_)
   return c->write(packet, volatile_);
 }
 
-SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id) {
+SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_,
+                                 std::optional<std::uint64_t> id) {
   if (!connected_) return SendResult::dropped;
   for (auto& h : any_out_) h(std::string(event), args);
   const auto data = event_array(event, args);
@@ -208,7 +213,8 @@ void SocketImpl::on_ack(Packet&& packet, std::vector<std::string>&& attachments)
   if (p.timer) p.timer->cancel();
   std::vector<Bytes> att;
   for (auto& a : attachments) att.push_back(std::make_shared<const std::string>(std::move(a)));
-  Args args(packet.data.is_array() ? std::move(packet.data.as_array()) : boost::json::array{}, std::move(att));
+  Args args(packet.data.is_array() ? std::move(packet.data.as_array()) : boost::json::array{},
+            std::move(att));
   if (p.callback) p.callback(false, std::move(args));
 }
 

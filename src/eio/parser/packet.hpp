@@ -20,7 +20,15 @@
 
 namespace socketio::eio {
 
-enum class PacketType : std::uint8_t { open = 0, close = 1, ping = 2, pong = 3, message = 4, upgrade = 5, noop = 6 };
+enum class PacketType : std::uint8_t {
+  open = 0,
+  close = 1,
+  ping = 2,
+  pong = 3,
+  message = 4,
+  upgrade = 5,
+  noop = 6
+};
 
 struct Packet {
   PacketType type = PacketType::message;

@@ -18,11 +18,10 @@ import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
-import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { setTimeout as delay } from "node:timers/promises";
-import { startServer, closeAll, track, until, rawExchange, parseRawResponse, toBuffer, IS_REFERENCE, TESTS_DIR } from "./lib/harness.mjs";
+import { startServer, closeAll, track, until, rawExchange, parseRawResponse, toBuffer, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
 import { sioConnect, waitForUpgrade } from "./lib/clients.mjs";
 import { createPki } from "./lib/pki.mjs";
 
@@ -52,16 +51,6 @@ before(async () => {
 });
 after(closeAll);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Applies one substitution that must match (at least `min` times). */
 function must(text, pattern, replacement, what, min = 1) {

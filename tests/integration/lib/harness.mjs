@@ -24,6 +24,18 @@ const KINDS = {
 
 export const sleep = (ms) => delay(ms);
 
+/** A TCP port free on 127.0.0.1 right now (for servers that must be told their port). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /** Resolves `value` after ms without keeping the process alive (for Promise.race guards). */
 export const timeoutAfter = (ms, value) => delay(ms, value, { ref: false });
 

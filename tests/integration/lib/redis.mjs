@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { createClient } from "redis";
-import { TESTS_DIR, track, until, IS_REFERENCE } from "./harness.mjs";
+import { TESTS_DIR, track, until, IS_REFERENCE, freePort } from "./harness.mjs";
 import { sioConnect } from "./clients.mjs";
 
 const version = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
@@ -17,16 +17,7 @@ export const HAVE_REDIS = !!REDIS_VERSION;
 // which checks the tests themselves against @socket.io/redis-adapter.
 export const skipReason = !HAVE_REDIS ? "no redis-server" : false;
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 const canConnect = (port) =>
   new Promise((resolve) => {

@@ -1,18 +1,28 @@
-// WebSocket sessions over plain and TLS streams (one template, instantiated for both). Owns the
-// Beast websocket stream; one write in flight and a queue of shared frames; callbacks to the
-// handler on the owning shard; send/close from any thread are posted there.
+// WebSocket sessions over plain and TLS streams (one template, instantiated for both). Beast does
+// the opening handshake; after it the session frames the stream itself (RFC 6455, server side),
+// because Beast writes one message per operation: here every frame queued while the shard ran
+// its current handlers goes out in one gathered write (one syscall, one TLS record batch), with
+// each frame's bytes shared with every other recipient of the same broadcast. Dropping Beast's
+// stream after the handshake also returns its per-connection buffers. One write in flight and a
+// queue of shared frames; callbacks to the handler on the owning shard; send/close from any
+// thread are posted there.
 #include "net/detail/streams.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <spdlog/spdlog.h>
 
-#include <array>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
 #include <atomic>
-#include <deque>
+#include <cstring>
+#include <optional>
+#include <type_traits>
+#include <vector>
 
 namespace socketio::net::detail {
 
@@ -23,22 +33,65 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-// Read buffers grow for a large message; give the memory back afterwards so that idle
-// connections stay small.
+// Read buffers start small, grow for a large message and give the memory back afterwards so
+// that idle connections stay small.
+constexpr std::size_t kInitialReadBuffer = 512;
 constexpr std::size_t kKeepReadBuffer = 16 * 1024;
+// One gathered write: at most this many frames / bytes (frames with small bodies are copied into
+// one staging buffer; larger bodies are referenced where they are).
+constexpr std::size_t kMaxBatchFrames = 1024;
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+constexpr std::size_t kCopyBelow = 1024;
+// How long a closing connection waits for the peer's end of the closing handshake.
+constexpr auto kCloseLinger = std::chrono::seconds(2);
+
+enum Opcode : std::uint8_t {
+  kCont = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xA
+};
+
+// Writes a server frame header (never masked) for a payload of n bytes; returns its length.
+std::size_t frame_header(char* out, std::uint8_t opcode, std::uint64_t n) {
+  out[0] = static_cast<char>(0x80 | opcode);
+  if (n < 126) {
+    out[1] = static_cast<char>(n);
+    return 2;
+  }
+  if (n < 65536) {
+    out[1] = 126;
+    out[2] = static_cast<char>(n >> 8);
+    out[3] = static_cast<char>(n & 0xff);
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<char>((n >> (8 * (7 - i))) & 0xff);
+  return 10;
+}
 
 template <class Stream>
 class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
+  using tcp_socket_type = asio::ip::tcp::socket;
+
  public:
   WsSession(Stream&& stream, BeastRequest&& beast_req, HttpRequest&& req, const ConnContext& ctx,
             std::size_t shard)
-      : ws_(std::move(stream)), beast_req_(std::move(beast_req)), req_(std::move(req)), ctx_(ctx), shard_(shard) {}
+      : ws_(std::in_place, std::move(stream)),
+        ex_(ws_->get_executor()),
+        beast_req_(std::move(beast_req)),
+        req_(std::move(req)),
+        ctx_(ctx),
+        shard_(shard) {}
 
   const HttpRequest& request() const noexcept override { return req_; }
   std::size_t shard() const noexcept override { return shard_; }
 
   void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done) override {
-    run([self = this->shared_from_this(), handler = std::move(handler), on_done = std::move(on_done)]() mutable {
+    run([self = this->shared_from_this(), handler = std::move(handler),
+         on_done = std::move(on_done)]() mutable {
       self->do_accept(std::move(handler), std::move(on_done));
     });
   }
@@ -52,8 +105,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void send(WsFrame frame) override {
     buffered_.fetch_add(frame.size(), std::memory_order_relaxed);
     run([self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+      if (self->closed_ || self->close_queued_) {
+        self->buffered_.fetch_sub(frame.size(), std::memory_order_relaxed);
+        return;
+      }
       self->queue_.push_back(std::move(frame));
-      self->maybe_write();
+      self->schedule_write();
     });
   }
 
@@ -61,23 +118,18 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     std::size_t n = 0;
     for (const auto& f : frames) n += f.size();
     buffered_.fetch_add(n, std::memory_order_relaxed);
-    run([self = this->shared_from_this(), frames = std::move(frames)]() mutable {
+    run([self = this->shared_from_this(), frames = std::move(frames), n]() mutable {
+      if (self->closed_ || self->close_queued_) {
+        self->buffered_.fetch_sub(n, std::memory_order_relaxed);
+        return;
+      }
       for (auto& f : frames) self->queue_.push_back(std::move(f));
-      self->maybe_write();
+      self->schedule_write();
     });
   }
 
   void close(std::uint16_t code) override {
-    run([self = this->shared_from_this(), code] {
-      if (self->closed_ || self->close_queued_) return;
-      self->close_queued_ = true;
-      self->close_code_ = code;
-      if (!self->accepted_) {
-        self->finish("forced close");
-        return;
-      }
-      self->maybe_write();
-    });
+    run([self = this->shared_from_this(), code] { self->start_close(code, "forced close"); });
   }
 
   std::size_t buffered_bytes() const noexcept override { return buffered_.load(std::memory_order_relaxed); }
@@ -88,7 +140,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (ShardPool::current() == shard_)
       f();
     else
-      asio::post(ws_.get_executor(), std::forward<F>(f));
+      asio::post(ex_, std::forward<F>(f));
   }
 
   void do_accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done) {
@@ -97,12 +149,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     t.handshake_timeout = std::chrono::seconds(10);
     t.idle_timeout = websocket::stream_base::none();  // Engine.IO's heartbeat bounds idleness
     t.keep_alive_pings = false;
-    ws_.set_option(t);
-    ws_.read_message_max(ctx_.options->ws_message_limit);
-    ws_.auto_fragment(false);
-    beast::get_lowest_layer(ws_).expires_never();
-    ws_.async_accept(beast_req_, [self = this->shared_from_this(), on_done = std::move(on_done)](
-                                     boost::system::error_code ec) {
+    ws_->set_option(t);
+    ws_->read_message_max(ctx_.options->ws_message_limit);
+    ws_->auto_fragment(false);
+    beast::get_lowest_layer(*ws_).expires_never();
+    ws_->async_accept(beast_req_, [self = this->shared_from_this(),
+                                   on_done = std::move(on_done)](boost::system::error_code ec) {
       self->beast_req_ = {};
       if (ec) {
         spdlog::debug("websocket: handshake failed: {}", ec.message());
@@ -110,83 +162,314 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (on_done) on_done(false);
         return;
       }
+      // From here on the session frames the stream itself; Beast's stream (and its buffers) go.
+      self->raw_.emplace(std::move(self->ws_->next_layer()));
+      self->ws_.reset();
+      self->req_ = HttpRequest{};  // served the upgrade decision; Engine.IO keeps its own copy
       self->accepted_ = true;
       if (on_done) on_done(true);
+      if (self->closed_) return;
       self->do_read();
-      self->maybe_write();
+      if (self->close_queued_)
+        self->maybe_write();
+      else
+        self->schedule_write();
     });
   }
 
   void do_reject(HttpResponse response) {
     closed_ = true;
     response.close = true;
-    auto res = std::make_shared<http::response<http::string_body>>(to_beast_response(std::move(response), 11));
+    auto res =
+        std::make_shared<http::response<http::string_body>>(to_beast_response(std::move(response), 11));
     res->keep_alive(false);
-    beast::get_lowest_layer(ws_).expires_after(ctx_.options->write_timeout);
-    http::async_write(ws_.next_layer(), *res,
+    beast::get_lowest_layer(*ws_).expires_after(ctx_.options->write_timeout);
+    http::async_write(ws_->next_layer(), *res,
                       [self = this->shared_from_this(), res](boost::system::error_code, std::size_t) {
-                        beast::get_lowest_layer(self->ws_).close();
+                        beast::get_lowest_layer(*self->ws_).close();
                       });
   }
 
-  void do_read() {
-    ws_.async_read(rbuf_, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+  tcp_socket_type& socket() {
+    return raw_ ? beast::get_lowest_layer(*raw_).socket() : beast::get_lowest_layer(*ws_).socket();
   }
 
-  void on_read(boost::system::error_code ec) {
+  // --- reading: frames parsed in place, messages handed to the handler -----------------------
+
+  void do_read() {
+    if (rbeg_ > 0) {
+      std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
+      rend_ -= rbeg_;
+      rbeg_ = 0;
+    }
+    const std::size_t want = std::max(need_, rend_ + kInitialReadBuffer / 2);
+    if (rbuf_.size() < want) rbuf_.resize(std::max({want, rbuf_.size() * 2, kInitialReadBuffer}));
+    raw_->async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                          [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+  }
+
+  void on_read(boost::system::error_code ec, std::size_t n) {
+    if (closed_) return;
     if (ec) {
-      if (ec == websocket::error::closed)
-        finish("transport close");
-      else if (ec == websocket::error::message_too_big)
-        finish("transport error: message too big");
+      if (close_sent_ || peer_closed_)
+        finish(close_reason_.empty() ? "transport close" : close_reason_);
       else
         finish(ec == asio::error::operation_aborted ? "forced close" : "transport close");
       return;
     }
-    const auto data = rbuf_.cdata();
-    const std::string_view view(static_cast<const char*>(data.data()), data.size());
-    if (auto h = handler_.lock()) h->on_ws_message(view, ws_.got_binary());
-    rbuf_.consume(rbuf_.size());
-    if (rbuf_.capacity() > kKeepReadBuffer) rbuf_ = beast::flat_buffer();
-    if (!closed_) do_read();
+    rend_ += n;
+    parse();  // while closing, only the peer's close frame matters (deliver() drops messages)
+    if (closed_ || peer_closed_ || reading_stopped_) return;
+    if (rbeg_ == rend_) {
+      rbeg_ = rend_ = 0;
+      if (rbuf_.size() > kKeepReadBuffer) std::vector<char>().swap(rbuf_);
+    }
+    do_read();
+  }
+
+  void parse() {
+    need_ = 0;
+    while (!closed_ && !reading_stopped_ && rend_ - rbeg_ >= 2) {
+      const auto* p = reinterpret_cast<const unsigned char*>(rbuf_.data() + rbeg_);
+      const std::size_t avail = rend_ - rbeg_;
+      const bool fin = (p[0] & 0x80) != 0;
+      const std::uint8_t op = p[0] & 0x0f;
+      const bool masked = (p[1] & 0x80) != 0;
+      std::uint64_t len = p[1] & 0x7f;
+      std::size_t hl = 2;
+      if (len == 126) {
+        if (avail < 4) return;
+        len = (std::uint64_t{p[2]} << 8) | p[3];
+        hl = 4;
+      } else if (len == 127) {
+        if (avail < 10) return;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+        hl = 10;
+      }
+      hl += 4;  // client frames are masked
+      if ((p[0] & 0x70) != 0 || !masked) {
+        protocol_error(1002, "transport error: protocol error");
+        return;
+      }
+      const bool control = (op & 0x8) != 0;
+      if (control && (!fin || len > 125)) {
+        protocol_error(1002, "transport error: protocol error");
+        return;
+      }
+      if (!control && (in_message_ ? message_.size() : 0) + len > ctx_.options->ws_message_limit) {
+        protocol_error(1009, "transport error: message too big");
+        return;
+      }
+      if (avail < hl + len) {
+        need_ = hl + static_cast<std::size_t>(len);
+        return;
+      }
+      char* data = rbuf_.data() + rbeg_ + hl;
+      const unsigned char* key = p + hl - 4;
+      for (std::size_t i = 0; i < len; ++i) data[i] = static_cast<char>(data[i] ^ key[i & 3]);
+      rbeg_ += hl + static_cast<std::size_t>(len);
+      on_frame(op, fin, std::string_view(data, static_cast<std::size_t>(len)));
+    }
+  }
+
+  void on_frame(std::uint8_t op, bool fin, std::string_view payload) {
+    switch (op) {
+      case kText:
+      case kBinary:
+        if (in_message_) return protocol_error(1002, "transport error: protocol error");
+        if (fin) return deliver(payload, op == kBinary);
+        in_message_ = true;
+        message_binary_ = op == kBinary;
+        message_.assign(payload);
+        return;
+      case kCont:
+        if (!in_message_) return protocol_error(1002, "transport error: protocol error");
+        message_.append(payload);
+        if (fin) {
+          in_message_ = false;
+          std::string msg = std::move(message_);
+          message_ = std::string();
+          deliver(msg, message_binary_);
+        }
+        return;
+      case kPing:
+        append_control(kPong, payload);
+        schedule_write();
+        return;
+      case kPong:
+        return;
+      case kClose: {
+        // The peer closes: answer with its code (or none) and finish once that is written.
+        peer_closed_ = true;
+        std::uint16_t code = 0;
+        if (payload.size() >= 2)
+          code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                            static_cast<unsigned char>(payload[1]));
+        if (close_sent_) {
+          finish(close_reason_.empty() ? "transport close" : close_reason_);
+          return;
+        }
+        start_close(code, "transport close");
+        return;
+      }
+      default:
+        protocol_error(1002, "transport error: protocol error");
+    }
+  }
+
+  void deliver(std::string_view msg, bool binary) {
+    if (close_queued_) return;
+    if (auto h = handler_.lock()) h->on_ws_message(msg, binary);
+  }
+
+  void protocol_error(std::uint16_t code, const char* reason) {
+    reading_stopped_ = true;
+    // What was queued no longer matters (but the batch being written stays until it completes).
+    const std::size_t keep = writing_ ? batch_frames_ : 0;
+    std::size_t dropped = 0;
+    for (std::size_t i = keep; i < queue_.size(); ++i) dropped += queue_[i].size();
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+    buffered_.fetch_sub(dropped, std::memory_order_relaxed);
+    start_close(code, reason);
+  }
+
+  // --- writing: one gathered write of everything queued ---------------------------------------
+
+  // Defers the write to the end of the shard's current run of handlers, so that every frame
+  // queued meanwhile (a burst of broadcasts, several acks) goes out in the same write.
+  void schedule_write() {
+    if (!accepted_ || writing_ || write_posted_ || closed_) return;
+    write_posted_ = true;
+    asio::post(ex_, [self = this->shared_from_this()] {
+      self->write_posted_ = false;
+      self->maybe_write();
+    });
+  }
+
+  void append_control(std::uint8_t op, std::string_view payload) {
+    char head[10];
+    const std::size_t hl = frame_header(head, op, payload.size());
+    control_.append(head, hl);
+    control_.append(payload);
   }
 
   void maybe_write() {
-    if (!accepted_ || writing_ || closed_) return;
-    if (!queue_.empty()) {
-      writing_ = true;
-      auto& f = queue_.front();
-      ws_.binary(f.binary);
-      std::array<asio::const_buffer, 2> bufs{
-          asio::const_buffer(f.head, f.head_len),
-          f.body ? asio::const_buffer(f.body->data(), f.body->size()) : asio::const_buffer()};
-      ws_.async_write(bufs, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-        self->on_write(ec);
-      });
+    if (!accepted_ || writing_ || closed_ || close_sent_) return;
+    if (queue_.empty() && control_.empty()) {
+      if (close_queued_) write_close();
       return;
     }
-    if (close_queued_ && !close_sent_) {
-      close_sent_ = true;
-      writing_ = true;
-      ws_.async_close(close_code_ == 0 ? websocket::close_reason() : websocket::close_reason(close_code_),
-                      [self = this->shared_from_this()](boost::system::error_code) {
-                        self->writing_ = false;
-                        self->finish("forced close");
-                      });
+    // Stage: control frames first, then data frames; small bodies copied, large ones referenced.
+    stage_.clear();
+    bufs_.clear();
+    marks_.clear();
+    stage_.swap(control_);
+    std::size_t bytes = stage_.size();
+    batch_frames_ = 0;
+    batch_bytes_ = 0;
+    for (const WsFrame& f : queue_) {
+      if (batch_frames_ == kMaxBatchFrames || (batch_frames_ > 0 && bytes >= kMaxBatchBytes)) break;
+      const std::size_t body = f.body ? f.body->size() : 0;
+      char head[10];
+      const std::size_t hl = frame_header(head, f.binary ? kBinary : kText, f.head_len + body);
+      stage_.append(head, hl);
+      stage_.append(f.head, f.head_len);
+      if (body > 0 && body < kCopyBelow) {
+        stage_.append(f.body->data(), body);
+      } else if (body > 0) {
+        marks_.push_back({stage_.size(), &f});
+      }
+      bytes += hl + f.head_len + body;
+      batch_bytes_ += f.size();
+      ++batch_frames_;
     }
+    std::size_t from = 0;
+    for (const auto& [at, frame] : marks_) {
+      if (at > from) bufs_.emplace_back(stage_.data() + from, at - from);
+      bufs_.emplace_back(frame->body->data(), frame->body->size());
+      from = at;
+    }
+    if (stage_.size() > from) bufs_.emplace_back(stage_.data() + from, stage_.size() - from);
+    writing_ = true;
+    asio::async_write(
+        *raw_, bufs_,
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
-    buffered_.fetch_sub(queue_.front().size(), std::memory_order_relaxed);
-    queue_.pop_front();
+    if (!closed_) {
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch_frames_));
+      buffered_.fetch_sub(batch_bytes_, std::memory_order_relaxed);
+    }
+    batch_frames_ = 0;
+    batch_bytes_ = 0;
+    if (stage_.capacity() > kMaxBatchBytes) std::string().swap(stage_);
     if (ec) {
       finish("transport error");
       return;
     }
+    if (queue_.empty() && control_.empty()) {
+      // Idle again: give back the memory kept for the last burst.
+      if (stage_.capacity() > 4096) std::string().swap(stage_);
+      if (bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
+      if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
+    }
     maybe_write();
+  }
+
+  // Queues the closing handshake after whatever is queued; `reason` is what the handler hears.
+  void start_close(std::uint16_t code, std::string_view reason) {
+    if (closed_ || close_queued_) return;
+    close_queued_ = true;
+    close_code_ = code;
+    close_reason_ = std::string(reason);
+    if (!accepted_) {
+      finish(reason);
+      return;
+    }
+    maybe_write();
+  }
+
+  void write_close() {
+    close_sent_ = true;
+    writing_ = true;
+    char payload[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xff)};
+    stage_.clear();
+    append_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
+    stage_.swap(control_);
+    asio::async_write(
+        *raw_, asio::buffer(stage_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->writing_ = false;
+          if (ec || self->peer_closed_) {
+            self->finish(self->close_reason_);
+            return;
+          }
+          // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the TCP close.
+          self->notify_closed(self->close_reason_);
+          boost::system::error_code ignored;
+          if constexpr (std::is_same_v<Stream, PlainStream>)
+            self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
+          self->linger_ = std::make_unique<asio::steady_timer>(self->ex_, kCloseLinger);
+          self->linger_->async_wait([w = std::weak_ptr<WsSession>(self)](boost::system::error_code ec) {
+            if (auto s = w.lock(); s && !ec) s->finish(s->close_reason_);
+          });
+          if (self->reading_stopped_) {
+            self->reading_stopped_ = false;
+            self->rbeg_ = self->rend_ = 0;
+            self->do_read();
+          }
+        });
+  }
+
+  void notify_closed(std::string_view reason) {
+    if (notified_) return;
+    notified_ = true;
+    if (auto h = handler_.lock()) h->on_ws_closed(reason);
   }
 
   void finish(std::string_view reason) {
@@ -195,39 +478,56 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     std::size_t dropped = 0;
     for (auto& f : queue_) dropped += f.size();
     if (!writing_) {
-      buffered_.fetch_sub(dropped, std::memory_order_relaxed);
+      buffered_.fetch_sub(std::min(dropped, buffered_.load(std::memory_order_relaxed)),
+                          std::memory_order_relaxed);
       queue_.clear();
     }
-    if (!close_sent_) {
-      boost::system::error_code ignored;
-      beast::get_lowest_layer(ws_).socket().close(ignored);
-    }
-    if (auto h = handler_.lock()) h->on_ws_closed(reason);
+    boost::system::error_code ignored;
+    socket().close(ignored);
+    if (linger_) linger_->cancel();
+    notify_closed(reason);
   }
 
-  websocket::stream<Stream> ws_;
+  std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
+  std::optional<Stream> raw_;                    // after it
+  asio::any_io_executor ex_;
   BeastRequest beast_req_;
   HttpRequest req_;
   ConnContext ctx_;
   std::size_t shard_;
   std::weak_ptr<WebSocketHandler> handler_;
-  beast::flat_buffer rbuf_;
-  std::deque<WsFrame> queue_;
+  std::vector<char> rbuf_;
+  std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
+  std::string message_;         // a fragmented message being assembled
+  std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
+  std::string control_;         // framed control frames waiting for the next write
+  std::string stage_;           // the write in flight: headers and small bodies
+  std::vector<asio::const_buffer> bufs_;
+  std::vector<std::pair<std::size_t, const WsFrame*>> marks_;
+  std::size_t batch_frames_ = 0, batch_bytes_ = 0;
   std::atomic<std::size_t> buffered_{0};
+  std::string close_reason_;
+  std::unique_ptr<asio::steady_timer> linger_;  // only while closing
   std::uint16_t close_code_ = 1000;
   bool accepted_ = false;
   bool writing_ = false;
+  bool write_posted_ = false;
   bool closed_ = false;
+  bool notified_ = false;
   bool close_queued_ = false;
   bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool reading_stopped_ = false;
+  bool in_message_ = false;
+  bool message_binary_ = false;
 };
 
 }  // namespace
 
 WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
                             const ConnContext& ctx, std::size_t shard) {
-  return std::make_shared<WsSession<PlainStream>>(std::move(stream), std::move(beast_req), std::move(req), ctx,
-                                                  shard);
+  return std::make_shared<WsSession<PlainStream>>(std::move(stream), std::move(beast_req), std::move(req),
+                                                  ctx, shard);
 }
 
 WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,

@@ -7,6 +7,7 @@
 // queue of shared frames; callbacks to the handler on the owning shard; send/close from any
 // thread are posted there.
 #include "net/detail/streams.hpp"
+#include "net/ws_frame.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -45,32 +46,12 @@ constexpr std::size_t kCopyBelow = 1024;
 // How long a closing connection waits for the peer's end of the closing handshake.
 constexpr auto kCloseLinger = std::chrono::seconds(2);
 
-enum Opcode : std::uint8_t {
-  kCont = 0x0,
-  kText = 0x1,
-  kBinary = 0x2,
-  kClose = 0x8,
-  kPing = 0x9,
-  kPong = 0xA
-};
-
-// Writes a server frame header (never masked) for a payload of n bytes; returns its length.
-std::size_t frame_header(char* out, std::uint8_t opcode, std::uint64_t n) {
-  out[0] = static_cast<char>(0x80 | opcode);
-  if (n < 126) {
-    out[1] = static_cast<char>(n);
-    return 2;
-  }
-  if (n < 65536) {
-    out[1] = 126;
-    out[2] = static_cast<char>(n >> 8);
-    out[3] = static_cast<char>(n & 0xff);
-    return 4;
-  }
-  out[1] = 127;
-  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<char>((n >> (8 * (7 - i))) & 0xff);
-  return 10;
-}
+using ws::kBinary;
+using ws::kClose;
+using ws::kContinuation;
+using ws::kPing;
+using ws::kPong;
+using ws::kText;
 
 template <class Stream>
 class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
@@ -231,47 +212,27 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   void parse() {
     need_ = 0;
-    while (!closed_ && !reading_stopped_ && rend_ - rbeg_ >= 2) {
-      const auto* p = reinterpret_cast<const unsigned char*>(rbuf_.data() + rbeg_);
-      const std::size_t avail = rend_ - rbeg_;
-      const bool fin = (p[0] & 0x80) != 0;
-      const std::uint8_t op = p[0] & 0x0f;
-      const bool masked = (p[1] & 0x80) != 0;
-      std::uint64_t len = p[1] & 0x7f;
-      std::size_t hl = 2;
-      if (len == 126) {
-        if (avail < 4) return;
-        len = (std::uint64_t{p[2]} << 8) | p[3];
-        hl = 4;
-      } else if (len == 127) {
-        if (avail < 10) return;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-        hl = 10;
+    const std::uint64_t limit = ctx_.options->ws_message_limit;
+    while (!closed_ && !reading_stopped_ && rend_ > rbeg_) {
+      const std::string_view avail(rbuf_.data() + rbeg_, rend_ - rbeg_);
+      // What this frame may still add to the message (message_ never exceeds the limit).
+      const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
+      ws::FrameHeader h;
+      switch (ws::parse_client_header(avail, room, h)) {
+        case ws::HeaderStatus::need_more: return;
+        case ws::HeaderStatus::protocol_error: return protocol_error(1002, "transport error: protocol error");
+        case ws::HeaderStatus::too_big: return protocol_error(1009, "transport error: message too big");
+        case ws::HeaderStatus::ok: break;
       }
-      hl += 4;  // client frames are masked
-      if ((p[0] & 0x70) != 0 || !masked) {
-        protocol_error(1002, "transport error: protocol error");
+      const auto len = static_cast<std::size_t>(h.payload_length);  // at most the limit
+      if (avail.size() - h.header_length < len) {
+        need_ = h.header_length + len;
         return;
       }
-      const bool control = (op & 0x8) != 0;
-      if (control && (!fin || len > 125)) {
-        protocol_error(1002, "transport error: protocol error");
-        return;
-      }
-      if (!control && (in_message_ ? message_.size() : 0) + len > ctx_.options->ws_message_limit) {
-        protocol_error(1009, "transport error: message too big");
-        return;
-      }
-      if (avail < hl + len) {
-        need_ = hl + static_cast<std::size_t>(len);
-        return;
-      }
-      char* data = rbuf_.data() + rbeg_ + hl;
-      const unsigned char* key = p + hl - 4;
-      for (std::size_t i = 0; i < len; ++i) data[i] = static_cast<char>(data[i] ^ key[i & 3]);
-      rbeg_ += hl + static_cast<std::size_t>(len);
-      on_frame(op, fin, std::string_view(data, static_cast<std::size_t>(len)));
+      char* data = rbuf_.data() + rbeg_ + h.header_length;
+      ws::unmask(data, len, h.mask);
+      rbeg_ += h.header_length + len;
+      on_frame(h.opcode, h.fin, std::string_view(data, len));
     }
   }
 
@@ -285,7 +246,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         message_binary_ = op == kBinary;
         message_.assign(payload);
         return;
-      case kCont:
+      case kContinuation:
         if (!in_message_) return protocol_error(1002, "transport error: protocol error");
         message_.append(payload);
         if (fin) {
@@ -303,11 +264,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         return;
       case kClose: {
         // The peer closes: answer with its code (or none) and finish once that is written.
+        const int parsed = ws::close_code(payload);
+        if (parsed < 0) return protocol_error(1002, "transport error: protocol error");
         peer_closed_ = true;
-        std::uint16_t code = 0;
-        if (payload.size() >= 2)
-          code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
-                                            static_cast<unsigned char>(payload[1]));
+        const auto code = static_cast<std::uint16_t>(parsed);
         if (close_sent_) {
           finish(close_reason_.empty() ? "transport close" : close_reason_);
           return;
@@ -350,8 +310,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   void append_control(std::uint8_t op, std::string_view payload) {
-    char head[10];
-    const std::size_t hl = frame_header(head, op, payload.size());
+    char head[ws::kMaxServerHeader];
+    const std::size_t hl = ws::write_server_header(head, op, payload.size());
     control_.append(head, hl);
     control_.append(payload);
   }
@@ -373,8 +333,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     for (const WsFrame& f : queue_) {
       if (batch_frames_ == kMaxBatchFrames || (batch_frames_ > 0 && bytes >= kMaxBatchBytes)) break;
       const std::size_t body = f.body ? f.body->size() : 0;
-      char head[10];
-      const std::size_t hl = frame_header(head, f.binary ? kBinary : kText, f.head_len + body);
+      char head[ws::kMaxServerHeader];
+      const std::size_t hl = ws::write_server_header(head, f.binary ? kBinary : kText, f.head_len + body);
       stage_.append(head, hl);
       stage_.append(f.head, f.head_len);
       if (body > 0 && body < kCopyBelow) {

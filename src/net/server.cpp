@@ -404,8 +404,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
   TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
                  std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters)
       : HttpSession(ctx, shard, std::move(buffer), true),
-        ssl_ctx_(std::move(ssl_ctx)),
-        stream_(PlainStream(std::move(socket)), *ssl_ctx_),
+        stream_(PlainStream(std::move(socket)), std::move(ssl_ctx)),
         counters_(std::move(counters)) {}
 
   TlsStream& stream() { return stream_; }
@@ -467,8 +466,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
     start_reading();
   }
 
-  std::shared_ptr<asio::ssl::context> ssl_ctx_;  // the set this connection started with
-  TlsStream stream_;
+  TlsStream stream_;  // keeps the context set this connection started with
   std::shared_ptr<ShardCounters> counters_;
   bool in_handshake_ = false;
 };

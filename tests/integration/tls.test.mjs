@@ -594,6 +594,55 @@ describe("start-up checks", { skip: SKIP }, () => {
   });
 });
 
+describe("large payloads, bursts and a stalled reader over TLS", { skip: SKIP }, () => {
+  let big; // allows 5 MB messages, so that 1 MB binaries (and their base64 over polling) fit
+  before(async () => {
+    if (SKIP) return;
+    big = await startServer({ kind: "chat", args: [...tlsArgs(localhostCert), "--max-http-buffer-size", "5000000"] });
+  });
+
+  for (const transport of ["websocket", "polling"]) {
+    test(`1 MB binary both ways and 300 small acks in one burst (${transport})`, T, async () => {
+      const s = await sioConnect(big, "/", strict({ transports: [transport] }), 15000);
+      assert.equal(s.io.engine.transport.name, transport);
+      const payload = crypto.randomBytes(1 << 20);
+      const [back] = await echo(s, payload);
+      assert.deepEqual(toBuffer(back), payload, "1 MB binary echoed intact");
+      const burst = await Promise.all(Array.from({ length: 300 }, (_, i) => echo(s, `m${i}`, i)));
+      burst.forEach(([text, n], i) => {
+        assert.equal(text, `m${i}`);
+        assert.equal(n, i);
+      });
+      s.disconnect();
+    });
+  }
+
+  test("a WSS client that stops reading: the server's writes wait for it, nothing is lost or reordered", T, async () => {
+    const s = await sioConnect(big, "/", strict({ transports: ["websocket"] }), 15000);
+    const raw = s.io.engine.transport.ws._socket; // the client's TLS socket
+    const payloads = Array.from({ length: 4 }, () => crypto.randomBytes(1 << 20));
+    raw.pause(); // kernel buffers fill up; the server's TLS writes back up while it still reads
+    const answers = Promise.all(payloads.map((p, i) => echo(s, i, p)));
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    raw.resume();
+    const got = await answers;
+    got.forEach(([i, b], k) => {
+      assert.equal(i, k);
+      assert.deepEqual(toBuffer(b), payloads[k], `payload ${k} intact`);
+    });
+    const [after] = await echo(s, "still fine");
+    assert.equal(after, "still fine");
+    s.disconnect();
+  });
+
+  test("the server stops cleanly after them (no sanitizer report)", T, async () => {
+    const { code, signal } = await big.stop();
+    assert.equal(signal, null);
+    assert.equal(code, 0, big.stderr());
+    assert.doesNotMatch(big.stderr(), /Sanitizer|runtime error:/);
+  });
+});
+
 describe("shutdown", { skip: SKIP }, () => {
   test("after all that TLS traffic the server stops cleanly on SIGTERM (no sanitizer report)", T, async () => {
     const { code, signal } = await main.stop();

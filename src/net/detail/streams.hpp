@@ -4,17 +4,17 @@
 
 #include "net/http_handler.hpp"
 #include "net/server.hpp"
+#include "net/tls_stream.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 namespace socketio::net::detail {
 
 using PlainStream = boost::beast::tcp_stream;
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using TlsStream = LeanTlsStream;  // see net/tls_stream.hpp: 68 KiB less per connection than ssl_stream
 using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
 // What every connection of one server shares. Lives as long as the server.

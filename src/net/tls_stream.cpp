@@ -1,0 +1,495 @@
+// LeanTlsStream's logic: the socket BIO, and the decisions of every operation (see the header).
+//
+// Output: the BIO send()s at once; what the kernel does not take goes to out_ (and everything
+// after it, to keep the order), so OpenSSL never sees a blocked write. An op that produced output
+// makes sure it is written before it completes: it starts the flush (out_ moves to flight_,
+// written with async_write_some until done, then out_ again while it is not empty), or, when
+// another op's flush is running, waits for the end of that flush (a timer that never expires,
+// cancelled at the end of each flush) and looks again. A read never waits for another op's
+// flush: that flush goes on until out_ is empty, its bytes included.
+//
+// Input: the BIO returns the prefix (bytes read before TLS started), then the byte of the last
+// 1-byte wake-up read, then recv()s. When OpenSSL wants more and the socket has nothing, the op
+// reads 1 byte through the tcp_stream (timeouts, cancellation) and tries again.
+#include "net/tls_stream.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace socketio::net::detail {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace tls_stream_impl {
+
+namespace {
+
+// Plaintext per TLS record; small buffers of a write are gathered up to this before SSL_write.
+constexpr std::size_t kRecord = 16 * 1024;
+// One write op encrypts at most this much (then completes; the caller writes the rest).
+constexpr std::size_t kMaxWritePerOp = 256 * 1024;
+
+int clamp_int(std::size_t n) {
+  return static_cast<int>(std::min<std::size_t>(n, INT_MAX));
+}
+
+Core* core_of(BIO* bio) {
+  return static_cast<Core*>(BIO_get_data(bio));
+}
+
+int bio_write_cb(BIO* bio, const char* in, std::size_t len, std::size_t* put) {
+  BIO_clear_retry_flags(bio);
+  return core_of(bio)->bio_write(in, len, put);
+}
+
+int bio_read_cb(BIO* bio, char* out, std::size_t len, std::size_t* got) {
+  BIO_clear_retry_flags(bio);
+  const int r = core_of(bio)->bio_read(out, len, got);
+  if (r < 0) {
+    BIO_set_retry_read(bio);
+    return 0;
+  }
+  return r;
+}
+
+long bio_ctrl_cb(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+  return core_of(bio)->bio_ctrl(cmd);
+}
+
+// Immutable once made; shared by every stream of the process.
+BIO_METHOD* bio_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "socketio lean tls socket");
+    if (m != nullptr) {
+      BIO_meth_set_write_ex(m, &bio_write_cb);
+      BIO_meth_set_read_ex(m, &bio_read_cb);
+      BIO_meth_set_ctrl(m, &bio_ctrl_cb);
+    }
+    return m;
+  }();
+  return method;
+}
+
+bool would_block(int e) {
+  return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+}  // namespace
+
+Core::Core(boost::beast::tcp_stream&& next, std::shared_ptr<asio::ssl::context> ctx)
+    : tcp(std::move(next)), context(std::move(ctx)) {
+  BIO_METHOD* method = bio_method();
+  if (!context || method == nullptr) return;
+  ssl = SSL_new(context->native_handle());
+  if (ssl == nullptr) return;
+  BIO* bio = BIO_new(method);
+  if (bio == nullptr) {
+    SSL_free(ssl);
+    ssl = nullptr;
+    return;
+  }
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);
+  // Partial writes: one record per SSL_write, so a write can stop as soon as the kernel is full.
+  // Release buffers: an idle connection holds no record buffer. Read ahead: one recv() per
+  // record or more, instead of one for the header and one for the body.
+  SSL_set_mode(
+      ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+  SSL_set_read_ahead(ssl, 1);
+}
+
+Core::~Core() {
+  if (ssl != nullptr) SSL_free(ssl);  // frees the BIO too
+}
+
+asio::steady_timer& Core::event() {
+  if (!event_) {
+    event_ = std::make_unique<asio::steady_timer>(tcp.get_executor());
+    event_->expires_at(asio::steady_timer::time_point::max());  // only cancel() ends a wait
+  }
+  return *event_;
+}
+
+// --- the BIO ------------------------------------------------------------------------------
+
+int Core::bio_read(char* out, std::size_t len, std::size_t* got) {
+  *got = 0;
+  if (len == 0) return 1;
+  if (prefix_pos_ < prefix_.size()) {
+    const std::size_t n = std::min(len, prefix_.size() - prefix_pos_);
+    std::memcpy(out, prefix_.data() + prefix_pos_, n);
+    prefix_pos_ += n;
+    if (prefix_pos_ == prefix_.size()) {
+      std::string().swap(prefix_);
+      prefix_pos_ = 0;
+    }
+    *got = n;
+    return 1;
+  }
+  if (have_byte_) {
+    have_byte_ = false;
+    *out = byte_;
+    *got = 1;
+    return 1;
+  }
+  if (io_error_) return 0;
+  if (!tcp.socket().is_open()) {
+    io_error_ = asio::error::bad_descriptor;
+    return 0;
+  }
+  const int fd = tcp.socket().native_handle();
+  for (;;) {
+    const ssize_t r = ::recv(fd, out, len, MSG_DONTWAIT);
+    if (r > 0) {
+      *got = static_cast<std::size_t>(r);
+      return 1;
+    }
+    if (r == 0) {
+      eof_ = true;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (would_block(errno)) return -1;
+    io_error_ = error_code(errno, boost::system::system_category());
+    return 0;
+  }
+}
+
+int Core::bio_write(const char* in, std::size_t len, std::size_t* put) {
+  *put = 0;
+  if (io_error_) return 0;
+  std::size_t sent = 0;
+  if (!flushing_ && out_.empty()) {
+    if (!tcp.socket().is_open()) {
+      io_error_ = asio::error::bad_descriptor;
+      return 0;
+    }
+    const int fd = tcp.socket().native_handle();
+    while (sent < len) {
+      const ssize_t r = ::send(fd, in + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (r > 0) {
+        sent += static_cast<std::size_t>(r);
+        continue;
+      }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && would_block(errno)) break;
+      io_error_ = r < 0 ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
+      return 0;
+    }
+  }
+  // The kernel is full (or a flush is running): keep the rest, in order, for the flush.
+  if (sent < len) out_.append(in + sent, len - sent);
+  *put = len;
+  return 1;
+}
+
+long Core::bio_ctrl(int cmd) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_EOF:
+      return eof_ ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+// --- operations ---------------------------------------------------------------------------
+
+error_code Core::tls_error(int ret) {
+  const int e = SSL_get_error(ssl, ret);
+  switch (e) {
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;  // the peer's close_notify
+    case SSL_ERROR_SYSCALL:
+      if (io_error_) return io_error_;
+      return asio::ssl::error::stream_truncated;  // the peer closed TCP without close_notify
+    case SSL_ERROR_SSL: {
+      if (io_error_) return io_error_;
+      const unsigned long err = ERR_get_error();
+      ERR_clear_error();
+      if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        return asio::ssl::error::stream_truncated;
+      if (err == 0) return asio::ssl::error::unexpected_result;
+      return error_code(static_cast<int>(err), asio::error::get_ssl_category());
+    }
+    default:
+      return asio::ssl::error::unexpected_result;  // WANT_WRITE and the like: never expected
+  }
+}
+
+void Core::start_read(OpState& op, const asio::mutable_buffer& buffer) {
+  op.data = static_cast<char*>(buffer.data());
+  op.size = buffer.size();
+  if (ssl == nullptr) {
+    op.ec = asio::error::no_memory;
+    op.final = true;
+  } else if (op.size == 0) {
+    op.final = true;
+  }
+}
+
+void Core::start_write(OpState& op, const asio::const_buffer* bufs, std::size_t count) {
+  op.final = true;  // everything happens here; the op only flushes
+  if (ssl == nullptr) {
+    op.ec = asio::error::no_memory;
+    return;
+  }
+  if (io_error_) {
+    op.ec = io_error_;
+    return;
+  }
+  char stage[kRecord];
+  std::size_t i = 0;
+  std::size_t off = 0;
+  do {
+    if (i == count) break;
+    const char* p = static_cast<const char*>(bufs[i].data()) + off;
+    std::size_t len = bufs[i].size() - off;
+    if (len < kRecord && i + 1 < count) {  // gather small buffers into one record
+      std::size_t got = 0;
+      for (std::size_t j = i, o = off; j < count && got < kRecord;) {
+        const std::size_t take = std::min(bufs[j].size() - o, kRecord - got);
+        std::memcpy(stage + got, static_cast<const char*>(bufs[j].data()) + o, take);
+        got += take;
+        o += take;
+        if (o == bufs[j].size()) {
+          ++j;
+          o = 0;
+        }
+      }
+      p = stage;
+      len = got;
+    }
+    ERR_clear_error();
+    const int r = SSL_write(ssl, p, clamp_int(len));
+    if (r <= 0) {
+      if (op.n == 0) op.ec = tls_error(r);
+      break;  // bytes already taken are reported; the next write reports the error
+    }
+    op.n += static_cast<std::size_t>(r);
+    for (std::size_t left = static_cast<std::size_t>(r); left > 0;) {
+      const std::size_t room = bufs[i].size() - off;
+      if (left < room) {
+        off += left;
+        left = 0;
+      } else {
+        left -= room;
+        ++i;
+        off = 0;
+      }
+    }
+  } while (out_.empty() && !flushing_ && op.n < kMaxWritePerOp);
+}
+
+void Core::start_handshake(OpState& op, asio::ssl::stream_base::handshake_type type,
+                           const asio::const_buffer* prefix, std::size_t count) {
+  if (ssl == nullptr) {
+    op.ec = asio::error::no_memory;
+    op.final = true;
+    return;
+  }
+  if (type == asio::ssl::stream_base::server)
+    SSL_set_accept_state(ssl);
+  else
+    SSL_set_connect_state(ssl);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < count; ++i) total += prefix[i].size();
+  if (total > 0) {
+    prefix_.erase(0, prefix_pos_);
+    prefix_pos_ = 0;
+    prefix_.reserve(prefix_.size() + total);
+    for (std::size_t i = 0; i < count; ++i)
+      prefix_.append(static_cast<const char*>(prefix[i].data()), prefix[i].size());
+  }
+  op.n = total;  // all of it is used
+}
+
+void Core::start_shutdown(OpState& op) {
+  op.final = true;  // close_notify is queued here; the op only flushes
+  if (ssl == nullptr) {
+    op.ec = asio::error::no_memory;
+    return;
+  }
+  ERR_clear_error();
+  const int r = SSL_shutdown(ssl);
+  if (r < 0) op.ec = tls_error(r);
+}
+
+void Core::shutdown_now(error_code& ec) {
+  ec = {};
+  if (ssl == nullptr) {
+    ec = asio::error::no_memory;
+    return;
+  }
+  ERR_clear_error();
+  const int r = SSL_shutdown(ssl);
+  if (r < 0) ec = tls_error(r);
+  if (!flushing_ && !out_.empty() && !io_error_) {
+    error_code wec;
+    asio::write(tcp.socket(), asio::buffer(out_), wec);
+    std::string().swap(out_);
+    if (wec && !ec) ec = wec;
+  }
+}
+
+void Core::run_tls(OpState& op, bool& want_read) {
+  switch (op.kind) {
+    case Kind::read: {
+      if (read_error_) {
+        op.ec = read_error_;
+        break;
+      }
+      // Nothing buffered anywhere (the usual state when a read starts): go straight to the
+      // wake-up read, whose own first attempt is the check; a recv() here would only say EAGAIN.
+      if (!op.async && !have_byte_ && prefix_pos_ == prefix_.size() && !io_error_ && !eof_ &&
+          SSL_has_pending(ssl) == 0 && (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) == 0 &&
+          SSL_is_init_finished(ssl) == 1) {
+        want_read = true;
+        return;
+      }
+      while (op.n < op.size) {
+        ERR_clear_error();
+        const int r = SSL_read(ssl, op.data + op.n, clamp_int(op.size - op.n));
+        if (r > 0) {
+          op.n += static_cast<std::size_t>(r);
+          if (!SSL_has_pending(ssl)) break;  // the rest is still in the kernel: return what we have
+          continue;
+        }
+        if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ) {
+          if (op.n == 0) {
+            want_read = true;
+            return;
+          }
+          break;
+        }
+        const error_code e = tls_error(r);
+        if (op.n == 0)
+          op.ec = e;
+        else
+          read_error_ = e;  // give the bytes first
+        break;
+      }
+      break;
+    }
+    case Kind::handshake: {
+      ERR_clear_error();
+      const int r = SSL_do_handshake(ssl);
+      if (r == 1) break;
+      if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ) {
+        want_read = true;
+        return;
+      }
+      op.ec = tls_error(r);
+      break;
+    }
+    case Kind::write:
+    case Kind::shutdown:
+      break;
+  }
+  op.final = true;
+}
+
+Action Core::start_flush(OpState& op) {
+  flight_.swap(out_);  // out_ gets flight_'s released (empty) string
+  flight_pos_ = 0;
+  flushing_ = true;
+  op.last = Action::flush;
+  return Action::flush;
+}
+
+Action Core::advance(OpState& op, error_code ec, std::size_t n) {
+  // What the last asynchronous step did.
+  switch (op.last) {
+    case Action::read_byte:
+      op.async = true;
+      if (ec) {
+        // A TCP end without close_notify (which SSL_read would have returned as eof) is a truncation.
+        if (!op.ec) op.ec = ec == asio::error::eof ? error_code(asio::ssl::error::stream_truncated) : ec;
+        op.final = true;
+      } else if (n == 1) {
+        have_byte_ = true;
+      }
+      break;
+    case Action::flush:
+      op.async = true;
+      flight_pos_ += n;
+      if (!ec && flight_pos_ < flight_.size()) return Action::flush;
+      flushing_ = false;
+      std::string().swap(flight_);
+      flight_pos_ = 0;
+      if (event_) event_->cancel();  // wake the ops waiting for this flush
+      if (ec) {
+        io_error_ = ec;
+        std::string().swap(out_);  // nothing more can be written
+        if (op.kind == Kind::read && op.n > 0)
+          read_error_ = ec;  // give the bytes first
+        else if (!op.ec)
+          op.ec = ec;
+        op.final = true;
+      }
+      break;
+    case Action::wait:
+    case Action::post:
+      op.async = true;
+      break;
+    case Action::done:
+      break;  // the first call, from the initiating function
+  }
+  op.last = Action::done;
+
+  if (!op.final) {
+    bool want_read = false;
+    run_tls(op, want_read);
+    if (want_read) {
+      // What we wrote must reach the peer before we wait for its answer.
+      if (!out_.empty() && !flushing_) return start_flush(op);
+      op.last = Action::read_byte;
+      return Action::read_byte;
+    }
+  }
+
+  // Done with TLS: what this op wrote must be on the wire before it completes. A read leaves
+  // its bytes to a flush already running (which goes on until out_ is empty); other ops wait.
+  if (!out_.empty() && !flushing_) return start_flush(op);
+  if (flushing_ && op.kind != Kind::read) {
+    op.last = Action::wait;
+    return Action::wait;
+  }
+  if (io_error_ && !op.ec && op.kind != Kind::read) op.ec = io_error_;
+  if (!op.async) {  // never complete from inside the initiating function
+    op.last = Action::post;
+    return Action::post;
+  }
+  return Action::done;
+}
+
+}  // namespace tls_stream_impl
+
+LeanTlsStream::LeanTlsStream(next_layer_type&& next, std::shared_ptr<asio::ssl::context> context)
+    : core_(std::make_unique<tls_stream_impl::Core>(std::move(next), std::move(context))) {}
+LeanTlsStream::LeanTlsStream(LeanTlsStream&&) noexcept = default;
+LeanTlsStream& LeanTlsStream::operator=(LeanTlsStream&&) noexcept = default;
+LeanTlsStream::~LeanTlsStream() = default;
+
+void teardown(boost::beast::role_type role, LeanTlsStream& stream, error_code& ec) {
+  stream.shutdown(ec);
+  using boost::beast::websocket::teardown;
+  error_code ec2;
+  teardown(role, stream.next_layer(), ec ? ec2 : ec);
+}
+
+}  // namespace socketio::net::detail

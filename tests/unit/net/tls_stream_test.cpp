@@ -1,0 +1,345 @@
+// LeanTlsStream against Asio's own ssl::stream as the peer, over real loopback sockets with small
+// kernel buffers (so that writes back up and the spill/flush path runs): the handshake with a
+// prefix already read from the socket, large transfers both ways at once with TLS 1.3 key updates
+// in the middle, many small gathered writes, close_notify both ways, a timeout, a truncated
+// connection, and a move of the stream.
+#include "net/tls_stream.hpp"
+
+#include "net/tls_context.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace socketio::net::detail {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+std::string pattern(std::size_t n, std::uint32_t seed) {
+  std::string s(n, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+class LeanTlsStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TlsOptions options;
+    options.self_signed_host = "localhost";
+    std::string error;
+    tls_ = TlsContext::create(options, error);
+    ASSERT_TRUE(tls_) << error;
+    client_ctx_.set_verify_mode(asio::ssl::verify_none);
+  }
+
+  // Connects a client and a server with `kernel_buffer`-byte socket buffers; the server reads
+  // `prefix_len` bytes of the ClientHello itself and hands them to the handshake.
+  void connect(int kernel_buffer, std::size_t prefix_len) {
+    tcp::acceptor acceptor(io_);
+    const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(ep.protocol());
+    if (kernel_buffer > 0) {
+      acceptor.set_option(asio::socket_base::receive_buffer_size(kernel_buffer));
+      acceptor.set_option(asio::socket_base::send_buffer_size(kernel_buffer));
+    }
+    acceptor.bind(ep);
+    acceptor.listen();
+    client_.emplace(io_, client_ctx_);
+    auto& cs = client_->next_layer();
+    cs.open(tcp::v4());
+    if (kernel_buffer > 0) {
+      cs.set_option(asio::socket_base::receive_buffer_size(kernel_buffer));
+      cs.set_option(asio::socket_base::send_buffer_size(kernel_buffer));
+    }
+    cs.connect(acceptor.local_endpoint());
+    tcp::socket accepted = acceptor.accept();
+
+    bool client_done = false;
+    bool server_done = false;
+    client_->async_handshake(asio::ssl::stream_base::client, [&](error_code ec) {
+      EXPECT_FALSE(ec) << ec.message();
+      client_done = true;
+    });
+    std::string prefix(prefix_len, '\0');
+    asio::read(accepted, asio::buffer(prefix));
+    server_.emplace(beast::tcp_stream(std::move(accepted)), tls_->current());
+    server_->async_handshake(asio::ssl::stream_base::server, asio::buffer(prefix),
+                             [&](error_code ec, std::size_t used) {
+                               EXPECT_FALSE(ec) << ec.message();
+                               EXPECT_EQ(used, prefix_len);
+                               server_done = true;
+                             });
+    run_until([&] { return client_done && server_done; });
+  }
+
+  template <class Pred>
+  void run_until(Pred done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    io_.restart();
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      io_.run_one_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(done()) << "timed out";
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<TlsContext> tls_;
+  asio::ssl::context client_ctx_{asio::ssl::context::tls_client};
+  std::optional<asio::ssl::stream<tcp::socket>> client_;
+  std::optional<LeanTlsStream> server_;
+};
+
+TEST_F(LeanTlsStreamTest, LargeTransfersBothWaysAtOnceWithKeyUpdatesAndSmallKernelBuffers) {
+  connect(8192, 11);
+  ASSERT_FALSE(HasFailure());
+  const std::string to_client = pattern(6 << 20, 1);
+  const std::string to_server = pattern(5 << 20, 2);
+  std::string at_client(to_client.size(), '\0');
+  std::string at_server(to_server.size(), '\0');
+  // Each side asks the other to update its keys: the answers are written by reads, while the
+  // writes of the same stream are backed up.
+  ASSERT_EQ(SSL_key_update(server_->native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+  int done = 0;
+  asio::async_write(*server_, asio::buffer(to_client), [&](error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(n, to_client.size());
+    ++done;
+  });
+  asio::async_read(*server_, asio::buffer(at_server), [&](error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(n, to_server.size());
+    ++done;
+  });
+  // The client writes in 64 KiB pieces, asking for a key update before each: the server's reads
+  // keep having something to write while its own big write is backed up.
+  std::size_t client_sent = 0;
+  std::function<void()> client_next = [&] {
+    if (client_sent == to_server.size()) {
+      ++done;
+      return;
+    }
+    EXPECT_EQ(SSL_key_update(client_->native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+    const std::size_t n = std::min<std::size_t>(64 * 1024, to_server.size() - client_sent);
+    asio::async_write(*client_, asio::buffer(to_server.data() + client_sent, n),
+                      [&, n](error_code ec, std::size_t) {
+                        EXPECT_FALSE(ec) << ec.message();
+                        if (ec) return;
+                        client_sent += n;
+                        client_next();
+                      });
+  };
+  client_next();
+  asio::async_read(*client_, asio::buffer(at_client), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    ++done;
+  });
+  run_until([&] { return done == 4; });
+  EXPECT_TRUE(at_client == to_client) << "server to client bytes differ";
+  EXPECT_TRUE(at_server == to_server) << "client to server bytes differ";
+
+  // The stream moves (as the HTTP session hands it to the WebSocket session) and goes on.
+  LeanTlsStream moved(std::move(*server_));
+  server_.reset();
+
+  // close_notify from the server: the client reads eof; the client's answer: the server reads eof.
+  bool shut = false;
+  moved.async_shutdown([&](error_code ec) {
+    EXPECT_FALSE(ec) << ec.message();
+    shut = true;
+  });
+  char byte = 0;
+  error_code client_read;
+  bool client_got = false;
+  client_->async_read_some(asio::buffer(&byte, 1), [&](error_code ec, std::size_t) {
+    client_read = ec;
+    client_got = true;
+  });
+  run_until([&] { return shut && client_got; });
+  EXPECT_EQ(client_read, asio::error::eof) << client_read.message();
+  bool client_shut = false;
+  client_->async_shutdown([&](error_code) { client_shut = true; });
+  error_code server_read;
+  bool server_got = false;
+  moved.async_read_some(asio::buffer(&byte, 1), [&](error_code ec, std::size_t) {
+    server_read = ec;
+    server_got = true;
+  });
+  run_until([&] { return client_shut && server_got; });
+  EXPECT_EQ(server_read, asio::error::eof) << server_read.message();
+}
+
+TEST_F(LeanTlsStreamTest, ManySmallBuffersAndWritesArriveInOrder) {
+  connect(4096, 1);
+  ASSERT_FALSE(HasFailure());
+  // One gathered write of 3000 small buffers from the server...
+  const std::string body = pattern(3000 * 37, 3);
+  std::vector<asio::const_buffer> pieces;
+  for (std::size_t i = 0; i < 3000; ++i) pieces.emplace_back(body.data() + i * 37, 37);
+  std::string at_client(body.size(), '\0');
+  int done = 0;
+  asio::async_write(*server_, pieces, [&](error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(n, body.size());
+    ++done;
+  });
+  asio::async_read(*client_, asio::buffer(at_client), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    ++done;
+  });
+  // ...and 2000 separate small writes from the client, read by small reads.
+  const std::string stream = pattern(2000 * 23, 4);
+  std::string at_server;
+  std::size_t sent = 0;
+  std::function<void()> send_next = [&] {
+    if (sent == 2000) {
+      ++done;
+      return;
+    }
+    asio::async_write(*client_, asio::buffer(stream.data() + sent * 23, 23), [&](error_code ec, std::size_t) {
+      EXPECT_FALSE(ec) << ec.message();
+      ++sent;
+      send_next();
+    });
+  };
+  send_next();
+  char small[100];
+  std::function<void()> read_next = [&] {
+    server_->async_read_some(asio::buffer(small), [&](error_code ec, std::size_t n) {
+      EXPECT_FALSE(ec) << ec.message();
+      at_server.append(small, n);
+      if (ec || at_server.size() >= stream.size()) {
+        ++done;
+        return;
+      }
+      read_next();
+    });
+  };
+  read_next();
+  run_until([&] { return done == 4; });
+  EXPECT_TRUE(at_client == body);
+  EXPECT_TRUE(at_server == stream);
+}
+
+TEST_F(LeanTlsStreamTest, ShutdownBesideABackedUpWriteAndAPendingRead) {
+  connect(4096, 7);
+  ASSERT_FALSE(HasFailure());
+  // The HTTP session may close while a response is still being written and a read is pending:
+  // the close_notify waits for the flush of the write and follows its bytes.
+  const std::string to_client = pattern(200 * 1024, 5);
+  int done = 0;
+  error_code server_read;
+  char byte = 0;
+  server_->async_read_some(asio::buffer(&byte, 1), [&](error_code ec, std::size_t) {
+    server_read = ec;
+    ++done;
+  });
+  std::size_t written = 0;
+  server_->async_write_some(asio::buffer(to_client), [&](error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    written = n;
+    ++done;
+  });
+  server_->async_shutdown([&](error_code ec) {
+    EXPECT_FALSE(ec) << ec.message();
+    ++done;
+  });
+  std::string at_client;
+  error_code client_end;
+  char buf[4096];
+  std::function<void()> client_next = [&] {
+    client_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+      at_client.append(buf, n);
+      if (!ec) return client_next();
+      client_end = ec;
+      ++done;
+    });
+  };
+  client_next();
+  run_until([&] { return done == 3; });  // the write, the shutdown and the client's eof
+  EXPECT_GT(written, 0u);
+  EXPECT_TRUE(at_client == to_client.substr(0, written));
+  EXPECT_EQ(client_end, asio::error::eof) << client_end.message();
+  server_->next_layer().close();  // what the session does next: the pending read ends
+  run_until([&] { return done == 4; });
+  EXPECT_EQ(server_read, asio::error::operation_aborted) << server_read.message();
+}
+
+TEST_F(LeanTlsStreamTest, IdleReadTimesOutThroughTheTcpStream) {
+  connect(0, 5);
+  ASSERT_FALSE(HasFailure());
+  server_->next_layer().expires_after(std::chrono::milliseconds(100));
+  char buf[16];
+  error_code got;
+  bool done = false;
+  server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t) {
+    got = ec;
+    done = true;
+  });
+  run_until([&] { return done; });
+  EXPECT_EQ(got, beast::error::timeout) << got.message();
+}
+
+TEST_F(LeanTlsStreamTest, PeerClosingWithoutCloseNotifyIsATruncation) {
+  connect(0, 5);
+  ASSERT_FALSE(HasFailure());
+  // The client reads something first (and with it the session tickets: unread data at close
+  // would make the kernel send a reset instead of a FIN).
+  const std::string hello = "hello";
+  bool wrote = false;
+  asio::async_write(*server_, asio::buffer(hello), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    wrote = true;
+  });
+  std::string first(hello.size(), '\0');
+  asio::read(*client_, asio::buffer(first));
+  run_until([&] { return wrote; });
+  EXPECT_EQ(first, hello);
+  asio::write(*client_, asio::buffer(hello));
+  client_->next_layer().close();
+  std::string got;
+  error_code end;
+  bool done = false;
+  char buf[64];
+  std::function<void()> read_next = [&] {
+    server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+      got.append(buf, n);
+      if (ec) {
+        end = ec;
+        done = true;
+        return;
+      }
+      read_next();
+    });
+  };
+  read_next();
+  run_until([&] { return done; });
+  EXPECT_EQ(got, hello);
+  EXPECT_EQ(end, asio::ssl::error::stream_truncated) << end.message();
+}
+
+}  // namespace
+}  // namespace socketio::net::detail

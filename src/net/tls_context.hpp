@@ -62,10 +62,9 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  // The context for a new connection: construct the ssl::stream from it. The stream's SSL
-  // object holds its own reference to everything the handshake needs (the SNI contexts
-  // included), so the shared_ptr need not outlive the stream's constructor; keeping it is
-  // harmless.
+  // The context for a new connection: the connection's TLS stream (net/tls_stream.hpp) keeps
+  // this shared_ptr for its life, so a reload never pulls a context from under an open
+  // connection (the old set is freed when its last connection closes).
   std::shared_ptr<boost::asio::ssl::context> current() const;
 
   // Re-reads every file and swaps in the new set. On failure keeps the old set, returns false

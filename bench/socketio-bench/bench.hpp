@@ -30,6 +30,8 @@ struct Options {
   double drain = 3;
   double rate = 0;  // total messages/s (fanout publishes, echo sends); 0: as fast as the window allows
   std::uint32_t publishers = 1;
+  std::uint16_t publish_port =
+      0;                    // fanout: publishers connect to this port (another cluster node); 0: --port
   std::uint32_t size = 16;  // payload characters
   std::uint64_t count = 0;  // stop the measurement after this many acks/deliveries/handshakes (0: no limit)
   double connect_rate = 2000;               // new connections per second, per process

@@ -625,7 +625,11 @@ void Worker::launch(std::uint32_t global_index) {
   c->t0 = now_ns();
   ++pending_;
   if (o_.scenario != Scenario::handshake) conns_.push_back(c);
-  c->start_client(target_, source_for(global_index));
+  tcp::endpoint to = target_;
+  // Cross-node fanout: the publishers talk to another node of the cluster than the receivers.
+  if (o_.scenario == Scenario::fanout && o_.publish_port != 0 && global_index < o_.publishers)
+    to.port(o_.publish_port);
+  c->start_client(to, source_for(global_index));
 }
 
 void Worker::launch_more(double dt) {

@@ -182,6 +182,10 @@ int main(int argc, char** argv) {
                  "processes (each --threads threads and a share of --conns); not for fanout")
       ->capture_default_str()
       ->check(CLI::Range(1u, 32u));
+  app.add_option("--publish-port", o.publish_port,
+                 "fanout: the publishers connect to this port of --host (another node of a cluster, "
+                 "e.g. two nodes on one Redis); 0: --port")
+      ->capture_default_str();
   app.add_option("-w,--window", o.window,
                  "echo: requests in flight per connection; fanout: own messages in "
                  "flight per publisher when --rate is 0")

@@ -53,6 +53,21 @@ struct Result {
   double measured_s = 0;
   double connect_s = 0;  // time to open every connection
   Histogram lat;
+
+  // Adds the counters of another worker or process (not expected, times or latencies).
+  void add_counts(const Result& r) {
+    connected += r.connected;
+    connect_errors += r.connect_errors;
+    tls_errors += r.tls_errors;
+    upgrade_errors += r.upgrade_errors;
+    sio_errors += r.sio_errors;
+    dropped += r.dropped;
+    pings += r.pings;
+    sent += r.sent;
+    done += r.done;
+    loss += r.loss;
+    dups += r.dups;
+  }
 };
 
 // Called on the thread that runs the scenario: once every connection is up (or failed), before

@@ -1062,17 +1062,7 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
   total.measured_s = static_cast<double>(end - start) / 1e9;
   for (auto& w : workers) {
     Result& r = w->result();
-    total.connected += r.connected;
-    total.connect_errors += r.connect_errors;
-    total.tls_errors += r.tls_errors;
-    total.upgrade_errors += r.upgrade_errors;
-    total.sio_errors += r.sio_errors;
-    total.dropped += r.dropped;
-    total.pings += r.pings;
-    total.sent += r.sent;
-    total.done += r.done;
-    total.loss += r.loss;
-    total.dups += r.dups;
+    total.add_counts(r);
     total.lat.merge(r.lat);
   }
   return total;

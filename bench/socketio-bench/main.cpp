@@ -85,17 +85,7 @@ void merge_serialized(const std::string& line, Result& total, double& gen_cpu) {
   in >> tag >> r.connected >> r.connect_errors >> r.tls_errors >> r.upgrade_errors >> r.sio_errors >>
       r.dropped >> r.pings >> r.sent >> r.done >> r.loss >> r.dups >> r.expected >> r.measured_s >>
       r.connect_s >> cpu >> hist;
-  total.connected += r.connected;
-  total.connect_errors += r.connect_errors;
-  total.tls_errors += r.tls_errors;
-  total.upgrade_errors += r.upgrade_errors;
-  total.sio_errors += r.sio_errors;
-  total.dropped += r.dropped;
-  total.pings += r.pings;
-  total.sent += r.sent;
-  total.done += r.done;
-  total.loss += r.loss;
-  total.dups += r.dups;
+  total.add_counts(r);
   total.expected += r.expected;
   total.measured_s = std::max(total.measured_s, r.measured_s);
   total.connect_s = std::max(total.connect_s, r.connect_s);

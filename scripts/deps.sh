@@ -26,8 +26,22 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The tests start their own redis-server and nginx on free ports: keep the packages' services
+  # from starting during the install (where a policy is already set, it is left as it is).
+  policy=/usr/sbin/policy-rc.d
+  created_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    created_policy=1
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$created_policy" ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # npm packages, pinned by their lock files: the client bundle (built into the server) and, for

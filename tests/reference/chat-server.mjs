@@ -21,37 +21,16 @@
 // and members without an ack are ignored. Never a crash. After a join, leave, nick or disconnect
 // that changes a room, "presence" {room, members:[{id, name}]} goes to that room, unless it has
 // more than PRESENCE_LIMIT members.
-import http from "node:http";
-import { Server as SocketServer } from "socket.io";
-import { parseArgs, announce, handleSignals } from "./cli.mjs";
+import { parseArgs, announce, handleSignals, createSocketServer, splitAck } from "./cli.mjs";
 
 const NAME = "socketio-server";
 const opts = parseArgs(process.argv.slice(2), NAME, { pingInterval: 25000, pingTimeout: 20000 });
 
-const httpServer = http.createServer((req, res) => {
-  res.writeHead(404, { "Content-Type": "text/plain" });
-  res.end("Not Found");
-});
-
-const io = new SocketServer(httpServer, {
-  path: "/socket.io/",
-  cors: { origin: "*" },
-  serveClient: false,
-  pingInterval: opts.pingInterval,
-  pingTimeout: opts.pingTimeout,
-});
+const { httpServer, io } = createSocketServer(opts);
 
 const PRESENCE_LIMIT = 100;
 const MAX_NAME_CHARS = 32;
 const NAME_ERROR = "name must be a string of 1 to 32 characters, without control characters";
-
-// Splits a trailing ack callback off the argument list.
-function splitAck(args) {
-  if (args.length > 0 && typeof args[args.length - 1] === "function") {
-    return { args: args.slice(0, -1), ack: args[args.length - 1] };
-  }
-  return { args, ack: undefined };
-}
 
 function fail(ack, error) {
   if (ack) ack({ ok: false, error });

@@ -1,11 +1,16 @@
-// Shared command line handling for the reference servers. They accept the same flags as the C++
+// What the reference servers share: the command line, the Socket.IO server they all start, the
+// listening line, signal handling and ack splitting. They accept the same flags as the C++
 // binaries (--host, --port, --threads) so the integration harness can start either one the same way.
 // Node runs on one thread: --threads is accepted and ignored. --ping-interval/--ping-timeout (ms)
 // override the server's heartbeat settings (the load tests use longer ones than the conformance
 // defaults, so that a busy test machine does not turn into ping timeouts). Unknown flags are
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
 // reference. --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
-// server on a Redis cluster (redis-cluster.mjs).
+// server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
+// the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
+// ignored.
+import http from "node:http";
+import { Server as SocketServer } from "socket.io";
 
 const positiveInt = (name, key, v) => {
   const n = Number(v);
@@ -58,11 +63,44 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--name":
         opts.name = takeValue();
         break;
+      case "--trust-proxy":
+        opts.trustProxy = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
+      case "--outbox-high-water":
+      case "--slow-client-timeout":
+      case "--log-level":
+        takeValue();
+        break;
       default:
         process.stderr.write(`${name}: ignoring unknown argument ${arg}\n`);
     }
   }
   return opts;
+}
+
+// An HTTP server answering 404 for anything but /socket.io/, with a socket.io 4.8 server on it
+// configured like the C++ binaries (any origin, no client bundle, the heartbeat from opts).
+export function createSocketServer(opts) {
+  const httpServer = http.createServer((req, res) => {
+    res.writeHead(404, { "Content-Type": "text/plain" });
+    res.end("Not Found");
+  });
+  const io = new SocketServer(httpServer, {
+    path: "/socket.io/",
+    cors: { origin: "*" },
+    serveClient: false,
+    pingInterval: opts.pingInterval,
+    pingTimeout: opts.pingTimeout,
+  });
+  return { httpServer, io };
+}
+
+// Splits a trailing ack callback off an event's arguments.
+export function splitAck(args) {
+  if (args.length > 0 && typeof args[args.length - 1] === "function") {
+    return { args: args.slice(0, -1), ack: args[args.length - 1] };
+  }
+  return { args, ack: undefined };
 }
 
 // Prints the line the harness waits for, once the server really listens.

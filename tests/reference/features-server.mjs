@@ -18,59 +18,15 @@
 //                  {message: "denied by parent", data: {nsp}}; emits "hello" {nsp} on connection.
 //   predicate      dynamic: names starting with "/pred-" when auth.allow === true; emits "hello".
 // Every socket (any namespace) gets the handlers of setup() below.
-import http from "node:http";
-import { Server as SocketServer } from "socket.io";
-import { announce, handleSignals } from "./cli.mjs";
+import { parseArgs, announce, handleSignals, createSocketServer, splitAck } from "./cli.mjs";
 
 const NAME = "socketio-features-server";
 
-function parseFlags(argv) {
-  const opts = { host: "127.0.0.1", port: 0, pingInterval: 25000, pingTimeout: 20000, trustProxy: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf("=");
-    const key = eq >= 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq >= 0 ? arg.slice(eq + 1) : argv[++i]);
-    switch (key) {
-      case "--host": opts.host = value(); break;
-      case "--port": opts.port = Number(value()); break;
-      case "--ping-interval": opts.pingInterval = Number(value()); break;
-      case "--ping-timeout": opts.pingTimeout = Number(value()); break;
-      case "--trust-proxy": opts.trustProxy = true; break;
-      case "--threads":
-      case "--outbox-high-water":
-      case "--slow-client-timeout":
-      case "--log-level":
-        value();
-        break;
-      default:
-        process.stderr.write(`${NAME}: ignoring unknown argument ${arg}\n`);
-    }
-  }
-  return opts;
-}
+const opts = parseArgs(process.argv.slice(2), NAME, { pingInterval: 25000, pingTimeout: 20000, trustProxy: false });
 
-const opts = parseFlags(process.argv.slice(2));
-
-const httpServer = http.createServer((req, res) => {
-  res.writeHead(404, { "Content-Type": "text/plain" });
-  res.end("Not Found");
-});
-
-const io = new SocketServer(httpServer, {
-  path: "/socket.io/",
-  cors: { origin: "*" },
-  serveClient: false,
-  pingInterval: opts.pingInterval,
-  pingTimeout: opts.pingTimeout,
-});
+const { httpServer, io } = createSocketServer(opts);
 
 const log = (obj) => process.stdout.write(`log ${JSON.stringify(obj)}\n`);
-
-const splitAck = (args) =>
-  args.length > 0 && typeof args[args.length - 1] === "function"
-    ? { args: args.slice(0, -1), ack: args[args.length - 1] }
-    : { args, ack: undefined };
 
 const noFunctions = (args) => args.filter((a) => typeof a !== "function");
 const sorted = (it) => [...it].sort();

@@ -6,6 +6,7 @@
 // confirmed, like socketio-server.
 import { createClient } from "redis";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { splitAck } from "./cli.mjs";
 
 export async function attachRedis(io, { redis: url, redisKey = "socket.io", redisMode = "classic", name = "node" }) {
   // Redis going away must not kill the server: node-redis reconnects by itself.
@@ -30,13 +31,6 @@ export async function attachRedis(io, { redis: url, redisKey = "socket.io", redi
   return async () => {
     await Promise.allSettled([pub.disconnect(), sub.disconnect()]);
   };
-}
-
-function splitAck(args) {
-  if (args.length > 0 && typeof args[args.length - 1] === "function") {
-    return { args: args.slice(0, -1), ack: args[args.length - 1] };
-  }
-  return { args, ack: undefined };
 }
 
 function operatorOf(io, spec) {

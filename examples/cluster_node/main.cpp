@@ -22,12 +22,11 @@
 
 #include "adapter/redis/redis_adapter.hpp"
 #include "socketio/server.hpp"
+#include "test_server.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -179,25 +178,16 @@ void install_cluster_events(Namespace& nsp, const std::string& name) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Socket.IO cluster node (example)"};
-  std::string host = "127.0.0.1", redis_url, redis_key = "socket.io", redis_mode = "classic", name = "cpp";
-  std::uint16_t port = 3000;
-  std::size_t threads = 2;
-  std::string log_level = "warn";
-  app.add_option("--host", host, "address to bind");
-  app.add_option("--port", port, "port (0: any free port)");
-  app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  std::string redis_url, redis_key = "socket.io", redis_mode = "classic", name = "cpp";
+  socketio::examples::CommonFlags flags;
+  flags.threads = 2;
+  socketio::examples::add_common_flags(app, flags);
   app.add_option("--redis", redis_url, "redis://host:port")->required();
   app.add_option("--redis-key", redis_key, "channel prefix");
   app.add_option("--redis-mode", redis_mode, "classic|sharded")->check(CLI::IsMember({"classic", "sharded"}));
   app.add_option("--name", name, "node name reported by whereami and hello");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  spdlog::set_default_logger(spdlog::stderr_color_mt("cluster-node"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (const int code = socketio::examples::parse(app, argc, argv); code >= 0) return code;
+  socketio::examples::init_logging("cluster-node", flags);
 
   redis::RedisConfig rc;
   rc.url = redis_url;
@@ -212,14 +202,15 @@ int main(int argc, char** argv) {
   }
 
   ServerOptions so;
-  so.host = host;
-  so.port = port;
-  so.threads = threads;
+  so.host = flags.host;
+  so.port = flags.port;
+  so.threads = flags.threads;
   so.adapter = cluster->factory();
   Server io(so);
   app::install_chat(io.of("/"));
   install_cluster_events(io.of("/"), name);
 
+  std::uint16_t port = 0;
   try {
     port = io.listen();
   } catch (const std::exception& e) {
@@ -227,15 +218,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!cluster->wait_until_subscribed(std::chrono::seconds(10))) spdlog::warn("redis: not subscribed yet");
-  std::printf("socketio-cluster-node listening on http://%s:%u\n", host.c_str(), port);
-  std::fflush(stdout);
-
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) { io.stop(std::chrono::milliseconds(500)); });
-  std::thread signal_thread([&] { signals_io.run(); });
-  io.run();
-  signals_io.stop();
-  signal_thread.join();
+  socketio::examples::announce("socketio-cluster-node", flags, port);
+  socketio::examples::serve_until_signal(io);
   return 0;
 }

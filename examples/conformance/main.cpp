@@ -10,12 +10,8 @@
 #include "eio/server.hpp"
 #include "sio/server_access.hpp"
 #include "socketio/server.hpp"
+#include "test_server.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json/value_from.hpp>
 
 #include <cstdio>
@@ -38,30 +34,19 @@ class Echo final : public socketio::eio::SessionHandler {
 
 int main(int argc, char** argv) {
   CLI::App app{"Engine.IO / Socket.IO conformance server"};
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 3000;
-  std::size_t threads = 1;
-  std::string log_level = "warn";
+  socketio::examples::CommonFlags flags;
   int ping_interval = 300, ping_timeout = 200;
+  socketio::examples::add_common_flags(app, flags);
   app.add_option("--ping-interval", ping_interval, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
-  app.add_option("--host", host, "address to bind");
-  app.add_option("--port", port, "port (0: any free port)");
-  app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_default_logger(spdlog::stderr_color_mt("conformance"));
+  if (const int code = socketio::examples::parse(app, argc, argv); code >= 0) return code;
+  socketio::examples::init_logging("conformance", flags);
 
   using namespace socketio;
   ServerOptions so;
-  so.host = host;
-  so.port = port;
-  so.threads = threads;
+  so.host = flags.host;
+  so.port = flags.port;
+  so.threads = flags.threads;
   so.ping_interval = std::chrono::milliseconds(ping_interval);
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.connect_timeout = std::chrono::milliseconds(45'000);
@@ -90,22 +75,14 @@ int main(int argc, char** argv) {
   ServerAccess::add_route(
       io, [&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
 
+  std::uint16_t port = 0;
   try {
     port = io.listen();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  std::printf("socketio-conformance-server listening on http://%s:%u\n", host.c_str(), port);
-  std::fflush(stdout);
-
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) {
-    engine.close_all("server shutting down");
-    io.stop(std::chrono::milliseconds(500));
-  });
-  signals_io.run();
-  io.run();
+  examples::announce("socketio-conformance-server", flags, port);
+  examples::serve_until_signal(io, [&] { engine.close_all("server shutting down"); });
   return 0;
 }

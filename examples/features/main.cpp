@@ -12,13 +12,12 @@
 // every flag, fetch_sockets & co., socket.data, the handshake, and the threading rules (each
 // handler runs on its socket's shard; broadcast callbacks come back to the calling shard).
 #include "socketio/server.hpp"
+#include "test_server.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -313,16 +312,11 @@ void setup(const SocketPtr& socket) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Socket.IO server features, exposed to a black-box test"};
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 3000;
-  std::size_t threads = 1;
-  std::string log_level = "warn";
+  examples::CommonFlags flags;
   int ping_interval = 25'000, ping_timeout = 20'000, slow_client_timeout = 10'000;
   std::size_t outbox_high_water = 1024 * 1024;
   bool trust_proxy = false;
-  app.add_option("--host", host, "address to bind");
-  app.add_option("--port", port, "port (0: any free port)");
-  app.add_option("--threads", threads, "worker threads")->check(CLI::Range(1, 64));
+  examples::add_common_flags(app, flags);
   app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
@@ -331,19 +325,13 @@ int main(int argc, char** argv) {
   app.add_option("--slow-client-timeout", slow_client_timeout,
                  "ms over the high-water mark before a disconnect")
       ->check(CLI::Range(1, 3'600'000));
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  spdlog::set_default_logger(spdlog::stderr_color_mt("features"));
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
+  examples::init_logging("features", flags);
 
   ServerOptions so;
-  so.host = host;
-  so.port = port;
-  so.threads = threads;
+  so.host = flags.host;
+  so.port = flags.port;
+  so.threads = flags.threads;
   so.ping_interval = std::chrono::milliseconds(ping_interval);
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.trust_proxy = trust_proxy;
@@ -417,6 +405,7 @@ int main(int argc, char** argv) {
     });
   });
 
+  std::uint16_t port = 0;
   try {
     port = io.listen();
   } catch (const std::exception& e) {
@@ -428,15 +417,9 @@ int main(int argc, char** argv) {
   }
   {
     std::lock_guard lock(g_stdout_mutex);
-    std::printf("socketio-features-server listening on http://%s:%u\n", host.c_str(), port);
-    std::fflush(stdout);
+    examples::announce("socketio-features-server", flags, port);
   }
-
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code, int) { io.stop(std::chrono::milliseconds(500)); });
-  signals_io.run();
-  io.run();
+  examples::serve_until_signal(io);
   work.reset();
   timers.stop();
   timer_thread.join();

@@ -1,0 +1,74 @@
+// What the test servers under examples/ (conformance, features, cluster_node) share with the
+// integration harness (tests/integration/README.md): the flags --host, --port, --threads and
+// --log-level, logging to stderr, the "NAME listening on http://HOST:PORT" line on stdout, and a
+// graceful stop on SIGINT/SIGTERM.
+#pragma once
+
+#include "socketio/server.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace socketio::examples {
+
+struct CommonFlags {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  std::size_t threads = 1;
+  std::string log_level = "warn";
+};
+
+inline void add_common_flags(CLI::App& app, CommonFlags& flags) {
+  app.add_option("--host", flags.host, "address to bind");
+  app.add_option("--port", flags.port, "port (0: any free port)");
+  app.add_option("--threads", flags.threads, "worker threads")->check(CLI::Range(1, 64));
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error");
+}
+
+// Parses the command line; returns the exit code to stop with (2 for bad flags), or -1 to go on.
+inline int parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return -1;
+}
+
+inline void init_logging(const char* logger, const CommonFlags& flags) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt(logger));
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+}
+
+inline void announce(const char* name, const CommonFlags& flags, std::uint16_t port) {
+  std::printf("%s listening on http://%s:%u\n", name, flags.host.c_str(), static_cast<unsigned>(port));
+  std::fflush(stdout);
+}
+
+// Runs the server until SIGINT/SIGTERM; then on_stop (on the signal thread), and the server stops
+// within 500 ms. Returns once it has.
+inline void serve_until_signal(Server& io, const std::function<void()>& on_stop = {}) {
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (on_stop) on_stop();
+    io.stop(std::chrono::milliseconds(500));
+  });
+  std::thread signal_thread([&] { signals_io.run(); });
+  io.run();
+  signals_io.stop();
+  signal_thread.join();
+}
+
+}  // namespace socketio::examples

@@ -104,7 +104,8 @@ class Server {
   std::uint16_t listen();
   // Blocks until stop() completes.
   void run();
-  // Graceful: stop accepting, send DISCONNECT to every socket (the client sees "io server
+  // Graceful: refuse new sessions (403 "Server is shutting down"; requests of open sessions are
+  // still served, on new connections too), send DISCONNECT to every socket (the client sees "io server
   // disconnect" and does not reconnect; the server-side reason is "server shutting down"), close
   // every connection, let the transports flush for up to drain, then stop the threads.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(1000));

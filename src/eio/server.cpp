@@ -206,6 +206,8 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
   const bool websocket = q.transport == "websocket";
   if (websocket != static_cast<bool>(ws)) return fail(req, res, ws, ErrorCode::bad_request);
   if (q.j) return fail(req, res, ws, ErrorCode::bad_request);  // JSONP polling is not supported
+  if (refusing_handshakes_.load(std::memory_order_relaxed))
+    return fail(req, res, ws, ErrorCode::forbidden, "Server is shutting down");
   if (options_.allow_request) {
     auto refusal = options_.allow_request(req);
     if (!refusal.empty()) return fail(req, res, ws, ErrorCode::forbidden, refusal);

@@ -50,6 +50,9 @@ class Server final : public net::HttpHandler {
 
   // Open sessions across all shards (approximate while shards run).
   std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
+  // Graceful stop, first step: new handshakes are refused (403, code 4, "Server is shutting
+  // down") while the requests of open sessions are still served. Any thread.
+  void refuse_handshakes() noexcept { refusing_handshakes_.store(true, std::memory_order_relaxed); }
   // Closes every session (on each shard's thread) with the given reason.
   void close_all(std::string_view reason);
 
@@ -74,6 +77,7 @@ class Server final : public net::HttpHandler {
   // sessions_[shard]: touched only by that shard's thread.
   std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions_;
   std::atomic<std::size_t> session_count_{0};
+  std::atomic<bool> refusing_handshakes_{false};
 };
 
 }  // namespace socketio::eio

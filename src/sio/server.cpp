@@ -286,10 +286,12 @@ void Server::run() {
 
 void Server::stop(std::chrono::milliseconds drain) {
   if (impl_->stopping.exchange(true)) return;
-  if (impl_->http) impl_->http->stop_accepting();
   if (impl_->engine) {
-    // Tell every client first (DISCONNECT per namespace: the client sees "io server
-    // disconnect"), give the transports a moment to take it, then close the sessions.
+    // New sessions are refused, but the listener stays open until the sessions are closed: a
+    // polling client's next request often comes on a new connection, and it must still get
+    // the DISCONNECT. Tell every client first (DISCONNECT per namespace: the client sees "io
+    // server disconnect"), give the transports a moment to take it, then close the sessions.
+    impl_->engine->refuse_handshakes();
     std::vector<sio::NamespaceImpl*> all;
     {
       std::lock_guard lock(impl_->core.ns_mutex);
@@ -304,6 +306,7 @@ void Server::stop(std::chrono::milliseconds drain) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(100)));
   }
+  if (impl_->http) impl_->http->stop_accepting();
   impl_->pool->stop();
   impl_->pool->join();
   {

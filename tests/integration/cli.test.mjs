@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { startServer, closeAll, request, track, waitFor, IS_REFERENCE } from "./lib/harness.mjs";
 import { sioConnect, waitForUpgrade } from "./lib/clients.mjs";
+import { pollingHandshake, pollingPath } from "./lib/raw.mjs";
 
 const T = { timeout: 20000 };
 const CLI = { ...T, skip: IS_REFERENCE ? "the reference server implements only --host/--port/--threads" : false };
@@ -279,6 +280,33 @@ describe("socketio-server command line", () => {
       assert.ok(elapsed < 3000, `exited after ${elapsed} ms`);
     });
   }
+
+  // A polling client's next request often comes on a new TCP connection (Node's agent opens one
+  // when the previous socket is not free yet): during the graceful stop the server must still
+  // accept it, so that the request can carry the DISCONNECT; only new sessions are refused.
+  test("SIGTERM: a polling request on a new connection still gets the DISCONNECT; new sessions are refused", CLI, async () => {
+    const server = await startServer({ kind: "chat" });
+    const base = "/socket.io/";
+    const { sid } = await pollingHandshake(server.port, base);
+    const path = pollingPath(base, { sid });
+    const post = await request({ port: server.port, method: "POST", path, body: "40" });
+    assert.equal(post.status, 200);
+    const connected = await request({ port: server.port, path });
+    assert.match(connected.text, /^40\{"sid":/);
+
+    server.proc.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [poll, handshake] = await Promise.all([
+      request({ port: server.port, path }), // agent: false, a new connection
+      request({ port: server.port, path: pollingPath(base) }),
+    ]);
+    assert.equal(poll.status, 200);
+    assert.ok(poll.text.split("\x1e").includes("41"), `poll answer ${poll.text}`);
+    assert.equal(handshake.status, 403);
+    assert.deepEqual(JSON.parse(handshake.text), { code: 4, message: "Server is shutting down" });
+    const { code } = await server.exited;
+    assert.equal(code, 0);
+  });
 
   test("SIGINT also stops gracefully with exit 0", CLI, async () => {
     const server = await startServer({ kind: "chat" });

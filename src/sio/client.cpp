@@ -217,23 +217,23 @@ void Client::disconnect_all_and_close() {
 }
 
 void Client::close(std::string_view reason) {
-  if (closed_) return;
-  auto self = shared_from_this();
-  auto all = std::move(sockets_);
-  sockets_.clear();
-  closed_ = true;
-  for (auto& [name, socket] : all) socket->on_close(std::string(reason));
+  if (!close_sockets(reason)) return;
   if (auto s = session_.lock()) s->close();
 }
 
 void Client::on_close(std::string_view reason, std::string_view) {
-  if (closed_) return;
+  close_sockets(reason);
+}
+
+bool Client::close_sockets(std::string_view reason) {
+  if (closed_) return false;
   closed_ = true;
   if (connect_timer_) connect_timer_->cancel();
-  auto self = shared_from_this();
+  auto self = shared_from_this();  // a socket's close may drop the last other reference
   auto all = std::move(sockets_);
   sockets_.clear();
   for (auto& [name, socket] : all) socket->on_close(std::string(reason));
+  return true;
 }
 
 }  // namespace socketio::sio

@@ -158,6 +158,8 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
   void finish_connect(const std::shared_ptr<SocketImpl>& socket);
   Handshake make_handshake(boost::json::object auth) const;
+  // Closes every socket with reason (once: false when already closed).
+  bool close_sockets(std::string_view reason);
 
   ServerCore& core_;
   std::weak_ptr<eio::Session> session_;

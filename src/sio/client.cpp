@@ -1,9 +1,9 @@
 #include "core/id.hpp"
 #include "sio/internal.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse_query.hpp>
-#include <spdlog/spdlog.h>
 
 #include <ctime>
 
@@ -60,20 +60,27 @@ void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) 
       on_connect(packet.nsp, std::move(packet.data));
       return;
     }
-    spdlog::debug("sio: packet type {} for namespace {} in an invalid state, closing", static_cast<int>(packet.type),
-                  packet.nsp);
+    spdlog::debug("sio: packet type {} for namespace {} in an invalid state, closing",
+                  static_cast<int>(packet.type), packet.nsp);
     close("forced close");  // the reference closes the Engine.IO connection first: "forced close" wins
     return;
   }
   auto socket = it->second;
   switch (packet.type) {
-    case PacketType::disconnect: socket->on_close("client namespace disconnect"); break;
+    case PacketType::disconnect:
+      socket->on_close("client namespace disconnect");
+      break;
     case PacketType::event:
-    case PacketType::binary_event: socket->on_event(std::move(packet), std::move(attachments)); break;
+    case PacketType::binary_event:
+      socket->on_event(std::move(packet), std::move(attachments));
+      break;
     case PacketType::ack:
-    case PacketType::binary_ack: socket->on_ack(std::move(packet), std::move(attachments)); break;
+    case PacketType::binary_ack:
+      socket->on_ack(std::move(packet), std::move(attachments));
+      break;
     default:
-      spdlog::debug("sio: unexpected packet type {} for a joined namespace, closing", static_cast<int>(packet.type));
+      spdlog::debug("sio: unexpected packet type {} for a joined namespace, closing",
+                    static_cast<int>(packet.type));
       close("forced close");
       break;
   }
@@ -135,8 +142,8 @@ void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size
     finish_connect(socket);
     return;
   }
-  auto next = [w = weak_from_this(), socket, index, pool = core_.pool, shard = shard_](
-                  std::optional<ConnectError> err) {
+  auto next = [w = weak_from_this(), socket, index, pool = core_.pool,
+               shard = shard_](std::optional<ConnectError> err) {
     pool->dispatch(shard, [w, socket, index, err = std::move(err)] {
       auto self = w.lock();
       if (!self || self->closed_) return;
@@ -208,7 +215,9 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
   return result;
 }
 
-void Client::remove(const std::string& nsp) { sockets_.erase(nsp); }
+void Client::remove(const std::string& nsp) {
+  sockets_.erase(nsp);
+}
 
 void Client::disconnect_all_and_close() {
   auto all = sockets_;

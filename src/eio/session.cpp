@@ -2,9 +2,9 @@
 
 #include "eio/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 namespace socketio::eio {
 
@@ -50,9 +50,9 @@ struct SessionTimers {
 };
 
 namespace {
-constexpr int kPhasePing = 0;   // waiting to send the next ping
-constexpr int kPhasePong = 1;   // waiting for the pong
-constexpr int kPhaseV3 = 2;     // v3: waiting for the client's next ping
+constexpr int kPhasePing = 0;  // waiting to send the next ping
+constexpr int kPhasePong = 1;  // waiting for the pong
+constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
 }  // namespace
 
 Session::Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
@@ -278,7 +278,9 @@ void Session::close() {
   // Otherwise the next GET takes the buffer and the close packet; the heartbeat bounds the wait.
 }
 
-void Session::shutdown(std::string_view reason) { on_close(reason); }
+void Session::shutdown(std::string_view reason) {
+  on_close(reason);
+}
 
 // --- closing -----------------------------------------------------------------------------
 
@@ -461,12 +463,14 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
   probe_answered_ = false;
   probe_ = ws;
   probe_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
-  if (!timers_->upgrade) timers_->upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
+  if (!timers_->upgrade)
+    timers_->upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
   timers_->upgrade->expires_after(o.upgrade_timeout);
-  timers_->upgrade->async_wait([w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
-    if (ec) return;
-    if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
-  });
+  timers_->upgrade->async_wait(
+      [w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
+      });
   auto link = probe_link_.get();
   ws->accept(probe_link_, [w = weak_from_this(), link, pool = &server_.pool(), shard = shard_](bool ok) {
     if (ok) return;

@@ -5,6 +5,7 @@
 #include "net/detail/streams.hpp"
 #include "net/tls_context.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <mutex>
@@ -34,12 +34,24 @@ namespace detail {
 HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure) {
   HttpRequest out;
   switch (req.method()) {
-    case http::verb::get: out.method = Method::get; break;
-    case http::verb::post: out.method = Method::post; break;
-    case http::verb::put: out.method = Method::put; break;
-    case http::verb::options: out.method = Method::options; break;
-    case http::verb::head: out.method = Method::head; break;
-    default: out.method = Method::other; break;
+    case http::verb::get:
+      out.method = Method::get;
+      break;
+    case http::verb::post:
+      out.method = Method::post;
+      break;
+    case http::verb::put:
+      out.method = Method::put;
+      break;
+    case http::verb::options:
+      out.method = Method::options;
+      break;
+    case http::verb::head:
+      out.method = Method::head;
+      break;
+    default:
+      out.method = Method::other;
+      break;
   }
   out.method_name = std::string(req.method_string());
   out.target = std::string(req.target());
@@ -62,7 +74,8 @@ HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool s
 }
 
 http::response<http::string_body> to_beast_response(HttpResponse&& res, int version) {
-  http::response<http::string_body> out{static_cast<http::status>(res.status), static_cast<unsigned>(version)};
+  http::response<http::string_body> out{static_cast<http::status>(res.status),
+                                        static_cast<unsigned>(version)};
   for (auto& h : res.headers) out.insert(h.name, h.value);
   // A HEAD answer keeps the Content-Length of the GET it stands for.
   const bool keep_length = res.body.empty() && out.find(http::field::content_length) != out.end();
@@ -159,10 +172,9 @@ class HttpSession : public HttpSessionBase {
     auto& lowest = beast::get_lowest_layer(derived().stream());
     lowest.expires_after(ctx_.options->write_timeout);
     writing_ = true;
-    http::async_write(derived().stream(), *res_,
-                      [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
-                        on_write(ec);
-                      });
+    http::async_write(
+        derived().stream(), *res_,
+        [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) { on_write(ec); });
   }
 
  protected:
@@ -179,10 +191,9 @@ class HttpSession : public HttpSessionBase {
     else if (!writing_)
       lowest.expires_after(first_request_ ? ctx_.options->header_timeout : ctx_.options->keepalive_timeout);
     reading_ = true;
-    http::async_read(derived().stream(), buffer_, *parser_,
-                     [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
-                       on_read(ec);
-                     });
+    http::async_read(
+        derived().stream(), buffer_, *parser_,
+        [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) { on_read(ec); });
   }
 
   void on_read(boost::system::error_code ec) {
@@ -303,16 +314,16 @@ class HttpSession : public HttpSessionBase {
     }
     beast::get_lowest_layer(derived().stream()).expires_after(linger_deadline_ - now);
     auto space = buffer_.prepare(std::min<std::size_t>(16 * 1024, linger_left_));
-    derived().stream().async_read_some(space, [self = shared_from_this(), this](boost::system::error_code ec,
-                                                                                std::size_t n) {
-      buffer_.clear();
-      linger_left_ -= std::min(n, linger_left_);
-      if (ec) {
-        derived().do_shutdown();
-        return;
-      }
-      linger_read();
-    });
+    derived().stream().async_read_some(
+        space, [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
+          buffer_.clear();
+          linger_left_ -= std::min(n, linger_left_);
+          if (ec) {
+            derived().do_shutdown();
+            return;
+          }
+          linger_read();
+        });
   }
 
   void do_close() {
@@ -421,10 +432,11 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
     in_handshake_ = true;
     beast::get_lowest_layer(stream_).expires_after(ctx_.options->tls_handshake_timeout);
     // The detector already consumed the first bytes: hand them to the handshake.
-    stream_.async_handshake(asio::ssl::stream_base::server, buffer_.cdata(),
-                            [self = shared_from_this(), this](boost::system::error_code ec, std::size_t used = 0) {
-                              on_handshake(ec, used);
-                            });
+    stream_.async_handshake(
+        asio::ssl::stream_base::server, buffer_.cdata(),
+        [self = shared_from_this(), this](boost::system::error_code ec, std::size_t used = 0) {
+          on_handshake(ec, used);
+        });
   }
 
   bool may_upgrade() const { return true; }
@@ -493,8 +505,8 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       return;
     }
     if (is_tls) {
-      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(), ctx_,
-                                                       shard_, std::move(buffer_), counters_);
+      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(),
+                                                      ctx_, shard_, std::move(buffer_), counters_);
       session->run();
     } else {
       auto session =
@@ -539,9 +551,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void do_accept() {
     if (stopped_) return;
-    acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(io_,
+                           [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
   }
 
   void on_accept(boost::system::error_code ec, tcp::socket socket) {
@@ -563,7 +576,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (ctx_.options->tls) {
       std::make_shared<DetectSession>(std::move(socket), ctx_, shard_, counters_)->run();
     } else {
-      std::make_shared<PlainHttpSession>(std::move(socket), ctx_, shard_, beast::flat_buffer{})->start_reading();
+      std::make_shared<PlainHttpSession>(std::move(socket), ctx_, shard_, beast::flat_buffer{})
+          ->start_reading();
     }
     do_accept();
   }
@@ -609,14 +623,16 @@ std::uint16_t Server::listen() {
     probe.open(address.is_v6() ? tcp::v6() : tcp::v4(), ec);
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(tcp::endpoint(address, port), ec);
-    if (ec) throw std::system_error(ec, "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
+    if (ec)
+      throw std::system_error(ec, "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
   }
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
     auto l = std::make_shared<Listener>(impl_->pool.context(i), impl_->context(), i);
     try {
       l->open(tcp::endpoint(address, port));
     } catch (const boost::system::system_error& e) {
-      throw std::system_error(e.code(), "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
+      throw std::system_error(e.code(),
+                              "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
     }
     if (port == 0) port = l->port();
     impl_->listeners.push_back(std::move(l));
@@ -629,6 +645,8 @@ void Server::stop_accepting() {
   for (auto& l : impl_->listeners) l->stop();
 }
 
-const ServerStats& Server::stats() const noexcept { return impl_->stats; }
+const ServerStats& Server::stats() const noexcept {
+  return impl_->stats;
+}
 
 }  // namespace socketio::net

@@ -28,7 +28,9 @@ ShardPool::~ShardPool() {
   join();
 }
 
-boost::asio::io_context& ShardPool::context(std::size_t shard) noexcept { return shards_[shard]->io; }
+boost::asio::io_context& ShardPool::context(std::size_t shard) noexcept {
+  return shards_[shard]->io;
+}
 
 void ShardPool::post(std::size_t shard, std::function<void()> fn) {
   boost::asio::post(shards_[shard]->io, std::move(fn));
@@ -41,7 +43,9 @@ void ShardPool::dispatch(std::size_t shard, std::function<void()> fn) {
     post(shard, std::move(fn));
 }
 
-std::size_t ShardPool::current() noexcept { return t_current_shard; }
+std::size_t ShardPool::current() noexcept {
+  return t_current_shard;
+}
 
 void ShardPool::start() {
   if (!threads_.empty()) return;

@@ -219,10 +219,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
       ws::FrameHeader h;
       switch (ws::parse_client_header(avail, room, h)) {
-        case ws::HeaderStatus::need_more: return;
-        case ws::HeaderStatus::protocol_error: return protocol_error(1002, "transport error: protocol error");
-        case ws::HeaderStatus::too_big: return protocol_error(1009, "transport error: message too big");
-        case ws::HeaderStatus::ok: break;
+        case ws::HeaderStatus::need_more:
+          return;
+        case ws::HeaderStatus::protocol_error:
+          return protocol_error(1002, "transport error: protocol error");
+        case ws::HeaderStatus::too_big:
+          return protocol_error(1009, "transport error: message too big");
+        case ws::HeaderStatus::ok:
+          break;
       }
       const auto len = static_cast<std::size_t>(h.payload_length);  // at most the limit
       if (avail.size() - h.header_length < len) {

@@ -37,8 +37,8 @@ bool in_document_order(const boost::json::value& v, std::size_t& next) {
 
 }  // namespace
 
-EncodedPacket encode_event(std::string_view nsp, const boost::json::array& data, const std::vector<Bytes>& attachments,
-                           std::optional<std::uint64_t> ack_id) {
+EncodedPacket encode_event(std::string_view nsp, const boost::json::array& data,
+                           const std::vector<Bytes>& attachments, std::optional<std::uint64_t> ack_id) {
   EncodedPacket out;
   std::string text;
   boost::json::value v(data);
@@ -69,8 +69,8 @@ EncodedPacket encode_ack(std::string_view nsp, std::uint64_t id, const Args& arg
   } else {
     out.attachments.assign(att.begin(), att.end());
   }
-  encode(out.attachments.empty() ? PacketType::ack : PacketType::binary_ack, nsp, id, &v, out.attachments.size(),
-         text);
+  encode(out.attachments.empty() ? PacketType::ack : PacketType::binary_ack, nsp, id, &v,
+         out.attachments.size(), text);
   out.text = core::make_bytes(std::move(text));
   return out;
 }

@@ -22,8 +22,8 @@ struct EncodedPacket {
 using EncodedPtr = std::shared_ptr<const EncodedPacket>;
 
 // EVENT (or BINARY_EVENT when there are attachments) with data [event, ...args] already built.
-EncodedPacket encode_event(std::string_view nsp, const boost::json::array& data, const std::vector<Bytes>& attachments,
-                           std::optional<std::uint64_t> ack_id);
+EncodedPacket encode_event(std::string_view nsp, const boost::json::array& data,
+                           const std::vector<Bytes>& attachments, std::optional<std::uint64_t> ack_id);
 // ACK (or BINARY_ACK).
 EncodedPacket encode_ack(std::string_view nsp, std::uint64_t id, const Args& args);
 // Control packets: CONNECT reply, CONNECT_ERROR, DISCONNECT.

@@ -34,6 +34,6 @@ WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRe
 HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure);
 // And back for responses.
 boost::beast::http::response<boost::beast::http::string_body> to_beast_response(HttpResponse&& res,
-                                                                               int version);
+                                                                                int version);
 
 }  // namespace socketio::net::detail

@@ -1,0 +1,34 @@
+// What a server process holds, read from /proc/<pid>: resident memory and open file descriptors.
+// The hostile-client tests assert bounds on these (memory stays bounded, fds are released).
+import fs from "node:fs";
+
+// Resident set size in bytes (VmRSS of /proc/<pid>/status).
+export function rssBytes(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+// Open file descriptors (entries of /proc/<pid>/fd).
+export function fdCount(pid) {
+  return fs.readdirSync(`/proc/${pid}/fd`).length;
+}
+
+// Open TCP sockets of the process (fds whose link is "socket:[inode]").
+export function socketCount(pid) {
+  let n = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) n++;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return n;
+}
+
+// Both figures at once, for logging and assertions.
+export function procSnapshot(pid) {
+  return { rss: rssBytes(pid), fds: fdCount(pid), sockets: socketCount(pid) };
+}

@@ -232,10 +232,31 @@ void apply_redis(AppSettings& s, const Value& v) {
   s.redis_url = url;
 }
 
+// "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces) for --metrics-listen.
+void apply_metrics_listen(AppSettings& s, const Value& v) {
+  const std::string& spec = text(v);
+  const std::size_t colon = spec.rfind(':');
+  if (colon == std::string::npos) throw Invalid(in_quotes(spec) + " is not HOST:PORT");
+  std::string host = spec.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  if (!is_ip_address(host)) throw Invalid(in_quotes(spec) + ": " + in_quotes(host) + " is not an IP address");
+  const std::string_view port_text = std::string_view(spec).substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty() || port > 65535)
+    throw Invalid(in_quotes(spec) + ": the port is not in 0..65535");
+  s.server.ops_listen = true;
+  s.server.ops_host = host;
+  s.server.ops_port = static_cast<std::uint16_t>(port);
+}
+
 constexpr std::string_view kServer = "Server";
 constexpr std::string_view kEngine = "Engine.IO";
 constexpr std::string_view kTls = "TLS";
 constexpr std::string_view kCluster = "Cluster";
+constexpr std::string_view kOps = "Operations";
 constexpr std::int64_t kMaxMs = 86'400'000;  // a day: far beyond any sane timeout, and fits JS timers
 
 const std::vector<Key>& keys() {
@@ -339,6 +360,25 @@ const std::vector<Key>& keys() {
            throw Invalid(in_quotes(text(v)) + " is not classic or sharded");
          s.redis_sharded = text(v) == "sharded";
        }},
+
+      {"metrics", Kind::boolean, kOps, "[=BOOL]",
+       "serve Prometheus metrics at GET /metrics on the main port [false]",
+       [](AppSettings& s, const Value& v) { s.server.serve_metrics = boolean(v); }},
+      {"metrics-listen", Kind::text, kOps, "HOST:PORT",
+       "a separate listener for /metrics, /healthz and /readyz (e.g. 127.0.0.1:9464) [none]",
+       apply_metrics_listen},
+      {"health", Kind::boolean, kOps, "[=BOOL]", "serve GET /healthz and /readyz on the main port [true]",
+       [](AppSettings& s, const Value& v) { s.server.serve_health = boolean(v); }},
+      {"log-format", Kind::text, kOps, "FORMAT", "text, or json: one JSON object a line [text]",
+       [](AppSettings& s, const Value& v) {
+         if (text(v) != "text" && text(v) != "json")
+           throw Invalid(in_quotes(text(v)) + " is not text or json");
+         s.log_format = text(v);
+       }},
+      {"drain-timeout", Kind::integer, kOps, "MS",
+       "on SIGTERM/SIGINT, how long clients get to receive their disconnect before connections are cut "
+       "[1000]",
+       [](AppSettings& s, const Value& v) { s.drain_timeout = ms(v); }, 0, 600'000},
   };
   return table;
 }
@@ -650,6 +690,7 @@ ParseResult parse_command_line(int argc, const char* const* argv, std::ostream& 
   }
 
   AppSettings settings;
+  settings.server.serve_health = true;  // the binary answers probes by default (--health=false)
   settings.config_file = config_file;
   try {
     if (!config_file.empty()) load_config_file(config_file, settings);

@@ -10,6 +10,7 @@
 
 #include "socketio/server.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <iosfwd>
 #include <optional>
@@ -30,6 +31,9 @@ struct AppSettings {
   std::string redis_key = "socket.io";
   bool redis_sharded = false;  // --redis-mode sharded
   std::string config_file;     // as given to --config; empty: none
+
+  std::string log_format = "text";                // text | json
+  std::chrono::milliseconds drain_timeout{1000};  // graceful stop: --drain-timeout
 };
 
 struct ParseResult {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "socketio/adapter.hpp"
+#include "socketio/metrics.hpp"
 #include "socketio/namespace.hpp"
 #include "socketio/socket.hpp"
 
@@ -75,6 +76,13 @@ struct ServerOptions {
   std::string static_dir;  // empty: the built-in chat page (if any)
   bool serve_static = true;
   AdapterFactory adapter;  // null: in-process adapter
+  // Operations endpoints (docs/operations.md): GET /metrics (Prometheus) and GET /healthz,
+  // /readyz on the main port; and/or a listener of their own serving all three.
+  bool serve_metrics = false;
+  bool serve_health = false;
+  bool ops_listen = false;
+  std::string ops_host = "127.0.0.1";
+  std::uint16_t ops_port = 0;  // 0: a free port (ops_port() tells which)
 };
 
 class Server {
@@ -116,9 +124,18 @@ class Server {
 
   std::size_t client_count() const noexcept;
 
+  // The counters of this server (GET /metrics); register your own series here too.
+  Metrics& metrics() noexcept;
+  // /readyz answers 200 only when every check passes (built in: listening and not stopping).
+  // check(why) runs on a worker thread per probe: keep it cheap. Call before listen().
+  void add_readiness_check(std::string name, std::function<bool(std::string& why)> check);
+  // The port of the operations listener (ServerOptions::ops_listen), 0 when there is none.
+  std::uint16_t ops_port() const noexcept;
+
  private:
   friend struct ServerAccess;  // src/sio/server_access.hpp: extra routes for the binaries
   struct Impl;
+  void setup_ops();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/http_message.hpp"
+#include "socketio/metrics.hpp"
 
 namespace socketio::eio {
 
@@ -38,6 +39,7 @@ struct Options {
   std::function<std::string(const net::HttpRequest&)> allow_request;
   // Bytes queued for a client above which its session is closed ("transport error").
   std::size_t max_buffered_bytes = 64 * 1024 * 1024;
+  Metrics* metrics = nullptr;  // where the counters go; null: not counted
 };
 
 }  // namespace socketio::eio

@@ -368,7 +368,7 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
   // On a TLS port, a plain request is answered with a redirect or a clear refusal.
   bool accept_request(const HttpRequest& req, const std::shared_ptr<Exchange>& exchange) {
     if (!ctx_.options->tls) return true;
-    ctx_.stats->plain_on_tls_port.fetch_add(1, std::memory_order_relaxed);
+    ctx_.stats->plain_on_tls_port.inc();
     HttpResponse res;
     res.close = true;
     const auto host = req.header("Host");
@@ -422,7 +422,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
 
   void run() {
     if (counters_->tls_handshakes >= ctx_.options->max_tls_handshakes) {
-      ctx_.stats->tls_handshakes_rejected.fetch_add(1, std::memory_order_relaxed);
+      ctx_.stats->tls_handshakes_rejected.inc();
       spdlog::debug("tls: too many concurrent handshakes, closing a new connection");
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
@@ -468,12 +468,13 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
     in_handshake_ = false;
     --counters_->tls_handshakes;
     if (ec) {
-      ctx_.stats->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      ctx_.stats->tls_handshake_failures.inc();
       spdlog::debug("tls: handshake failed: {}", ec.message());
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
       return;
     }
+    ctx_.stats->tls_handshakes.inc();
     buffer_.consume(used);
     start_reading();
   }
@@ -570,7 +571,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
       }
       return;
     }
-    ctx_.stats->accepted.fetch_add(1, std::memory_order_relaxed);
+    ctx_.stats->accepted.inc();
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (ctx_.options->tls) {
@@ -600,7 +601,9 @@ struct Server::Impl {
   ServerStats stats;
   std::vector<std::shared_ptr<Listener>> listeners;
 
-  Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {}
+  Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {
+    if (options.metrics) stats = ServerStats(*options.metrics);
+  }
   ConnContext context() { return ConnContext{&pool, &options, &handler, &stats}; }
 };
 

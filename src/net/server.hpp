@@ -7,6 +7,7 @@
 
 #include "net/http_handler.hpp"
 #include "net/shards.hpp"
+#include "socketio/metrics.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -37,13 +38,18 @@ struct ServerOptions {
   std::size_t max_tls_handshakes = 1024;  // concurrent, per shard; more are closed at once
   std::shared_ptr<TlsContext> tls;        // null: plain HTTP only
   bool tls_redirect = false;              // plain HTTP on a TLS port: 308 to https (else 400 + close)
+  Metrics* metrics = nullptr;             // where the counters go; null: not counted
 };
 
+// The listener's counters (no-ops when ServerOptions::metrics is null); see docs/operations.md.
 struct ServerStats {
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> tls_handshake_failures{0};
-  std::atomic<std::uint64_t> tls_handshakes_rejected{0};  // over max_tls_handshakes
-  std::atomic<std::uint64_t> plain_on_tls_port{0};
+  ServerStats() = default;
+  explicit ServerStats(Metrics& m);
+  Metrics::Counter accepted;
+  Metrics::Counter tls_handshakes;  // completed
+  Metrics::Counter tls_handshake_failures;
+  Metrics::Counter tls_handshakes_rejected;  // over max_tls_handshakes
+  Metrics::Counter plain_on_tls_port;
 };
 
 class Server {

@@ -1,5 +1,7 @@
 #include "net/shards.hpp"
 
+#include "core/this_shard.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -7,10 +9,6 @@
 #include <optional>
 
 namespace socketio::net {
-namespace {
-thread_local std::size_t t_current_shard = ShardPool::npos;
-}
-
 struct ShardPool::Shard {
   // Concurrency hint 1: exactly one thread runs this context, so Asio can skip its locks.
   boost::asio::io_context io{1};
@@ -37,23 +35,23 @@ void ShardPool::post(std::size_t shard, std::function<void()> fn) {
 }
 
 void ShardPool::dispatch(std::size_t shard, std::function<void()> fn) {
-  if (t_current_shard == shard)
+  if (core::this_shard() == shard)
     fn();
   else
     post(shard, std::move(fn));
 }
 
 std::size_t ShardPool::current() noexcept {
-  return t_current_shard;
+  return core::this_shard();
 }
 
 void ShardPool::start() {
   if (!threads_.empty()) return;
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     threads_.emplace_back([this, i] {
-      t_current_shard = i;
+      core::set_this_shard(i);
       shards_[i]->io.run();
-      t_current_shard = npos;
+      core::set_this_shard(core::kNoShard);
     });
   }
 }

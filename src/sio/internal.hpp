@@ -38,6 +38,7 @@ struct Handlers {
 struct ServerCore {
   ServerOptions options;
   net::ShardPool* pool = nullptr;
+  Metrics* metrics = nullptr;  // the server's registry (never null once the Server is built)
   Limits limits;
 
   std::mutex ns_mutex;  // guards namespaces and parents (CONNECT of a new dynamic namespace)

@@ -1,5 +1,6 @@
 // socketio::Server: wires the shards, the listener, the Engine.IO server and the namespaces.
 #include "eio/server.hpp"
+#include "net/ops_handler.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
 #include "net/static_files.hpp"
@@ -144,6 +145,14 @@ struct Server::Impl {
   std::unique_ptr<net::StaticFiles> statics;
   std::shared_ptr<net::TlsContext> tls;
   std::unique_ptr<net::Server> http;
+  std::unique_ptr<Metrics> metrics;
+  std::vector<std::pair<std::string, net::OpsHandler::Check>> readiness_checks;
+  std::unique_ptr<net::OpsHandler> ops;      // the main port's /metrics, /healthz, /readyz
+  std::unique_ptr<net::OpsHandler> ops_own;  // the operations listener's
+  std::unique_ptr<net::Router> ops_router;
+  std::unique_ptr<net::Server> ops_http;
+  std::uint16_t ops_port = 0;
+  std::atomic<bool> listening{false};
   std::mutex run_mutex;
   std::condition_variable run_cv;
   bool running = false;
@@ -161,6 +170,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->core.limits.max_packet_size = o.max_http_buffer_size;
   impl_->pool = std::make_unique<net::ShardPool>(o.threads);
   impl_->core.pool = impl_->pool.get();
+  impl_->metrics = std::make_unique<Metrics>(o.threads);
+  impl_->core.metrics = impl_->metrics.get();
   impl_->router = std::make_unique<net::Router>();
   of("/");
 }
@@ -172,6 +183,7 @@ Server::~Server() {
     impl_->pool->join();
   }
   // Sessions (and their timers) go before the shards' io_contexts.
+  impl_->ops_http.reset();
   impl_->http.reset();
   impl_->engine.reset();
   impl_->core.namespaces.clear();
@@ -222,6 +234,7 @@ std::uint16_t Server::listen() {
   eo.cors.credentials = o.cors.credentials;
   eo.cors.methods = o.cors.methods;
   eo.cors.allowed_headers = o.cors.allowed_headers;
+  eo.metrics = impl_->metrics.get();
   impl_->engine = std::make_unique<eio::Server>(*impl_->pool, eo);
   impl_->engine->on_connection([core = &impl_->core](const std::shared_ptr<eio::Session>& session) {
     auto client = std::make_shared<sio::Client>(*core, session);
@@ -229,6 +242,7 @@ std::uint16_t Server::listen() {
     client->start();
   });
 
+  setup_ops();
   impl_->router->add([engine = impl_->engine.get()](const net::HttpRequest& r) { return engine->matches(r); },
                      *impl_->engine);
   if (o.serve_client || o.serve_static) {
@@ -269,9 +283,19 @@ std::uint16_t Server::listen() {
     so.tls = impl_->tls;
     so.tls_redirect = o.tls.redirect_plain;
   }
+  so.metrics = impl_->metrics.get();
   impl_->http = std::make_unique<net::Server>(*impl_->pool, so, *impl_->router);
   const auto port = impl_->http->listen();
+  if (impl_->ops_router) {
+    net::ServerOptions oo;
+    oo.host = o.ops_host;
+    oo.port = o.ops_port;
+    oo.body_limit = 0;
+    impl_->ops_http = std::make_unique<net::Server>(*impl_->pool, oo, *impl_->ops_router);
+    impl_->ops_port = impl_->ops_http->listen();
+  }
   impl_->pool->start();
+  impl_->listening = true;
   {
     std::lock_guard lock(impl_->run_mutex);
     impl_->running = true;
@@ -286,6 +310,7 @@ void Server::run() {
 
 void Server::stop(std::chrono::milliseconds drain) {
   if (impl_->stopping.exchange(true)) return;
+  spdlog::debug("stopping: /readyz now answers 503");
   if (impl_->engine) {
     // New sessions are refused, but the listener stays open until the sessions are closed: a
     // polling client's next request often comes on a new connection, and it must still get
@@ -307,6 +332,7 @@ void Server::stop(std::chrono::milliseconds drain) {
     std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(100)));
   }
   if (impl_->http) impl_->http->stop_accepting();
+  if (impl_->ops_http) impl_->ops_http->stop_accepting();
   impl_->pool->stop();
   impl_->pool->join();
   {
@@ -338,6 +364,53 @@ net::ShardPool& ServerAccess::pool(Server& s) {
 
 void ServerAccess::add_route(Server& s, net::Router::Matcher matcher, net::HttpHandler& handler) {
   s.impl_->router->add(std::move(matcher), handler);
+}
+
+Metrics& Server::metrics() noexcept {
+  return *impl_->metrics;
+}
+
+void Server::add_readiness_check(std::string name, std::function<bool(std::string&)> check) {
+  impl_->readiness_checks.emplace_back(std::move(name), std::move(check));
+}
+
+std::uint16_t Server::ops_port() const noexcept {
+  return impl_->ops_port;
+}
+
+// The operations endpoints: on the main port (before the Engine.IO and static routes, which
+// would otherwise claim the paths) and on their own listener when asked.
+void Server::setup_ops() {
+  const auto& o = impl_->core.options;
+  std::vector<std::pair<std::string, net::OpsHandler::Check>> checks;
+  checks.emplace_back("server", [impl = impl_.get()](std::string& why) {
+    if (impl->stopping.load()) {
+      why = "draining";
+      return false;
+    }
+    if (!impl->listening.load()) {
+      why = "not listening yet";
+      return false;
+    }
+    return true;
+  });
+  for (auto& c : impl_->readiness_checks) checks.push_back(c);
+  auto make = [&](net::OpsHandler::Endpoints e) {
+    auto h = std::make_unique<net::OpsHandler>(*impl_->pool, *impl_->metrics, e);
+    for (auto& [name, check] : checks) h->add_readiness_check(name, check);
+    return h;
+  };
+  if (o.serve_metrics || o.serve_health) {
+    impl_->ops = make({o.serve_metrics, o.serve_health});
+    impl_->router->add([h = impl_->ops.get()](const net::HttpRequest& r) { return h->matches(r); },
+                       *impl_->ops);
+  }
+  if (o.ops_listen) {
+    impl_->ops_own = make({true, true});
+    impl_->ops_router = std::make_unique<net::Router>();
+    impl_->ops_router->add([h = impl_->ops_own.get()](const net::HttpRequest& r) { return h->matches(r); },
+                           *impl_->ops_own);
+  }
 }
 
 std::size_t Server::client_count() const noexcept {

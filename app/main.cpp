@@ -11,11 +11,11 @@
 // (exit 1 if stopping takes longer than 2.8 s) still fires while it drains.
 #include "chat.hpp"
 #include "config.hpp"
+#include "logging.hpp"
 #include "tls_watch.hpp"
 
 #include "socketio/server.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -47,13 +47,6 @@ using socketio::app::AppSettings;
 constexpr auto kStopMargin = std::chrono::milliseconds(1800);
 constexpr auto kTlsPollInterval = std::chrono::seconds(2);
 constexpr auto kRedisReadyWait = std::chrono::milliseconds(10'000);
-
-void init_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("socketio-server");
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
-  spdlog::set_default_logger(std::move(logger));
-  spdlog::set_level(spdlog::level::from_str(level));
-}
 
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -199,7 +192,7 @@ int main(int argc, char** argv) {
   if (!parsed.settings) return parsed.exit_code;
   const AppSettings& settings = *parsed.settings;
   // Before anything logs from another thread (the Redis connections start at once).
-  init_logging(settings.log_level);
+  socketio::app::init_logging(settings.log_level, settings.log_format);
   socketio::ServerOptions server_options = settings.server;
   std::optional<socketio::redis::RedisConnection> redis;
   if (!settings.redis_url.empty()) {

@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, ws_frame or all (default); seconds per target (default 60).
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
 # Environment: CXX (default clang++-14), JOBS (parallel compile jobs, default 2).
@@ -18,11 +18,12 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet ws_frame)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
   sio_packet | sio_packet_fuzz) targets=(sio_packet) ;;
+  sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   *)
     echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
@@ -36,13 +37,14 @@ fi
 
 # shellcheck disable=SC2054 # the commas belong to -fsanitize
 cxxflags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-  -std=c++20 -O1 -g -Wall -Wextra -I"$root/src")
+  -std=c++20 -O1 -g -Wall -Wextra -I"$root/src" -I"$root/include")
 
 sources_for() {
   local common=("$root/src/core/base64.cpp" "$root/src/core/id.cpp")
   case "$1" in
     eio_payload) echo "$root/tests/fuzz/eio_payload_fuzz.cpp $root/src/eio/parser/packet.cpp ${common[*]}" ;;
     sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
+    sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp" ;;
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
   esac
 }
@@ -51,6 +53,7 @@ libs_for() {
   case "$1" in
     eio_payload) echo "-lcrypto" ;;
     sio_packet) echo "-lboost_json -lcrypto" ;;
+    sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
   esac
 }

@@ -47,6 +47,11 @@ struct TlsConfig {
   bool enabled() const noexcept { return !cert_file.empty() || !self_signed_host.empty(); }
 };
 
+// The client packet format, server-wide like the reference's `parser` option: socket.io-parser
+// (JSON text + binary attachments) or socket.io-msgpack-parser 3.x (one MessagePack message per
+// packet, what /socket.io/socket.io.msgpack.min.js speaks).
+enum class Parser { json, msgpack };
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;
@@ -61,6 +66,7 @@ struct ServerOptions {
   bool allow_websocket = true;
   bool allow_upgrades = true;
   bool allow_eio3 = false;
+  Parser parser = Parser::json;
   CorsConfig cors;
   TlsConfig tls;
   bool trust_proxy = false;  // take the client address / secure flag from X-Forwarded-*

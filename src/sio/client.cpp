@@ -1,5 +1,6 @@
 #include "core/id.hpp"
 #include "sio/internal.hpp"
+#include "sio/parser/msgpack_packet.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
@@ -14,9 +15,14 @@ Client::Client(ServerCore& core, const std::shared_ptr<eio::Session>& session)
       session_(session),
       session_raw_(session.get()),
       shard_(session->shard()),
-      decoder_(core.limits) {}
+      format_(core.format_for(*session)),
+      decoder_(core.limits) {
+  core_.clients_by_format[index_of(format_)].fetch_add(1, std::memory_order_relaxed);
+}
 
-Client::~Client() = default;
+Client::~Client() {
+  core_.clients_by_format[index_of(format_)].fetch_sub(1, std::memory_order_relaxed);
+}
 
 void Client::start() {
   connect_timer_ = std::make_unique<boost::asio::steady_timer>(core_.pool->context(shard_));
@@ -37,21 +43,47 @@ std::string_view Client::transport() const noexcept {
 }
 
 void Client::on_message(std::string_view data, bool binary) {
-  const auto result = binary ? decoder_.feed_binary(data) : decoder_.feed_text(data);
-  if (result.status == Decoder::Status::need_more) return;
-  if (result.status == Decoder::Status::error) {
-    spdlog::debug("sio: invalid packet ({}), closing the connection", result.error.message());
+  std::error_code ec;
+  if (!decode(data, binary, ec)) {
+    if (!ec) return;  // a packet awaiting its attachments
+    spdlog::debug("sio: invalid {} packet ({}), closing the connection", wire_format_name(format_),
+                  ec.message());
     // The reference closes the Engine.IO connection here: its sockets see "forced close".
     close("forced close");
     return;
   }
-  Packet packet = std::move(decoder_.packet());
-  std::vector<std::string> attachments = std::move(decoder_.attachments());
-  decoder_.reset();
-  on_packet(std::move(packet), std::move(attachments));
+  on_packet(std::move(packet_), std::move(attachments_));
+  attachments_.clear();
 }
 
-void Client::on_packet(Packet&& packet, std::vector<std::string>&& attachments) {
+bool Client::decode(std::string_view data, bool binary, std::error_code& ec) {
+  switch (format_) {
+    case WireFormat::msgpack_v5:
+      if (!binary) {
+        ec = ParseError::unexpected_text;  // socket.io-msgpack-parser only reads binary messages
+        return false;
+      }
+      ec = decode_msgpack_packet(data, packet_, attachments_, core_.limits);
+      return !ec;
+    case WireFormat::json_v5:
+    case WireFormat::count:
+      break;
+  }
+  const auto result = binary ? decoder_.feed_binary(data) : decoder_.feed_text(data);
+  if (result.status != Decoder::Status::packet) {
+    ec = result.error;
+    return false;
+  }
+  packet_ = std::move(decoder_.packet());
+  attachments_.clear();
+  attachments_.reserve(decoder_.attachments().size());
+  for (auto& a : decoder_.attachments())
+    attachments_.push_back(std::make_shared<const std::string>(std::move(a)));
+  decoder_.reset();
+  return true;
+}
+
+void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
   // The reference's rules: CONNECT only for a namespace not joined yet; anything else only for
   // a joined one (and never CONNECT/CONNECT_ERROR); every other combination closes the client.
   auto it = sockets_.find(packet.nsp);
@@ -127,10 +159,10 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
   NamespaceImpl* nsp = core_.find_for_connect(nsp_name, auth_obj);
   if (!nsp) {
     boost::json::value err = {{"message", "Invalid namespace"}};
-    write(encode_simple(PacketType::connect_error, nsp_name, &err), false);
+    write(encode_simple(format_, PacketType::connect_error, nsp_name, &err), false);
     return;
   }
-  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, core::make_random_id(),
+  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, format_, core::make_random_id(),
                                              make_handshake(std::move(auth_obj)));
   connecting_.insert(nsp_name);
   run_middleware(socket, 0);
@@ -152,7 +184,7 @@ void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size
         boost::json::object o{{"message", err->message}};
         if (!err->data.is_null()) o["data"] = err->data;
         const boost::json::value v(std::move(o));
-        self->write(encode_simple(PacketType::connect_error, socket->nsp().name(), &v), false);
+        self->write(encode_simple(self->format_, PacketType::connect_error, socket->nsp().name(), &v), false);
         return;
       }
       self->run_middleware(socket, index + 1);
@@ -169,7 +201,7 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
   sockets_[name] = socket;
   socket->on_connected();
   const boost::json::value reply = {{"sid", socket->id()}};
-  write(encode_simple(PacketType::connect, name, &reply), false);
+  write(encode_simple(format_, PacketType::connect, name, &reply), false);
   auto handlers = static_cast<NamespaceImpl&>(socket->nsp()).handlers();
   for (auto& h : handlers->connection) {
     if (!socket->connected()) break;
@@ -200,15 +232,15 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
     slow_since_ = {};
   }
   if (packet.attachments.empty()) {
-    s->send(packet.text, false);
+    s->send(packet.head, packet.head_binary);
   } else {
     const std::size_t n = 1 + packet.attachments.size();
     std::vector<core::SharedBytes> parts;
     parts.reserve(n);
-    parts.push_back(packet.text);
+    parts.push_back(packet.head);
     for (const auto& a : packet.attachments) parts.push_back(a);
     std::unique_ptr<bool[]> binary(new bool[n]);
-    binary[0] = false;
+    binary[0] = packet.head_binary;
     for (std::size_t i = 1; i < n; ++i) binary[i] = true;
     s->send_many(parts.data(), binary.get(), n);
   }

@@ -1,5 +1,7 @@
 #include "sio/encode.hpp"
 
+#include "sio/parser/msgpack_packet.hpp"
+
 namespace socketio::sio {
 namespace {
 
@@ -35,52 +37,93 @@ bool in_document_order(const boost::json::value& v, std::size_t& next) {
   return true;
 }
 
-}  // namespace
+PacketType binary_kind(PacketType t) noexcept {
+  return t == PacketType::ack ? PacketType::binary_ack : PacketType::binary_event;
+}
 
-EncodedPacket encode_event(std::string_view nsp, const boost::json::array& data,
-                           const std::vector<Bytes>& attachments, std::optional<std::uint64_t> ack_id) {
+EncodedPacket encode_json_data(PacketType type, std::string_view nsp, boost::json::value&& data,
+                               const std::vector<Bytes>& attachments, std::optional<std::uint64_t> id) {
   EncodedPacket out;
   std::string text;
-  boost::json::value v(data);
   std::size_t next = 0;
-  if (!attachments.empty() && !(in_document_order(v, next) && next == attachments.size())) {
+  if (!attachments.empty() && !(in_document_order(data, next) && next == attachments.size())) {
     std::vector<Bytes> reordered;
-    renumber(v, attachments, reordered);
+    renumber(data, attachments, reordered);
     out.attachments.assign(reordered.begin(), reordered.end());
   } else {
     out.attachments.assign(attachments.begin(), attachments.end());
   }
-  encode(out.attachments.empty() ? PacketType::event : PacketType::binary_event, nsp, ack_id, &v,
-         out.attachments.size(), text);
-  out.text = core::make_bytes(std::move(text));
+  encode(out.attachments.empty() ? type : binary_kind(type), nsp, id, &data, out.attachments.size(), text);
+  out.head = core::make_bytes(std::move(text));
   return out;
 }
 
-EncodedPacket encode_ack(std::string_view nsp, std::uint64_t id, const Args& args) {
+EncodedPacket encode_msgpack(PacketType type, std::string_view nsp, std::optional<std::uint64_t> id,
+                             const boost::json::array& data, const std::vector<Bytes>& attachments) {
   EncodedPacket out;
-  std::string text;
-  boost::json::value v(args.values());
-  std::size_t next = 0;
-  const auto& att = args.attachments();
-  if (!att.empty() && !(in_document_order(v, next) && next == att.size())) {
-    std::vector<Bytes> reordered;
-    renumber(v, att, reordered);
-    out.attachments.assign(reordered.begin(), reordered.end());
-  } else {
-    out.attachments.assign(att.begin(), att.end());
+  std::string bytes;
+  encode_msgpack_packet(type, nsp, id, data, attachments, bytes);
+  out.head = core::make_bytes(std::move(bytes));
+  out.head_binary = true;
+  return out;
+}
+
+}  // namespace
+
+EncodedPacket encode_event(WireFormat format, std::string_view nsp, const boost::json::array& data,
+                           const std::vector<Bytes>& attachments, std::optional<std::uint64_t> ack_id) {
+  switch (format) {
+    case WireFormat::msgpack_v5:
+      return encode_msgpack(PacketType::event, nsp, ack_id, data, attachments);
+    case WireFormat::json_v5:
+    case WireFormat::count:
+      break;
   }
-  encode(out.attachments.empty() ? PacketType::ack : PacketType::binary_ack, nsp, id, &v,
-         out.attachments.size(), text);
-  out.text = core::make_bytes(std::move(text));
+  // The array is wrapped in a value for the JSON writer (one copy, as before formats existed).
+  return encode_json_data(PacketType::event, nsp, boost::json::value(data), attachments, ack_id);
+}
+
+EncodedPacket encode_ack(WireFormat format, std::string_view nsp, std::uint64_t id, const Args& args) {
+  switch (format) {
+    case WireFormat::msgpack_v5:
+      return encode_msgpack(PacketType::ack, nsp, id, args.values(), args.attachments());
+    case WireFormat::json_v5:
+    case WireFormat::count:
+      break;
+  }
+  return encode_json_data(PacketType::ack, nsp, boost::json::value(args.values()), args.attachments(), id);
+}
+
+EncodedPacket encode_simple(WireFormat format, PacketType type, std::string_view nsp,
+                            const boost::json::value* data) {
+  EncodedPacket out;
+  std::string bytes;
+  switch (format) {
+    case WireFormat::msgpack_v5:
+      encode_msgpack_packet(type, nsp, std::nullopt, data, {}, bytes);
+      out.head_binary = true;
+      break;
+    case WireFormat::json_v5:
+    case WireFormat::count:
+      encode(type, nsp, std::nullopt, data, 0, bytes);
+      break;
+  }
+  out.head = core::make_bytes(std::move(bytes));
   return out;
 }
 
-EncodedPacket encode_simple(PacketType type, std::string_view nsp, const boost::json::value* data) {
-  EncodedPacket out;
-  std::string text;
-  encode(type, nsp, std::nullopt, data, 0, text);
-  out.text = core::make_bytes(std::move(text));
-  return out;
+MultiEncoded::MultiEncoded(WireFormatSet formats, std::string_view nsp, const boost::json::array& data,
+                           const std::vector<Bytes>& attachments, std::optional<std::uint64_t> ack_id) {
+  for (std::size_t i = 0; i < kWireFormats; ++i)
+    if (formats & (WireFormatSet{1} << i))
+      slots_[i] = encode_event(static_cast<WireFormat>(i), nsp, data, attachments, ack_id);
+}
+
+MultiEncoded::MultiEncoded(WireFormatSet formats, PacketType type, std::string_view nsp,
+                           const boost::json::value* data) {
+  for (std::size_t i = 0; i < kWireFormats; ++i)
+    if (formats & (WireFormatSet{1} << i))
+      slots_[i] = encode_simple(static_cast<WireFormat>(i), type, nsp, data);
 }
 
 boost::json::array event_array(std::string_view event, const Args& args) {

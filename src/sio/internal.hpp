@@ -16,6 +16,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -53,6 +54,13 @@ struct ServerCore {
   // A static namespace, or a dynamic one a parent accepts (created now); null if none.
   NamespaceImpl* find_for_connect(const std::string& name, const boost::json::object& auth);
   std::unique_ptr<Adapter> make_adapter(NamespaceImpl& nsp);
+
+  // Clients per wire format (wire_format.hpp): changed when a client is created or destroyed,
+  // read once per broadcast to know which formats to encode.
+  std::array<std::atomic<std::size_t>, kWireFormats> clients_by_format{};
+  WireFormatSet formats_in_use() const noexcept;
+  // The format of a new session's client.
+  WireFormat format_for(const eio::Session& session) const noexcept;
 };
 
 class NamespaceImpl final : public Namespace, public LocalNamespace {
@@ -144,6 +152,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   void on_close(std::string_view reason, std::string_view description) override;
 
   SendResult write(const EncodedPacket& packet, bool volatile_);
+  WireFormat format() const noexcept { return format_; }
   void remove(const std::string& nsp);
   // Every socket sends DISCONNECT and closes ("server namespace disconnect"), then the
   // connection closes.
@@ -154,7 +163,10 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   const eio::Session* session() const noexcept { return session_raw_; }
 
  private:
-  void on_packet(Packet&& packet, std::vector<std::string>&& attachments);
+  // One Engine.IO message in this client's format: true and a packet in packet_/attachments_ when
+  // one is complete; false with need_more or an error (ec set).
+  bool decode(std::string_view data, bool binary, std::error_code& ec);
+  void on_packet(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_connect(const std::string& nsp, boost::json::value&& auth);
   void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
   void finish_connect(const std::shared_ptr<SocketImpl>& socket);
@@ -166,7 +178,10 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   std::weak_ptr<eio::Session> session_;
   const eio::Session* session_raw_;
   std::size_t shard_;
-  Decoder decoder_;
+  const WireFormat format_;
+  Decoder decoder_;  // json_v5
+  Packet packet_;    // the packet decode() completed
+  std::vector<Bytes> attachments_;
   std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
   std::unordered_set<std::string> connecting_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
@@ -176,8 +191,8 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
 
 class SocketImpl final : public Socket {
  public:
-  SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, std::string id,
-             Handshake handshake);
+  SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, WireFormat format,
+             std::string id, Handshake handshake);
   ~SocketImpl() override;
 
   const std::string& id() const noexcept override { return id_; }
@@ -212,10 +227,17 @@ class SocketImpl final : public Socket {
 
   // --- from Client / NamespaceImpl (same shard) ---
   void on_connected();
-  void on_event(Packet&& packet, std::vector<std::string>&& attachments);
-  void on_ack(Packet&& packet, std::vector<std::string>&& attachments);
+  void on_event(Packet&& packet, std::vector<Bytes>&& attachments);
+  void on_ack(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_close(const std::string& reason);
   SendResult send_encoded(const EncodedPacket& packet, bool volatile_);
+  // A broadcast: the slot of this socket's format (dropped when the format was not in use when
+  // the broadcast was encoded: this socket's client came after it).
+  SendResult send_encoded(const MultiEncoded& packet, bool volatile_) {
+    const EncodedPacket* p = packet.get(format_);
+    return p ? send_encoded(*p, volatile_) : SendResult::dropped;
+  }
+  WireFormat format() const noexcept { return format_; }
   void send_ack(std::uint64_t id, const Args& args);
   // An ack id of a broadcast with acks: the callback runs on this shard with the response.
   void expect_ack(std::uint64_t id, std::function<void(Args)> callback);
@@ -235,6 +257,7 @@ class SocketImpl final : public Socket {
   NamespaceImpl& nsp_;
   std::weak_ptr<Client> client_;
   std::size_t shard_;
+  WireFormat format_;
   std::string id_;
   Handshake handshake_;
   boost::json::value data_;

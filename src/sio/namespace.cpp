@@ -91,9 +91,9 @@ void NamespaceImpl::room_shards_changed(const std::string& room, bool added) {
 }
 
 void NamespaceImpl::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
-  // Encoded once; every shard queues the same immutable buffers.
-  auto encoded = std::make_shared<const EncodedPacket>(
-      encode_event(name_, packet.data, packet.attachments, std::nullopt));
+  // Encoded once per wire format in use; every shard queues the same immutable buffers.
+  auto encoded = std::make_shared<const MultiEncoded>(core_.formats_in_use(), name_, packet.data,
+                                                      packet.attachments, std::nullopt);
   auto o = std::make_shared<const BroadcastOptions>(opts);
   on_each_shard([this, encoded, o](std::size_t s) {
     for (auto* sock : targets(s, *o)) sock->send_encoded(*encoded, o->flags.volatile_);
@@ -104,8 +104,8 @@ void NamespaceImpl::broadcast_with_ack(const OutgoingPacket& packet, const Broad
                                        std::function<void(std::size_t)> client_count,
                                        std::function<void(Args)> on_ack) {
   const auto id = next_ack_id();
-  auto encoded =
-      std::make_shared<const EncodedPacket>(encode_event(name_, packet.data, packet.attachments, id));
+  auto encoded = std::make_shared<const MultiEncoded>(core_.formats_in_use(), name_, packet.data,
+                                                      packet.attachments, id);
   auto o = std::make_shared<const BroadcastOptions>(opts);
   const auto here = net::ShardPool::current();
   const std::size_t origin = here < core_.pool->size() ? here : 0;
@@ -183,7 +183,7 @@ void NamespaceImpl::shutdown_sockets() {
     std::vector<std::shared_ptr<SocketImpl>> keep;
     for (auto& [id, sock] : shards_[s].sockets)
       keep.push_back(std::static_pointer_cast<SocketImpl>(sock->shared_from_this()));
-    const auto packet = encode_simple(PacketType::disconnect, name_, nullptr);
+    const MultiEncoded packet(core_.formats_in_use(), PacketType::disconnect, name_, nullptr);
     for (auto& sock : keep) {
       // The client is told (it sees "io server disconnect" and does not reconnect); the
       // server-side reason is the reference's.

@@ -133,6 +133,17 @@ NamespaceImpl* ServerCore::find_for_connect(const std::string& name, const boost
   return nullptr;
 }
 
+WireFormatSet ServerCore::formats_in_use() const noexcept {
+  WireFormatSet set = 0;
+  for (std::size_t i = 0; i < kWireFormats; ++i)
+    if (clients_by_format[i].load(std::memory_order_relaxed) > 0) set |= WireFormatSet{1} << i;
+  return set;
+}
+
+WireFormat ServerCore::format_for(const eio::Session&) const noexcept {
+  return options.parser == Parser::msgpack ? WireFormat::msgpack_v5 : WireFormat::json_v5;
+}
+
 }  // namespace socketio::sio
 
 namespace socketio {

@@ -14,11 +14,12 @@ void Event::ack(Args response) const {
 
 namespace socketio::sio {
 
-SocketImpl::SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, std::string id,
-                       Handshake handshake)
+SocketImpl::SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, WireFormat format,
+                       std::string id, Handshake handshake)
     : nsp_(nsp),
       client_(std::move(client)),
       shard_(shard),
+      format_(format),
       id_(std::move(id)),
       handshake_(std::move(handshake)) {}
 
@@ -47,7 +48,7 @@ SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volat
   if (!connected_) return SendResult::dropped;
   for (auto& h : any_out_) h(std::string(event), args);
   const auto data = event_array(event, args);
-  return send_encoded(encode_event(nsp_.name(), data, args.attachments(), id), volatile_);
+  return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_);
 }
 
 SendResult SocketImpl::emit(std::string_view event, Args args) {
@@ -92,7 +93,7 @@ void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback
 
 void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
   if (!connected_ || client_acks_.erase(id) == 0) return;  // at most once per id
-  send_encoded(encode_ack(nsp_.name(), id, args), false);
+  send_encoded(encode_ack(format_, nsp_.name(), id, args), false);
 }
 
 void SocketImpl::join(const std::string& room) {
@@ -140,7 +141,7 @@ void SocketImpl::disconnect(bool close) {
     c->disconnect_all_and_close();
     return;
   }
-  send_encoded(encode_simple(PacketType::disconnect, nsp_.name(), nullptr), false);
+  send_encoded(encode_simple(format_, PacketType::disconnect, nsp_.name(), nullptr), false);
   on_close("server namespace disconnect");
 }
 
@@ -162,7 +163,7 @@ void SocketImpl::on_close(const std::string& reason) {
   for (auto& h : disconnect_) h(reason);
 }
 
-void SocketImpl::on_event(Packet&& packet, std::vector<std::string>&& attachments) {
+void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {
   // Like the reference, an EVENT without data is accepted and dispatches nothing.
   if (!packet.data.is_array() || packet.data.as_array().empty()) return;
   auto& arr = packet.data.as_array();
@@ -172,10 +173,7 @@ void SocketImpl::on_event(Packet&& packet, std::vector<std::string>&& attachment
   else
     ev.name = boost::json::serialize(arr[0]);
   arr.erase(arr.begin());
-  std::vector<Bytes> att;
-  att.reserve(attachments.size());
-  for (auto& a : attachments) att.push_back(std::make_shared<const std::string>(std::move(a)));
-  ev.args = Args(std::move(arr), std::move(att));
+  ev.args = Args(std::move(arr), std::move(attachments));
   ev.socket = shared_from_this();
   ev.ack_id = packet.id;
   if (packet.id) client_acks_.insert(*packet.id);
@@ -204,17 +202,15 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
   for (auto it = range.first; it != range.second && connected_; ++it) it->second(ev);
 }
 
-void SocketImpl::on_ack(Packet&& packet, std::vector<std::string>&& attachments) {
+void SocketImpl::on_ack(Packet&& packet, std::vector<Bytes>&& attachments) {
   if (!packet.id) return;
   auto it = acks_.find(*packet.id);
   if (it == acks_.end()) return;
   auto p = std::move(it->second);
   acks_.erase(it);
   if (p.timer) p.timer->cancel();
-  std::vector<Bytes> att;
-  for (auto& a : attachments) att.push_back(std::make_shared<const std::string>(std::move(a)));
   Args args(packet.data.is_array() ? std::move(packet.data.as_array()) : boost::json::array{},
-            std::move(att));
+            std::move(attachments));
   if (p.callback) p.callback(false, std::move(args));
 }
 

@@ -5,6 +5,7 @@
 // bytes with explicit limits, no I/O: owned by the Redis adapter, callable from any thread.
 #pragma once
 
+#include "sio/parser/msgpack_value.hpp"
 #include "socketio/adapter.hpp"
 
 #include <boost/json/value.hpp>
@@ -17,20 +18,10 @@
 
 namespace socketio::redis {
 
-struct DecodeLimits {
-  std::size_t max_depth = 32;         // nesting of arrays and maps
-  std::size_t max_attachments = 256;  // bin values turned into attachments
-};
-
-// Appends the MessagePack form of v; a placeholder {"_placeholder":true,"num":i} with a valid i
-// becomes `bin` with attachments[i]'s bytes.
-void encode_msgpack(std::string& out, const boost::json::value& v, const std::vector<Bytes>& attachments);
-
-// Decodes exactly one MessagePack value spanning all of `in`. `bin` values become placeholders
-// numbered in order of appearance, their bytes appended to attachments. Extension types (notepack
-// uses them for Date) decode as null. nullopt on malformed input, trailing bytes or a limit hit.
-std::optional<boost::json::value> decode_msgpack(std::string_view in, std::vector<Bytes>& attachments,
-                                                 const DecodeLimits& limits = {});
+// The value codec lives with the Socket.IO parsers (the msgpack client parser shares it).
+using DecodeLimits = sio::MsgpackLimits;
+using sio::decode_msgpack;
+using sio::encode_msgpack;
 
 // One message on `<key>#<nsp>#[<room>#]`: [uid, {type, data, nsp}, {rooms, except, flags}].
 struct BroadcastMessage {

@@ -49,6 +49,8 @@ class Category final : public std::error_category {
         return "illegal attachment placeholder";
       case ParseError::too_large:
         return "packet too large";
+      case ParseError::bad_msgpack:
+        return "invalid MessagePack packet";
     }
     return "unknown socket.io parser error";
   }
@@ -465,6 +467,10 @@ const std::error_category& parse_category() noexcept {
 
 std::error_code make_error_code(ParseError e) noexcept {
   return {static_cast<int>(e), parse_category()};
+}
+
+bool is_valid_payload(PacketType type, const json::value* data) noexcept {
+  return payload_valid(type, data);
 }
 
 std::error_code decode(std::string_view text, Packet& out, const Limits& limits) {

@@ -50,6 +50,7 @@ enum class ParseError {
   unexpected_text = 9,    // text packet while attachments are still awaited
   bad_placeholder = 10,   // placeholder num outside [0, attachments)
   too_large = 11,         // packet over Limits::max_packet_size
+  bad_msgpack = 12,       // MessagePack that does not parse, exceeds a limit, or is not a packet map
 };
 const std::error_category& parse_category() noexcept;
 std::error_code make_error_code(ParseError e) noexcept;
@@ -62,6 +63,9 @@ struct Limits {
 
 // Decode the text part of one packet and validate its payload for its type.
 std::error_code decode(std::string_view text, Packet& out, const Limits& limits);
+
+// The reference's isPayloadValid: data (null pointer: absent) is valid for a packet of that type.
+bool is_valid_payload(PacketType type, const boost::json::value* data) noexcept;
 
 // Encode header + JSON (data may be null: then no JSON is written). Appends to out.
 void encode(PacketType type, std::string_view nsp, std::optional<std::uint64_t> id,

@@ -61,6 +61,7 @@ Server::Server(net::ShardPool& pool, Options options)
     : pool_(pool), options_(std::move(options)), sessions_(pool.size()) {
   if (options_.path.empty() || options_.path.front() != '/') options_.path.insert(0, "/");
   if (options_.path.back() != '/') options_.path.push_back('/');
+  if (options_.metrics) counters_ = Counters(*options_.metrics);
 }
 
 Server::~Server() = default;
@@ -106,6 +107,7 @@ net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode 
 
 void Server::fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
                   ErrorCode code, std::string_view message) {
+  counters_.error(code).inc();
   auto r = error_response(req, code, message);
   if (res) {
     res->respond(std::move(r));

@@ -6,6 +6,7 @@
 // called by src/net on shard threads.
 #pragma once
 
+#include "eio/counters.hpp"
 #include "eio/options.hpp"
 #include "eio/session.hpp"
 #include "net/http_handler.hpp"
@@ -58,6 +59,7 @@ class Server final : public net::HttpHandler {
 
   // --- for Session (on its shard) ---
   void remove(const Session& session);
+  const Counters& counters() const noexcept { return counters_; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
   void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const;
   net::HttpResponse error_response(const net::HttpRequest& req, ErrorCode code,
@@ -78,6 +80,7 @@ class Server final : public net::HttpHandler {
   std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions_;
   std::atomic<std::size_t> session_count_{0};
   std::atomic<bool> refusing_handshakes_{false};
+  Counters counters_;
 };
 
 }  // namespace socketio::eio

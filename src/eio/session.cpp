@@ -92,6 +92,7 @@ static std::string open_payload(const Options& o, const std::string& sid, int pr
 void Session::start(net::ResponderPtr handshake_get) {
   const auto& o = server_.options();
   transport_ = TransportKind::polling;
+  counted_open();
   const bool upgrades = o.allow_upgrades && o.allow_websocket;
   push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, upgrades)));
   pending_get_ = std::move(handshake_get);
@@ -108,6 +109,7 @@ void Session::start(net::WebSocketPtr ws) {
   const auto& o = server_.options();
   transport_ = TransportKind::websocket;
   upgrade_ = Upgrade::upgraded;
+  counted_open();
   ws_ = std::move(ws);
   ws_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
   push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, false)));
@@ -168,8 +170,24 @@ bool Session::heartbeat_expired() {
 
 // --- sending -----------------------------------------------------------------------------
 
+void Session::counted_open() {
+  const auto& c = server_.counters();
+  c.handshake(transport_, request_.secure).inc();
+  c.clients(transport_).inc();
+}
+
+void Session::drop_buffer_bytes() {
+  server_.counters().outbox_bytes.sub(static_cast<std::int64_t>(buffer_bytes_));
+  buffer_bytes_ = 0;
+}
+
 void Session::push(PacketType type, bool binary, core::SharedBytes data) {
-  buffer_bytes_ += 1 + (data ? data->size() : 0);
+  const std::size_t size = 1 + (data ? data->size() : 0);
+  const auto& c = server_.counters();
+  c.packets_out.inc();
+  c.bytes_out.inc(size);
+  c.outbox_bytes.add(static_cast<std::int64_t>(size));
+  buffer_bytes_ += size;
   buffer_.push_back(OutPacket{type, binary, std::move(data)});
 }
 
@@ -218,7 +236,7 @@ void Session::flush() {
   if (transport_ == TransportKind::websocket) {
     if (!ws_) return;
     send_ws(ws_, buffer_);
-    buffer_bytes_ = 0;
+    drop_buffer_bytes();
   } else if (pending_get_) {
     flush_polling();
   }
@@ -259,7 +277,7 @@ void Session::flush_polling() {
   else
     encode_payload(views, body);
   buffer_.clear();
-  buffer_bytes_ = 0;
+  drop_buffer_bytes();
   auto res = std::move(pending_get_);
   respond_get(std::move(res), std::move(body), binary_body);
   if (has_close && state_ == State::closing) on_close("forced close");
@@ -287,11 +305,13 @@ void Session::shutdown(std::string_view reason) {
 void Session::on_close(std::string_view reason, std::string_view description) {
   if (state_ == State::closed) return;
   state_ = State::closed;
+  server_.counters().clients(transport_).dec();
+  server_.counters().closed(reason).inc();
   ++timers_->generation;
   timers_->heartbeat.cancel();
   if (timers_->upgrade) timers_->upgrade->cancel();
   buffer_.clear();
-  buffer_bytes_ = 0;
+  drop_buffer_bytes();
   if (pending_get_) {
     // A POSTed close packet releases the pending GET with a noop; every other cause with close.
     const bool noop = reason == "transport close";
@@ -411,6 +431,8 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
 }
 
 void Session::on_packet(Packet&& p) {
+  server_.counters().packets_in.inc();
+  server_.counters().bytes_in.inc(1 + p.data.size());
   if (heartbeat_expired()) return;
   // Any packet while a pong is awaited proves the client alive: the deadline moves once by a
   // full pingTimeout (the reference since engine.io 6.6.2), so a busy link is not cut.
@@ -509,6 +531,9 @@ void Session::on_ws_message(const WsLink* link, std::string_view data, bool bina
     }
     if (!ec && p.type == PacketType::upgrade && probe_answered_) {
       if (timers_->upgrade) timers_->upgrade->cancel();
+      server_.counters().clients(TransportKind::polling).dec();
+      server_.counters().clients(TransportKind::websocket).inc();
+      server_.counters().upgrades.inc();
       transport_ = TransportKind::websocket;
       upgrade_ = Upgrade::upgraded;
       ws_ = std::move(probe_);

@@ -85,6 +85,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_packet(Packet&& p);
   void on_close(std::string_view reason, std::string_view description = {});
   void push(PacketType type, bool binary, core::SharedBytes data);
+  void counted_open();       // a new session in the metrics
+  void drop_buffer_bytes();  // buffer_bytes_ = 0, and the outbox gauge follows
   void flush();
   void flush_polling();
   void respond_get(net::ResponderPtr res, std::string body, bool binary_body);

@@ -215,7 +215,10 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
   SendResult result = SendResult::sent;
   const std::size_t buffered = s->buffered_bytes();
   if (buffered > core_.options.outbox_high_water) {
-    if (volatile_) return SendResult::dropped;
+    if (volatile_) {
+      core_.counters.dropped_volatile.inc();
+      return SendResult::dropped;
+    }
     const auto now = std::chrono::steady_clock::now();
     if (slow_since_ == std::chrono::steady_clock::time_point{}) {
       slow_since_ = now;
@@ -225,6 +228,7 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
       core_.pool->post(shard_, [w = weak_from_this()] {
         if (auto self = w.lock()) self->close("transport error");
       });
+      core_.counters.dropped_slow_client.inc();
       return SendResult::dropped;
     }
     result = SendResult::buffered;

@@ -10,6 +10,7 @@
 
 #include "eio/server.hpp"
 #include "net/shards.hpp"
+#include "sio/counters.hpp"
 #include "sio/encode.hpp"
 #include "sio/parser/packet.hpp"
 #include "socketio/server.hpp"
@@ -40,6 +41,7 @@ struct ServerCore {
   ServerOptions options;
   net::ShardPool* pool = nullptr;
   Metrics* metrics = nullptr;  // the server's registry (never null once the Server is built)
+  Counters counters;           // this layer's series in it
   Limits limits;
 
   std::mutex ns_mutex;  // guards namespaces and parents (CONNECT of a new dynamic namespace)

@@ -96,7 +96,10 @@ void NamespaceImpl::broadcast(const OutgoingPacket& packet, const BroadcastOptio
                                                       packet.attachments, std::nullopt);
   auto o = std::make_shared<const BroadcastOptions>(opts);
   on_each_shard([this, encoded, o](std::size_t s) {
-    for (auto* sock : targets(s, *o)) sock->send_encoded(*encoded, o->flags.volatile_);
+    for (auto* sock : targets(s, *o)) {
+      core_.counters.broadcast_deliveries.inc();
+      sock->send_encoded(*encoded, o->flags.volatile_);
+    }
   });
 }
 
@@ -122,6 +125,7 @@ void NamespaceImpl::broadcast_with_ack(const OutgoingPacket& packet, const Broad
       sock->expect_ack(id, [pool, origin, on_ack](Args a) {
         pool->dispatch(origin, [on_ack, a = std::move(a)]() mutable { on_ack(std::move(a)); });
       });
+      core_.counters.broadcast_deliveries.inc();
       if (sock->send_encoded(*encoded, o->flags.volatile_) != SendResult::dropped) ++n;
     }
     pool->dispatch(origin, [count, n] {

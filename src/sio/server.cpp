@@ -1,5 +1,6 @@
 // socketio::Server: wires the shards, the listener, the Engine.IO server and the namespaces.
 #include "eio/server.hpp"
+#include "net/loop_lag.hpp"
 #include "net/ops_handler.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
@@ -151,6 +152,7 @@ namespace socketio {
 struct Server::Impl {
   sio::ServerCore core;
   std::unique_ptr<net::ShardPool> pool;
+  std::unique_ptr<net::LoopLag> loop_lag;  // after pool: its timers go first
   std::unique_ptr<eio::Server> engine;
   std::unique_ptr<net::Router> router;
   std::unique_ptr<net::StaticFiles> statics;
@@ -183,6 +185,24 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->core.pool = impl_->pool.get();
   impl_->metrics = std::make_unique<Metrics>(o.threads);
   impl_->core.metrics = impl_->metrics.get();
+  impl_->core.counters = sio::Counters(*impl_->metrics);
+  impl_->loop_lag = std::make_unique<net::LoopLag>(*impl_->pool, std::chrono::milliseconds(1000));
+  // Read at scrape time (they exist elsewhere already): sockets per namespace, loop lag, build.
+  impl_->metrics->add_collector([impl = impl_.get()](MetricsSink& sink) {
+    {
+      std::lock_guard lock(impl->core.ns_mutex);
+      for (const auto& [name, nsp] : impl->core.namespaces)
+        sink.gauge("socketio_connected_sockets", "Sockets connected to a namespace on this node",
+                   {{"namespace", name}}, static_cast<double>(nsp->local_socket_count()));
+    }
+    for (std::size_t i = 0; i < impl->pool->size(); ++i)
+      sink.gauge("socketio_event_loop_lag_seconds",
+                 "How late a 1 s timer fired on the shard, last measure (a busy or starved shard)",
+                 {{"shard", std::to_string(i)}}, impl->loop_lag->lag_seconds(i));
+    sink.gauge("socketio_build_info", "Build of the server (always 1)", {{"version", SIO_LIB_VERSION}}, 1);
+    sink.gauge("socketio_worker_threads", "Shards (worker threads)", {},
+               static_cast<double>(impl->pool->size()));
+  });
   impl_->router = std::make_unique<net::Router>();
   of("/");
 }
@@ -306,6 +326,7 @@ std::uint16_t Server::listen() {
     impl_->ops_port = impl_->ops_http->listen();
   }
   impl_->pool->start();
+  impl_->loop_lag->start();
   impl_->listening = true;
   {
     std::lock_guard lock(impl_->run_mutex);

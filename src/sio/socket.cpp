@@ -32,6 +32,7 @@ std::string_view SocketImpl::transport() const noexcept {
 
 void SocketImpl::on_connected() {
   connected_ = true;
+  nsp_.core().counters.connections.inc();
   nsp_.add_socket(shard_, this);
   join(id_);
 }
@@ -47,6 +48,7 @@ SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volat
                                  std::optional<std::uint64_t> id) {
   if (!connected_) return SendResult::dropped;
   for (auto& h : any_out_) h(std::string(event), args);
+  nsp_.core().counters.events_sent.inc();
   const auto data = event_array(event, args);
   return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_);
 }
@@ -148,6 +150,7 @@ void SocketImpl::disconnect(bool close) {
 void SocketImpl::on_close(const std::string& reason) {
   if (!connected_) return;
   auto self = shared_from_this();
+  nsp_.core().counters.disconnected(reason).inc();
   for (auto& h : disconnecting_) h(reason);
   connected_ = false;
   for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
@@ -165,6 +168,7 @@ void SocketImpl::on_close(const std::string& reason) {
 
 void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {
   // Like the reference, an EVENT without data is accepted and dispatches nothing.
+  nsp_.core().counters.events_received.inc();
   if (!packet.data.is_array() || packet.data.as_array().empty()) return;
   auto& arr = packet.data.as_array();
   Event ev;

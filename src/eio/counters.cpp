@@ -1,0 +1,58 @@
+#include "eio/counters.hpp"
+
+#include "eio/server.hpp"
+
+namespace socketio::eio {
+
+namespace {
+constexpr std::string_view kErrorCauses[] = {
+    "unknown_transport", "unknown_sid", "bad_handshake_method",
+    "bad_request",       "forbidden",   "unsupported_protocol_version"};
+}
+
+Counters::Counters(Metrics& m) {
+  const char* transports[] = {"polling", "websocket"};
+  for (std::size_t t = 0; t < 2; ++t) {
+    clients_by_transport[t] =
+        m.gauge("socketio_connected_clients", "Engine.IO sessions open, by current transport",
+                {{"transport", transports[t]}});
+    for (std::size_t tls = 0; tls < 2; ++tls)
+      handshakes[t * 2 + tls] =
+          m.counter("socketio_handshakes_total", "Engine.IO handshakes accepted, by transport and TLS",
+                    {{"transport", transports[t]}, {"tls", tls ? "true" : "false"}});
+  }
+  for (std::size_t i = 0; i < errors.size(); ++i)
+    errors[i] = m.counter("socketio_request_errors_total",
+                          "Engine.IO requests refused (handshakes included), by cause",
+                          {{"cause", std::string(kErrorCauses[i])}});
+  for (std::size_t i = 0; i < closes.size(); ++i)
+    closes[i] = m.counter("socketio_disconnections_total", "Engine.IO sessions closed, by reason",
+                          {{"reason", i < kCloseReasons.size() ? std::string(kCloseReasons[i]) : "other"}});
+  upgrades = m.counter("socketio_upgrades_total", "Sessions upgraded from polling to WebSocket");
+  packets_in = m.counter("socketio_packets_received_total", "Engine.IO packets received");
+  packets_out = m.counter("socketio_packets_sent_total", "Engine.IO packets queued to clients");
+  bytes_in = m.counter("socketio_received_bytes_total", "Engine.IO packet payload bytes received");
+  bytes_out = m.counter("socketio_sent_bytes_total", "Engine.IO packet payload bytes queued to clients");
+  outbox_bytes = m.gauge("socketio_outbox_bytes", "Bytes waiting in session buffers for a transport");
+}
+
+const Metrics::Gauge& Counters::clients(TransportKind t) const noexcept {
+  return clients_by_transport[t == TransportKind::websocket ? 1 : 0];
+}
+
+const Metrics::Counter& Counters::handshake(TransportKind t, bool tls) const noexcept {
+  return handshakes[(t == TransportKind::websocket ? 2 : 0) + (tls ? 1 : 0)];
+}
+
+const Metrics::Counter& Counters::error(ErrorCode code) const noexcept {
+  const auto i = static_cast<std::size_t>(code);
+  return errors[i < errors.size() ? i : errors.size() - 1];
+}
+
+const Metrics::Counter& Counters::closed(std::string_view reason) const noexcept {
+  for (std::size_t i = 0; i < kCloseReasons.size(); ++i)
+    if (kCloseReasons[i] == reason) return closes[i];
+  return closes.back();
+}
+
+}  // namespace socketio::eio

@@ -1,0 +1,223 @@
+// Operations (docs/operations.md): a real Prometheus (the Debian package) scrapes the server's
+// GET /metrics and its HTTP API answers what the test did (connected clients, disconnections by
+// reason); `promtool check metrics` accepts a scrape; /healthz; /readyz is 503 before the Redis
+// subscriptions are confirmed and while draining, 200 otherwise; --drain-timeout and exit code 0.
+// The C++ server only: the Node reference has no /metrics.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startServer, closeAll, request, track, until, freePort, sleep, IS_REFERENCE } from "./lib/harness.mjs";
+import { sioConnect } from "./lib/clients.mjs";
+import { startRedis } from "./lib/redis.mjs";
+
+const T = { timeout: 60000, skip: IS_REFERENCE ? "the Node reference has no /metrics" : false };
+
+let tmp;
+before(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sio-ops-"));
+});
+after(async () => {
+  await closeAll();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function need(cmd) {
+  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
+  // Fail, never skip: scripts/deps.sh test installs it.
+  assert.equal(r.status, 0, `${cmd} is not installed (scripts/deps.sh test installs it)`);
+}
+
+/** prometheus scraping 127.0.0.1:targetPort every second; resolves when it is ready. */
+async function startPrometheus(targetPort) {
+  need("prometheus");
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(tmp, "prom-"));
+  const config = path.join(dir, "prometheus.yml");
+  fs.writeFileSync(
+    config,
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n` +
+      `  - job_name: socketio\n    static_configs:\n      - targets: ['127.0.0.1:${targetPort}']\n`,
+  );
+  const proc = spawn(
+    "prometheus",
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let err = "";
+  proc.stderr.setEncoding("utf8").on("data", (d) => (err = (err + d).slice(-20000)));
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  track(proc, async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGTERM");
+      await Promise.race([exited, sleep(5000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    }
+  });
+  await until(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`prometheus exited: ${err}`);
+      try {
+        return (await request({ port, path: "/-/ready" })).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 30000, intervalMs: 200, message: "prometheus ready" },
+  );
+  return {
+    port,
+    /** The value of an instant query with one result (NaN when there is none). */
+    async value(query) {
+      const res = await request({ port, path: `/api/v1/query?query=${encodeURIComponent(query)}` });
+      const body = JSON.parse(res.text);
+      assert.equal(body.status, "success", res.text);
+      const r = body.data.result;
+      return r.length === 1 ? Number(r[0].value[1]) : NaN;
+    },
+  };
+}
+
+async function eventually(prom, query, expected) {
+  let last;
+  await until(
+    async () => {
+      last = await prom.value(query);
+      return last === expected;
+    },
+    { timeoutMs: 20000, intervalMs: 250, message: `${query} == ${expected} (last: ${last})` },
+  );
+}
+
+describe("Prometheus", () => {
+  test("a real Prometheus scrapes connected clients and disconnections by reason", T, async () => {
+    const opsPort = await freePort();
+    const server = await startServer({
+      kind: "chat",
+      args: ["--metrics-listen", `127.0.0.1:${opsPort}`, "--threads", "2"],
+    });
+    assert.match(server.stdout(), new RegExp(`metrics on http://127\\.0\\.0\\.1:${opsPort}/metrics`));
+    const prom = await startPrometheus(opsPort);
+    await eventually(prom, 'up{job="socketio"}', 1);
+
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await sioConnect(server, "/", { transports: ["websocket"] }));
+    for (let i = 0; i < 2; i++) clients.push(await sioConnect(server, "/", { transports: ["polling"] }));
+    await eventually(prom, "sum(socketio_connected_clients)", 5);
+    await eventually(prom, 'socketio_connected_clients{transport="polling"}', 2);
+    await eventually(prom, 'socketio_connected_sockets{namespace="/"}', 5);
+    await eventually(prom, 'socketio_disconnections_total{reason="transport close"}', 0);
+
+    // Two clients leave (the client closes the transport: "transport close").
+    clients[0].disconnect();
+    clients[3].disconnect();
+    await eventually(prom, 'socketio_disconnections_total{reason="transport close"}', 2);
+    await eventually(prom, "sum(socketio_connected_clients)", 3);
+    await eventually(prom, 'socketio_socket_disconnections_total{reason="client namespace disconnect"}', 2);
+    assert.equal(await prom.value("socketio_socket_connections_total"), 5);
+    assert.equal(await prom.value('socketio_build_info{version!=""}'), 1);
+  });
+
+  test("promtool check metrics accepts a scrape; /metrics on the main port with --metrics", T, async () => {
+    need("promtool");
+    const server = await startServer({ kind: "chat", args: ["--metrics"] });
+    const c = await sioConnect(server, "/", { transports: ["websocket"] });
+    c.emit("chat message", "hello");
+    await sleep(100);
+    const res = await request({ port: server.port, path: "/metrics" });
+    assert.equal(res.status, 200);
+    assert.match(res.headers["content-type"], /^text\/plain; version=0\.0\.4/);
+    assert.match(res.text, /^socketio_connected_clients\{transport="websocket"\} 1$/m);
+    assert.match(res.text, /^# TYPE socketio_event_loop_lag_seconds gauge$/m);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: res.text, encoding: "utf8" });
+    assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+    // Without --metrics, the main port has no /metrics (it is not public by default).
+    const plain = await startServer({ kind: "chat" });
+    assert.equal((await request({ port: plain.port, path: "/metrics" })).status, 404);
+  });
+});
+
+describe("health", () => {
+  test("/healthz and /readyz answer 200 on a running server; 405 for POST", T, async () => {
+    const server = await startServer({ kind: "chat" });
+    const h = await request({ port: server.port, path: "/healthz" });
+    assert.equal(h.status, 200);
+    assert.equal(h.text, "ok\n");
+    const r = await request({ port: server.port, path: "/readyz" });
+    assert.equal(r.status, 200);
+    assert.equal((await request({ port: server.port, method: "POST", path: "/readyz", body: "" })).status, 405);
+  });
+
+  test("/readyz is 503 until Redis confirms the subscriptions", T, async () => {
+    const redis = await startRedis();
+    await redis.stop(); // the server starts while Redis is down
+    const opsPort = await freePort();
+    const starting = startServer({
+      kind: "chat",
+      args: ["--redis", redis.url, "--metrics-listen", `127.0.0.1:${opsPort}`],
+      timeoutMs: 30000,
+    });
+    starting.catch(() => {});
+    let res;
+    await until(
+      async () => {
+        try {
+          res = await request({ port: opsPort, path: "/readyz" });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 10000, message: "ops listener up" },
+    );
+    assert.equal(res.status, 503);
+    assert.match(res.text, /redis: subscriptions not confirmed/);
+    assert.equal((await request({ port: opsPort, path: "/healthz" })).status, 200); // alive, not ready
+    await redis.start();
+    await until(async () => (await request({ port: opsPort, path: "/readyz" })).status === 200, {
+      timeoutMs: 15000,
+      intervalMs: 100,
+      message: "/readyz 200 once Redis is back",
+    });
+    const server = await starting;
+    const metrics = await request({ port: opsPort, path: "/metrics" });
+    assert.match(metrics.text, /^socketio_redis_subscribed 1$/m);
+    await server.stop();
+  });
+
+  test("/readyz is 503 while draining; a clean drain exits 0 (--drain-timeout)", T, async () => {
+    const opsPort = await freePort();
+    const server = await startServer({
+      kind: "chat",
+      args: ["--metrics-listen", `127.0.0.1:${opsPort}`, "--drain-timeout", "3000"],
+    });
+    const clients = [];
+    for (let i = 0; i < 3; i++) clients.push(await sioConnect(server, "/", { transports: ["polling"] }));
+    const disconnected = clients.map((c) => new Promise((resolve) => c.once("disconnect", resolve)));
+    assert.equal((await request({ port: opsPort, path: "/readyz" })).status, 200);
+    server.proc.kill("SIGTERM");
+    const seen = [];
+    const t0 = Date.now();
+    while (server.exitCode === undefined && Date.now() - t0 < 10000) {
+      try {
+        const r = await request({ port: opsPort, path: "/readyz", timeoutMs: 1000 });
+        seen.push(r.status);
+      } catch {
+        break; // the listener closed: the stop is ending
+      }
+      await sleep(10);
+    }
+    const { code } = await server.exited;
+    assert.ok(seen.includes(503), `a 503 while draining (saw ${seen.join(",")})`);
+    assert.equal(seen.at(-1), 503);
+    assert.equal(code, 0, server.stderr());
+    assert.deepEqual(await Promise.all(disconnected), Array(3).fill("io server disconnect"));
+  });
+});

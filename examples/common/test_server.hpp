@@ -50,8 +50,9 @@ inline void init_logging(const char* logger, const CommonFlags& flags) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
 }
 
-inline void announce(const char* name, const CommonFlags& flags, std::uint16_t port) {
-  std::printf("%s listening on http://%s:%u\n", name, flags.host.c_str(), static_cast<unsigned>(port));
+inline void announce(const char* name, const CommonFlags& flags, std::uint16_t port,
+                     const char* scheme = "http") {
+  std::printf("%s listening on %s://%s:%u\n", name, scheme, flags.host.c_str(), static_cast<unsigned>(port));
   std::fflush(stdout);
 }
 

@@ -1,4 +1,5 @@
-// socketio-conformance-server --port P [--host H] [--threads N]
+// socketio-conformance-server --port P [--host H] [--threads N] [--allow-eio3]
+//                             [--tls-cert F --tls-key F [--tls-ca F]]
 // One port, two endpoints that exist so the wire protocol can be checked by independent test
 // suites (and by tests/integration):
 //  - /engine.io/: a bare Engine.IO v4 server echoing every message unchanged (text as text,
@@ -36,7 +37,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Engine.IO / Socket.IO conformance server"};
   socketio::examples::CommonFlags flags;
   int ping_interval = 300, ping_timeout = 200;
+  bool allow_eio3 = false;
+  socketio::TlsConfig tls;
   socketio::examples::add_common_flags(app, flags);
+  app.add_flag("--allow-eio3", allow_eio3, "accept Engine.IO v3 clients (both endpoints)");
+  app.add_option("--tls-cert", tls.cert_file, "PEM certificate chain: serve HTTPS/WSS");
+  app.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-ca", tls.ca_file, "more chain certificates (PEM)");
   app.add_option("--ping-interval", ping_interval, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
   if (const int code = socketio::examples::parse(app, argc, argv); code >= 0) return code;
@@ -51,6 +58,8 @@ int main(int argc, char** argv) {
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.connect_timeout = std::chrono::milliseconds(45'000);
   so.cors.credentials = false;
+  so.allow_eio3 = allow_eio3;
+  so.tls = tls;
   Server io(so);
 
   auto emit_auth = [](const SocketPtr& s) {
@@ -69,11 +78,12 @@ int main(int argc, char** argv) {
   eo.ping_timeout = std::chrono::milliseconds(ping_timeout);
   eo.max_http_buffer_size = 1'000'000;
   eo.cors.enabled = true;
+  eo.allow_eio3 = allow_eio3;
   eio::Server engine(ServerAccess::pool(io), eo);
   engine.on_connection(
       [](const std::shared_ptr<eio::Session>& s) { s->set_handler(std::make_shared<Echo>(s)); });
   ServerAccess::add_route(
-      io, [&](const net::HttpRequest& r) { return engine.matches(r); }, engine);
+      io, [&](const net::HttpRequest& r) { return engine.matches_under(r); }, engine);
 
   std::uint16_t port = 0;
   try {
@@ -82,7 +92,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  examples::announce("socketio-conformance-server", flags, port);
+  examples::announce("socketio-conformance-server", flags, port, tls.enabled() ? "https" : "http");
   examples::serve_until_signal(io, [&] { engine.close_all("server shutting down"); });
   return 0;
 }

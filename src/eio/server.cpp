@@ -72,6 +72,10 @@ bool Server::matches(const net::HttpRequest& req) const noexcept {
   return path == options_.path || path == std::string_view(options_.path).substr(0, options_.path.size() - 1);
 }
 
+bool Server::matches_under(const net::HttpRequest& req) const noexcept {
+  return matches(req) || req.path().starts_with(options_.path);
+}
+
 void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
   const auto& c = options_.cors;
   if (!c.enabled) return;

@@ -45,6 +45,10 @@ class Server final : public net::HttpHandler {
 
   // True when the request is for this server (its path).
   bool matches(const net::HttpRequest& req) const noexcept;
+  // True for any path under this server's path ("/socket.io/anything"): the reference's engine.io
+  // claims all of them (answering 400 "Transport unknown" and the like), except the client bundle
+  // files socket.io serves first. Route it after the bundle.
+  bool matches_under(const net::HttpRequest& req) const noexcept;
 
   void on_request(net::HttpRequest&& request, net::ResponderPtr responder) override;
   void on_upgrade(net::WebSocketPtr ws) override;

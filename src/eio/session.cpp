@@ -477,7 +477,16 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
     ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid));
     return;
   }
-  if (transport_ != TransportKind::polling || upgrade_ != Upgrade::none || !o.allow_upgrades) {
+  if (transport_ != TransportKind::polling || upgrade_ != Upgrade::none) {
+    // Already upgrading or upgraded: like the reference (engine.io's onWebSocket), complete this
+    // WebSocket handshake and close it at once; the session and its transport are not touched.
+    // (A refused upgrade makes browser-like clients report an error instead of a close.)
+    ws->accept({}, [weak = std::weak_ptr<net::WebSocket>(ws)](bool ok) {
+      if (auto w = weak.lock(); w && ok) w->close(0);
+    });
+    return;
+  }
+  if (!o.allow_upgrades) {
     ws->reject(server_.error_response(ws->request(), ErrorCode::bad_request));
     return;
   }

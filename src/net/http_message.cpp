@@ -27,7 +27,8 @@ std::string_view HttpRequest::path() const noexcept {
 std::string_view HttpRequest::query() const noexcept {
   std::string_view t(target);
   const auto q = t.find('?');
-  return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  // Empty but never null: boost::urls::parse_query takes a null view for a C string (strlen).
+  return q == std::string_view::npos ? t.substr(t.size()) : t.substr(q + 1);
 }
 
 std::optional<std::string_view> HttpResponse::header(std::string_view name) const noexcept {

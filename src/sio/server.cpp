@@ -277,7 +277,7 @@ std::uint16_t Server::listen() {
   impl_->router->add([engine = impl_->engine.get()](const net::HttpRequest& r) { return engine->matches(r); },
                      *impl_->engine);
   if (o.serve_client || o.serve_static) {
-    // Last: it claims every GET/HEAD outside the Engine.IO path (unknown paths get 404).
+    // It claims every GET/HEAD outside the Engine.IO path (unknown paths get 404).
     net::StaticOptions st;
     st.client_prefix = impl_->engine->options().path;
     st.serve_client = o.serve_client;
@@ -288,6 +288,10 @@ std::uint16_t Server::listen() {
     impl_->router->add([s = impl_->statics.get()](const net::HttpRequest& r) { return s->matches(r); },
                        *impl_->statics);
   }
+  // Then the rest of the path (e.g. a bundle file with --serve-client=false) goes to Engine.IO too.
+  impl_->router->add(
+      [engine = impl_->engine.get()](const net::HttpRequest& r) { return engine->matches_under(r); },
+      *impl_->engine);
 
   net::ServerOptions so;
   so.host = o.host;

@@ -193,6 +193,9 @@ describe("client bundle: flags and traversal", { skip }, () => {
       assert.notEqual(res.status, 200, name);
       assert.notEqual(res.headers["content-type"], JS_TYPE, name);
       assert.ok(!res.text.includes("Socket.IO"), name);
+      // As the reference: everything under the path is Engine.IO's, which knows no such transport.
+      assert.equal(res.status, 400, name);
+      assert.deepEqual(JSON.parse(res.text), { code: 0, message: "Transport unknown" }, name);
     }
     // The rest is still there: the page and Engine.IO.
     assert.equal((await get("/", {}, off)).status, 200);

@@ -642,6 +642,9 @@ describe("errors", () => {
   test("code 0 Transport unknown (unknown or missing transport)", T, async () => {
     assertEioError(await request({ port, path: `${BASE}?EIO=4&transport=foo` }), 0);
     assertEioError(await request({ port, path: `${BASE}?EIO=4` }), 0);
+    // No query string at all (this once crashed the server), and any path under the prefix.
+    assertEioError(await request({ port, path: BASE }), 0);
+    assertEioError(await request({ port, path: `${BASE}anything/below` }), 0);
     assertEioError(await request({ port, path: `${BASE}?EIO=4&transport=webtransport` }), 0);
     const { res } = await rawUpgrade("EIO=4&transport=foo");
     assert.equal(res.status, 400);

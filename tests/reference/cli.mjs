@@ -5,7 +5,8 @@
 // override the server's heartbeat settings (the load tests use longer ones than the conformance
 // defaults, so that a busy test machine does not turn into ping timeouts). Unknown flags are
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
-// reference. --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
+// reference. --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
+// --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
 // server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
 // ignored.
@@ -63,6 +64,14 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--name":
         opts.name = takeValue();
         break;
+      case "--allow-eio3":
+        opts.allowEIO3 = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
+      case "--tls-cert":
+      case "--tls-key":
+      case "--tls-ca":
+        opts[key.slice(2).replace("-", "_")] = takeValue();
+        break;
       case "--trust-proxy":
         opts.trustProxy = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
@@ -104,10 +113,10 @@ export function splitAck(args) {
 }
 
 // Prints the line the harness waits for, once the server really listens.
-export function announce(name, httpServer) {
+export function announce(name, httpServer, scheme = "http") {
   const { address, port } = httpServer.address();
   const host = address.includes(":") ? `[${address}]` : address;
-  process.stdout.write(`${name} listening on http://${host}:${port}\n`);
+  process.stdout.write(`${name} listening on ${scheme}://${host}:${port}\n`);
 }
 
 // SIGTERM/SIGINT: close everything and exit 0 (the C++ binaries are expected to do the same).

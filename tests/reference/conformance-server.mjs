@@ -10,8 +10,11 @@
 //                with the same arguments. Namespace "/custom" emits "auth" likewise. Any other
 //                namespace is refused ("Invalid namespace").
 // Both: pingInterval 300 ms, pingTimeout 200 ms (unless --ping-interval/--ping-timeout say otherwise),
-// maxHttpBufferSize 1e6, CORS for any origin ("*"). Any other path answers 404.
+// maxHttpBufferSize 1e6, CORS for any origin ("*"). Any other path answers 404. --allow-eio3 on both;
+// --tls-cert/--tls-key[/--tls-ca]: HTTPS.
+import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import { Server as EngineServer } from "engine.io";
 import { Server as SocketServer } from "socket.io";
 import { parseArgs, announce, handleSignals } from "./cli.mjs";
@@ -19,7 +22,13 @@ import { parseArgs, announce, handleSignals } from "./cli.mjs";
 const NAME = "socketio-conformance-server";
 const opts = parseArgs(process.argv.slice(2), NAME, { pingInterval: 300, pingTimeout: 200 });
 
-const httpServer = http.createServer((req, res) => {
+const tls = opts.tls_cert
+  ? {
+      cert: fs.readFileSync(opts.tls_cert, "utf8") + (opts.tls_ca ? fs.readFileSync(opts.tls_ca, "utf8") : ""),
+      key: fs.readFileSync(opts.tls_key),
+    }
+  : undefined;
+const httpServer = (tls ? https.createServer.bind(null, tls) : http.createServer)((req, res) => {
   // Reached only for paths neither engine handles.
   res.writeHead(404, { "Content-Type": "text/plain" });
   res.end("Not Found");
@@ -30,6 +39,7 @@ const common = {
   pingTimeout: opts.pingTimeout,
   maxHttpBufferSize: 1e6,
   cors: { origin: "*" },
+  allowEIO3: Boolean(opts.allowEIO3),
 };
 
 const engine = new EngineServer({ ...common });
@@ -67,4 +77,4 @@ handleSignals(NAME, () => new Promise((resolve) => {
   io.close(() => resolve());
 }));
 
-httpServer.listen(opts.port, opts.host, () => announce(NAME, httpServer));
+httpServer.listen(opts.port, opts.host, () => announce(NAME, httpServer, tls ? "https" : "http"));

@@ -136,7 +136,7 @@ void Session::arm_timer(std::chrono::milliseconds after, int phase) {
     if (phase == kPhasePing) {
       s->push(PacketType::ping, false, nullptr);
       s->flush();
-      s->reset_pong_deadline();
+      s->await_pong();
     } else {
       s->on_close("ping timeout");
     }
@@ -151,7 +151,15 @@ void Session::schedule_ping() {
   }
   pong_deadline_ = steady_clock::time_point::max();
   deadline_extended_ = false;
+  ping_due_ = steady_clock::now() + o.ping_interval;
   arm_timer(o.ping_interval, kPhasePing);
+}
+
+void Session::await_pong() {
+  pong_deadline_ = ping_due_ + server_.options().ping_timeout;
+  ping_due_ = steady_clock::time_point::max();
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(pong_deadline_ - steady_clock::now());
+  arm_timer(std::max(left, std::chrono::milliseconds(0)), kPhasePong);
 }
 
 void Session::reset_pong_deadline() {
@@ -163,7 +171,10 @@ void Session::reset_pong_deadline() {
 
 bool Session::heartbeat_expired() {
   if (state_ == State::closed) return false;
-  if (steady_clock::now() <= pong_deadline_) return false;
+  auto deadline = pong_deadline_;
+  if (deadline == steady_clock::time_point::max() && ping_due_ != steady_clock::time_point::max())
+    deadline = ping_due_ + server_.options().ping_timeout;  // the ping timer is running late
+  if (steady_clock::now() <= deadline) return false;
   on_close("ping timeout");
   return true;
 }

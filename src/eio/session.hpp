@@ -94,6 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool heartbeat_expired();
   void schedule_ping();
   void reset_pong_deadline();
+  void await_pong();  // the ping just went out: the deadline counts from when it was due
   void arm_timer(std::chrono::milliseconds after, int phase);
   void cancel_upgrade(std::string_view why);
   net::WsFrame to_frame(const OutPacket& p) const;
@@ -121,6 +122,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::unique_ptr<SessionTimers> timers_;
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
+  // When the next v4 ping is due (max: none scheduled). The pong deadline counts from here, not
+  // from when a busy shard got round to the timer, so a request arriving after
+  // due + pingTimeout finds the session closed whatever the timer's lateness (as the reference's
+  // timeline would).
+  std::chrono::steady_clock::time_point ping_due_ = std::chrono::steady_clock::time_point::max();
   bool deadline_extended_ = false;
   std::shared_ptr<SessionHandler> handler_;
 };

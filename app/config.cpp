@@ -360,6 +360,13 @@ const std::vector<Key>& keys() {
            throw Invalid(in_quotes(text(v)) + " is not classic or sharded");
          s.redis_sharded = text(v) == "sharded";
        }},
+      {"redis-max-publish-queue", Kind::integer, kCluster, "BYTES",
+       "bytes of publishes waiting for a slow Redis; beyond, dropped for the other nodes and counted "
+       "[16777216]",
+       [](AppSettings& s, const Value& v) {
+         s.redis_max_publish_queue = static_cast<std::size_t>(integer(v));
+       },
+       1024, std::int64_t{1} << 40},
 
       {"metrics", Kind::boolean, kOps, "[=BOOL]",
        "serve Prometheus metrics at GET /metrics on the main port [false]",

@@ -29,8 +29,9 @@ struct AppSettings {
   bool tls_watch = false;  // poll the TLS files every 2 s and reload when they change
   std::string redis_url;   // empty: in-process adapter
   std::string redis_key = "socket.io";
-  bool redis_sharded = false;  // --redis-mode sharded
-  std::string config_file;     // as given to --config; empty: none
+  bool redis_sharded = false;                              // --redis-mode sharded
+  std::size_t redis_max_publish_queue = 16 * 1024 * 1024;  // RedisConfig::max_publish_queue_bytes
+  std::string config_file;                                 // as given to --config; empty: none
 
   std::string log_format = "text";                // text | json
   std::chrono::milliseconds drain_timeout{1000};  // graceful stop: --drain-timeout

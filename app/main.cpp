@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
     socketio::redis::RedisConfig rc;
     rc.url = settings.redis_url;
     rc.key = settings.redis_key;
+    rc.max_publish_queue_bytes = settings.redis_max_publish_queue;
     rc.mode =
         settings.redis_sharded ? socketio::redis::RedisMode::sharded : socketio::redis::RedisMode::classic;
     try {

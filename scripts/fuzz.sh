@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame or all (default); seconds per target (default 60).
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
 # Environment: CXX (default clang++-14), JOBS (parallel compile jobs, default 2).
@@ -18,13 +18,14 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
   sio_packet | sio_packet_fuzz) targets=(sio_packet) ;;
   sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
+  redis_message | redis_message_fuzz) targets=(redis_message) ;;
   *)
     echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
     exit 2
@@ -46,6 +47,7 @@ sources_for() {
     sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
     sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp" ;;
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
+    redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
   esac
 }
 
@@ -55,6 +57,7 @@ libs_for() {
     sio_packet) echo "-lboost_json -lcrypto" ;;
     sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
+    redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
   esac
 }
 

@@ -7,8 +7,10 @@
 //   Middleware (use)            the connecting client's shard; next() may be called later from
 //                               any thread (it is handed back to that shard)
 //   ConnectionHandler           the new socket's shard
-//   ServerSideHandler           the thread that delivers the other node's message (a cluster
-//                               adapter's thread); never for this node's own server_side_emit
+//   ServerSideHandler           a shard, always the same one for a namespace (so the events of
+//                               one node run in order); never the cluster adapter's thread;
+//                               never for this node's own server_side_emit. Its ack may be
+//                               called from any thread, once
 //   emit_with_ack, fetch_sockets, rooms, server_side_emit callbacks
 //                               the calling shard, once every shard (and node) answered or the
 //                               timeout fired; called from a thread that is not a shard (main,

@@ -2,12 +2,13 @@
 //  - Client: one per Engine.IO session (the session's SessionHandler); decodes packets and owns
 //    the sockets of that connection, one per namespace.
 //  - SocketImpl: socketio::Socket.
-//  - NamespaceImpl: socketio::Namespace and the LocalNamespace its adapter drives; keeps a room
-//    index per shard, each touched only by that shard's thread.
+//  - NamespaceImpl: socketio::Namespace; its InMemoryAdapter (adapter/local_adapter.hpp) is the
+//    LocalNamespace its adapter drives (the per-shard room index and the fan-out).
 //  - ServerCore: what they all need from the server (pool, options, namespace registry).
 // Everything here runs on the owning shard's thread unless a comment says otherwise.
 #pragma once
 
+#include "adapter/local_adapter.hpp"
 #include "eio/server.hpp"
 #include "net/shards.hpp"
 #include "sio/counters.hpp"
@@ -65,7 +66,7 @@ struct ServerCore {
   WireFormat format_for(const eio::Session& session) const noexcept;
 };
 
-class NamespaceImpl final : public Namespace, public LocalNamespace {
+class NamespaceImpl final : public Namespace {
  public:
   NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers);
   ~NamespaceImpl() override;
@@ -82,64 +83,38 @@ class NamespaceImpl final : public Namespace, public LocalNamespace {
   Adapter& adapter() noexcept override { return *adapter_; }
   void server_side_emit(std::string_view event, Args args, std::function<void(bool, AckResponses)> done,
                         std::chrono::milliseconds timeout) override;
-  std::size_t local_socket_count() const noexcept override {
-    return socket_count_.load(std::memory_order_relaxed);
+  std::size_t local_socket_count() const noexcept override { return local_.socket_count(); }
+  void rooms(std::function<void(std::map<std::string, std::size_t>)> done) override {
+    local_.rooms(std::move(done));
   }
-  void rooms(std::function<void(std::map<std::string, std::size_t>)> done) override;
 
-  // LocalNamespace (any thread)
-  void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override;
-  void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
-                          std::function<void(std::size_t)> client_count,
-                          std::function<void(Args)> on_ack) override;
-  void fetch_sockets(const BroadcastOptions& opts,
-                     std::function<void(std::vector<SocketInfo>)> done) override;
-  void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
-  void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
-  void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
-  // Server shutdown: every socket gets DISCONNECT and closes with "server shutting down".
-  void shutdown_sockets();
-  void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) override;
-  void all_rooms(std::function<void(std::vector<std::string>)> done) override;
+  // The in-process part, which every adapter of this namespace drives.
+  InMemoryAdapter& local() noexcept { return local_; }
 
   // For the parent of dynamic namespaces: the children it created.
   void add_child(NamespaceImpl* child);
   std::vector<NamespaceImpl*> children() const;
   bool is_parent() const noexcept { return parent_; }
   void set_parent() noexcept { parent_ = true; }
-  void set_adapter(std::unique_ptr<Adapter> a) { adapter_ = std::move(a); }
+  void set_adapter(std::unique_ptr<Adapter> a);
 
   // Shard-local (called on shard s's thread).
-  void add_socket(std::size_t shard, SocketImpl* s);
-  void remove_socket(std::size_t shard, SocketImpl* s);
-  void join(std::size_t shard, SocketImpl* s, const std::string& room);
-  void leave(std::size_t shard, SocketImpl* s, const std::string& room);
-  std::uint64_t next_ack_id() noexcept { return next_ack_id_.fetch_add(1, std::memory_order_relaxed); }
+  void add_socket(std::size_t shard, SocketImpl* s) { local_.add_socket(shard, s); }
+  void remove_socket(std::size_t shard, SocketImpl* s) { local_.remove_socket(shard, s); }
+  void join(std::size_t shard, SocketImpl* s, const std::string& room) { local_.join(shard, s, room); }
+  void leave(std::size_t shard, SocketImpl* s, const std::string& room) { local_.leave(shard, s, room); }
+  std::uint64_t next_ack_id() noexcept { return local_.next_ack_id(); }
+  void shutdown_sockets() { local_.shutdown_sockets(); }
   const std::shared_ptr<Handlers>& handlers() const noexcept { return handlers_; }
   ServerCore& core() noexcept { return core_; }
 
  private:
-  struct Shard {
-    std::unordered_map<std::string, SocketImpl*> sockets;
-    std::unordered_map<std::string, std::unordered_set<SocketImpl*>> rooms;
-  };
-  // Sockets of shard s matching opts (rooms union, minus except).
-  std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);
-  // Runs fn(shard) on every shard: inline on the calling shard, posted to the others.
-  void on_each_shard(std::function<void(std::size_t)> fn);
-  // A shard gained (added) or lost a room: tells the adapter when the node as a whole did.
-  void room_shards_changed(const std::string& room, bool added);
-
   ServerCore& core_;
   std::string name_;
   std::shared_ptr<Handlers> handlers_;
+  InMemoryAdapter local_;
   std::unique_ptr<Adapter> adapter_;
-  std::vector<Shard> shards_;
-  std::atomic<std::uint64_t> next_ack_id_{0};
-  std::atomic<std::size_t> socket_count_{0};
   bool parent_ = false;
-  std::mutex room_shards_mutex_;
-  std::unordered_map<std::string, std::size_t> room_shards_;  // room -> shards holding it
   mutable std::mutex children_mutex_;
   std::vector<NamespaceImpl*> children_;
 };

@@ -23,7 +23,7 @@ namespace {
 // child it created, like the reference's ParentNamespace.
 class ParentAdapter final : public Adapter {
  public:
-  explicit ParentAdapter(NamespaceImpl& parent) : Adapter(parent), parent_(parent) {}
+  explicit ParentAdapter(NamespaceImpl& parent) : Adapter(parent.local()), parent_(parent) {}
 
   void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override {
     for (auto* c : parent_.children()) {
@@ -102,8 +102,8 @@ class ParentAdapter final : public Adapter {
 }  // namespace
 
 std::unique_ptr<Adapter> ServerCore::make_adapter(NamespaceImpl& nsp) {
-  if (options.adapter) return options.adapter(nsp);
-  return std::make_unique<Adapter>(nsp);
+  if (options.adapter) return options.adapter(nsp.local());
+  return std::make_unique<Adapter>(nsp.local());
 }
 
 NamespaceImpl& ServerCore::get_or_create(const std::string& name) {

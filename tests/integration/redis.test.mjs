@@ -4,18 +4,17 @@
 // (what a Node back-end would use to push into the cluster) reaches clients on both nodes. Redis
 // killed mid-test: local delivery goes on, the nodes count what they could not publish, reconnect
 // and re-subscribe, and cross-node delivery resumes. Then every request type between two C++
-// nodes (lib/redis_ops_suite.mjs). Skipped when redis-server is missing. With SIO_TARGET=reference
+// nodes (lib/redis_ops_suite.mjs). Fails when redis-server is missing. With SIO_TARGET=reference
 // the nodes are the Node reference (the outage test excepted).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Emitter } from "@socket.io/redis-emitter";
 import { startServer, closeAll, until, sleep, toBuffer, IS_REFERENCE } from "./lib/harness.mjs";
 import { sioConnect } from "./lib/clients.mjs";
-import { skipReason, startRedis, redisClient, serverCount } from "./lib/redis.mjs";
+import { startRedis, redisClient, serverCount } from "./lib/redis.mjs";
 import { opsSuite } from "./lib/redis_ops_suite.mjs";
 
 const T = { timeout: 30000 };
-const skip = skipReason;
 
 const ack = (socket, event, ...args) => socket.timeout(5000).emitWithAck(event, ...args);
 
@@ -27,7 +26,7 @@ async function chatter(server, room) {
   return s;
 }
 
-describe("redis adapter", { skip }, () => {
+describe("redis adapter", () => {
   let url, nodeA, nodeB, redis, redisServer;
 
   before(async () => {

@@ -10,13 +10,13 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { closeAll, until, sleep, toBuffer, waitFor } from "./lib/harness.mjs";
-import { skipReason, startRedis, startNode, redisClient, serverCount, member, ack } from "./lib/redis.mjs";
+import { startRedis, startNode, redisClient, serverCount, member, ack } from "./lib/redis.mjs";
 import { opsSuite } from "./lib/redis_ops_suite.mjs";
 
 const T = { timeout: 40000 };
 const settle = () => sleep(300); // duplicates, if any, would arrive within this
 
-describe("mixed cluster: socketio-server + Node (classic adapter)", { skip: skipReason }, () => {
+describe("mixed cluster: socketio-server + Node (classic adapter)", () => {
   let redis, cpp, node;
 
   before(async () => {

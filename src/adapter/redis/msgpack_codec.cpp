@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 
+#include <cmath>
 #include <cstdint>
 
 namespace socketio::redis {
@@ -28,7 +29,52 @@ std::vector<std::string> rooms_from(const json::value* v) {
   return rooms;
 }
 
+// A broadcast's timeout travels as milliseconds; setTimeout's own ceiling (2^31 - 1 ms, ~24.8
+// days) is the largest one Node can honour.
+constexpr std::uint64_t kMaxTimeoutMs = 2147483647;
+
 }  // namespace
+
+std::optional<std::uint64_t> checked_uint(const json::value* v, std::uint64_t max) {
+  if (!v) return std::nullopt;
+  if (v->is_int64()) {
+    const auto n = v->get_int64();
+    if (n < 0 || static_cast<std::uint64_t>(n) > max) return std::nullopt;
+    return static_cast<std::uint64_t>(n);
+  }
+  if (v->is_uint64()) {
+    if (v->get_uint64() > max) return std::nullopt;
+    return v->get_uint64();
+  }
+  if (v->is_double()) {
+    const double d = v->get_double();
+    // Compared as doubles first: converting an out-of-range double is undefined behaviour.
+    if (!std::isfinite(d) || d < 0 || std::trunc(d) != d || d > 9007199254740992.0 ||
+        d > static_cast<double>(max))
+      return std::nullopt;
+    return static_cast<std::uint64_t>(d);
+  }
+  return std::nullopt;
+}
+
+std::size_t drop_invalid_placeholders(json::value& v, std::size_t attachments) {
+  if (v.is_array()) {
+    std::size_t n = 0;
+    for (auto& e : v.get_array()) n += drop_invalid_placeholders(e, attachments);
+    return n;
+  }
+  if (!v.is_object()) return 0;
+  auto& o = v.get_object();
+  const auto* flag = o.if_contains("_placeholder");
+  if (flag && flag->is_bool() && flag->get_bool() && o.size() == 2 && o.contains("num")) {
+    if (attachments > 0 && checked_uint(o.if_contains("num"), attachments - 1)) return 0;
+    v = nullptr;
+    return 1;
+  }
+  std::size_t n = 0;
+  for (auto& kv : o) n += drop_invalid_placeholders(kv.value(), attachments);
+  return n;
+}
 
 json::object options_to_json(const BroadcastOptions& opts, bool with_flags) {
   json::object o;
@@ -62,9 +108,9 @@ BroadcastOptions options_from_json(const json::value& v) {
       opts.flags.volatile_ = x->get_bool();
     if (const auto* x = flags.if_contains("compress"); x && x->is_bool()) opts.flags.compress = x->get_bool();
     if (const auto* x = flags.if_contains("local"); x && x->is_bool()) opts.flags.local = x->get_bool();
-    if (const auto* x = flags.if_contains("timeout"); x && x->is_number()) {
-      opts.flags.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(x->to_number<double>()));
-    }
+    // Out of range (negative, NaN, beyond setTimeout's ceiling): no timeout, as if absent.
+    if (const auto ms = checked_uint(flags.if_contains("timeout"), kMaxTimeoutMs))
+      opts.flags.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*ms));
   }
   return opts;
 }
@@ -92,6 +138,8 @@ std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes, const D
   BroadcastMessage msg;
   auto v = decode_msgpack(bytes, msg.packet.attachments, limits);
   if (!v || !v->is_array()) return std::nullopt;
+  // A map shaped like a placeholder but naming no bin of this message: not relayed as one.
+  if (!msg.packet.attachments.empty()) drop_invalid_placeholders(*v, msg.packet.attachments.size());
   auto& a = v->get_array();
   if (a.size() < 3 || !a[1].is_object()) return std::nullopt;
   if (a[0].is_string()) msg.uid = std::string(a[0].get_string());

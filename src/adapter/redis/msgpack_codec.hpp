@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,15 @@ struct BroadcastMessage {
 std::string encode_broadcast(std::string_view uid, const OutgoingPacket& packet,
                              const BroadcastOptions& opts);
 std::optional<BroadcastMessage> decode_broadcast(std::string_view bytes, const DecodeLimits& limits = {});
+
+// Numbers from Redis are untrusted: v as an integer in [0, max] (an integral double counts, as
+// JavaScript has no other number), nullopt otherwise (absent, negative, fractional, NaN, too big).
+std::optional<std::uint64_t> checked_uint(const boost::json::value* v, std::uint64_t max);
+
+// Replaces every {"_placeholder":true,"num":n} whose n does not name one of `attachments` by null:
+// relayed to a client inside a BINARY_EVENT, such an index makes socket.io-client drop the whole
+// connection ("illegal attachments"). Returns how many were replaced.
+std::size_t drop_invalid_placeholders(boost::json::value& v, std::size_t attachments);
 
 // The {rooms, except, flags} object as the adapter sends it (flags only when meaningful), and its
 // inverse (numbers among rooms, which Node allows, become strings). Shared with the request codec.

@@ -5,13 +5,17 @@
 // subscriber) on a dedicated thread with its own io_context, shared by the adapters of every
 // namespace; shards only post to it and never wait for Redis. Losing Redis never stops local
 // delivery: publishes are counted as failed (and the count logged when Redis is back) and the
-// connections come back by themselves, re-subscribing every channel.
-// Every RedisAdapter method may be called from any thread. Callbacks that wait for other nodes
-// (fetch_sockets, server_side_emit with an ack, broadcast_with_ack) complete on the Redis thread
-// when other nodes answered; otherwise on the calling shard (the local part's thread). The public
-// BroadcastOperator / Namespace calls bring every such callback back to the calling shard.
+// connections come back by themselves, re-subscribing every channel. While Redis is slow, the
+// bytes waiting for it are bounded (max_publish_queue_bytes): the overflow is dropped and counted.
+// The request/response protocol is the cluster core's (adapter/cluster/); this file only adds the
+// Redis transports and the connections (redis_hub.hpp). Every RedisAdapter method may be called
+// from any thread. Callbacks that wait for other nodes (fetch_sockets, server_side_emit with an
+// ack, broadcast_with_ack) complete on the Redis thread when other nodes answered; otherwise on
+// the calling shard (the local part's thread). The public BroadcastOperator / Namespace calls
+// bring every such callback back to the calling shard.
 #pragma once
 
+#include "adapter/cluster/cluster_adapter.hpp"
 #include "socketio/adapter.hpp"
 
 #include <atomic>
@@ -27,6 +31,9 @@ struct RedisCounters {
   std::atomic<std::uint64_t> publish_failed{0};  // Redis down or PUBLISH refused
   std::atomic<std::uint64_t> received{0};        // broadcasts from other nodes delivered locally
   std::atomic<std::uint64_t> dropped{0};         // oversized, undecodable or malformed messages
+  // Not published because Redis was slow: the bytes waiting for Redis were over
+  // RedisConfig::max_publish_queue_bytes (dropped for the other nodes, still delivered locally).
+  std::atomic<std::uint64_t> publish_overflow{0};
 };
 
 enum class RedisMode {
@@ -41,40 +48,26 @@ struct RedisConfig {
   RedisMode mode = RedisMode::classic;
   std::chrono::milliseconds requests_timeout{5000};
   std::size_t max_message_size = 1024 * 1024;  // larger messages from Redis are dropped
+  // Bytes of publishes handed to Redis and not yet answered (written or waiting to be): while
+  // Redis is slow, a publish that would go past this is dropped and counted (publish_overflow).
+  std::size_t max_publish_queue_bytes = 16 * 1024 * 1024;
   // Optional: where the counters go (to expose them); created when null.
   std::shared_ptr<RedisCounters> counters;
 };
 
 class RedisHub;
-struct AdapterCore;
+class RedisTransport;
 
-class RedisAdapter final : public Adapter {
+// The cluster core (adapter/cluster/cluster_adapter.hpp) on a Redis transport: classic pub/sub
+// or sharded pub/sub, chosen by RedisConfig::mode.
+class RedisAdapter final : public cluster::ClusterAdapter {
  public:
   RedisAdapter(LocalNamespace& local, std::shared_ptr<RedisHub> hub);
   ~RedisAdapter() override;
 
-  void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override;
-  void broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,
-                          std::function<void(std::size_t)> client_count,
-                          std::function<void(Args)> on_ack) override;
-  void fetch_sockets(const BroadcastOptions& opts,
-                     std::function<void(std::vector<SocketInfo>)> done) override;
-  void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
-  void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override;
-  void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
-  void server_side_emit(const std::string& event, const Args& args,
-                        std::optional<std::chrono::milliseconds> timeout,
-                        std::function<void(bool timed_out, AckResponses)> done) override;
-  // The last PUBSUB NUMSUB (sharded: SHARDNUMSUB) answer for this namespace (1 until known).
-  std::size_t server_count() const override;
-  void on_room_created(const std::string& room) override;
-  void on_room_deleted(const std::string& room) override;
-
-  const std::string& uid() const noexcept;
-
  private:
   std::shared_ptr<RedisHub> hub_;
-  std::shared_ptr<AdapterCore> core_;
+  std::shared_ptr<RedisTransport> transport_;
 };
 
 // The process-wide connections. Throws std::invalid_argument on a bad URL; the connections start

@@ -55,7 +55,13 @@ struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
   Watcher(asio::io_context& io, int fd, redisAsyncContext* ctx) : sd(io, fd), ac(ctx) {}
   asio::posix::stream_descriptor sd;
   redisAsyncContext* ac;
+  std::size_t max_buffered = 0;  // unparsed reply bytes allowed
   bool want_read = false, want_write = false;
+
+  bool over_limit() const {
+    const auto* r = ac->c.reader;
+    return r && r->len > r->pos && r->len - r->pos > max_buffered;
+  }
   bool read_armed = false, write_armed = false;
 
   void arm_read() {
@@ -66,6 +72,12 @@ struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
                     self->read_armed = false;
                     if (ec || !self->ac || !self->want_read) return;
                     redisAsyncHandleRead(self->ac);  // may free the context (cleanup hook clears ac)
+                    if (self->ac && self->over_limit()) {
+                      // A reply hiredis is still assembling (a bulk length or element count from
+                      // Redis) would grow without bound: drop the connection, reconnect.
+                      static_cast<RedisClient*>(self->ac->data)->drop_connection("reply over the size limit");
+                      return;
+                    }
                     self->arm_read();
                   });
   }
@@ -101,8 +113,18 @@ struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
   static void del_write(void* p) { of(p).want_write = false; }
 };
 
-RedisClient::RedisClient(asio::io_context& io, RedisEndpoint endpoint, std::string name)
-    : io_(io), endpoint_(std::move(endpoint)), name_(std::move(name)), retry_timer_(io) {}
+RedisClient::RedisClient(asio::io_context& io, RedisEndpoint endpoint, std::string name,
+                         std::size_t max_reply_bytes)
+    : io_(io),
+      endpoint_(std::move(endpoint)),
+      name_(std::move(name)),
+      max_reply_bytes_(max_reply_bytes),
+      retry_timer_(io) {}
+
+void RedisClient::drop_connection(const char* why) {
+  spdlog::warn("redis {}: {}: dropping the connection (limit {} bytes)", name_, why, max_reply_bytes_);
+  if (ac_) redisAsyncFree(ac_);  // fails the pending replies; the cleanup hook reconnects
+}
 
 RedisClient::~RedisClient() {
   stop();
@@ -139,6 +161,7 @@ void RedisClient::connect() {
   ac_ = ac;
   ac->data = this;
   watcher_ = std::make_shared<Watcher>(io_, ac->c.fd, ac);
+  watcher_->max_buffered = max_reply_bytes_;
   ac->ev.data = watcher_.get();
   ac->ev.addRead = &Watcher::add_read;
   ac->ev.delRead = &Watcher::del_read;
@@ -248,6 +271,8 @@ void RedisClient::on_sub_cb(redisAsyncContext* ac, void* reply, void*) {
   auto* self = static_cast<RedisClient*>(ac->data);
   const auto* r = static_cast<const redisReply*>(reply);
   if (!self || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  for (std::size_t i = 0; i < r->elements; ++i)
+    if (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_INTEGER) return;
   const std::string_view kind(r->element[0]->str, r->element[0]->len);
   auto text = [&](std::size_t i) { return std::string_view(r->element[i]->str, r->element[i]->len); };
   if (kind == "message" && r->elements == 3) {

@@ -48,7 +48,10 @@ class RedisClient {
   // channel, payload (for a pattern subscription, channel is the matching channel).
   using MessageHandler = std::function<void(std::string_view channel, std::string_view payload)>;
 
-  RedisClient(boost::asio::io_context& io, RedisEndpoint endpoint, std::string name);
+  // max_reply_bytes: unparsed reply bytes hiredis may hold (one reply being assembled); beyond,
+  // the connection is dropped and made again.
+  RedisClient(boost::asio::io_context& io, RedisEndpoint endpoint, std::string name,
+              std::size_t max_reply_bytes = 64 * 1024 * 1024);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -80,6 +83,7 @@ class RedisClient {
   static void on_sub_cb(redisAsyncContext* ac, void* reply, void* privdata);
 
   void connect();
+  void drop_connection(const char* why);
   void schedule_reconnect();
   void on_context_gone();
   void send_subscribe(const char* verb, const std::string& what);
@@ -88,6 +92,7 @@ class RedisClient {
   boost::asio::io_context& io_;
   RedisEndpoint endpoint_;
   std::string name_;
+  std::size_t max_reply_bytes_;
   boost::asio::steady_timer retry_timer_;
   std::chrono::milliseconds backoff_{100};
   redisAsyncContext* ac_ = nullptr;  // owned by hiredis once connecting; freed by it on error

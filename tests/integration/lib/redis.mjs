@@ -13,9 +13,16 @@ import { sioConnect } from "./clients.mjs";
 const version = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
 export const REDIS_VERSION = version.status === 0 ? /v=(\d+)\.(\d+)/.exec(version.stdout)?.slice(1).map(Number) : null;
 export const HAVE_REDIS = !!REDIS_VERSION;
-// With SIO_TARGET=reference every node is the Node reference (same flags, same cluster:* events),
-// which checks the tests themselves against @socket.io/redis-adapter.
-export const skipReason = !HAVE_REDIS ? "no redis-server" : false;
+
+/**
+ * Throws unless redis-server (at least version `major`) is installed: a test that needs Redis
+ * fails when it is missing, it is never skipped.
+ */
+export function requireRedis(major = 0) {
+  if (!HAVE_REDIS) throw new Error("redis-server is not installed (apt-get install redis-server): this test needs it");
+  if (REDIS_VERSION[0] < major)
+    throw new Error(`redis-server ${REDIS_VERSION.join(".")} is too old: this test needs ${major} or newer`);
+}
 
 export { freePort };
 
@@ -28,8 +35,12 @@ const canConnect = (port) =>
     s.once("error", () => resolve(false));
   });
 
-/** A redis-server on a free port; stop() kills it (SIGKILL: an outage), start() brings it back. */
-export async function startRedis() {
+/**
+ * A redis-server (version >= `major`) on a free port; stop() kills it (SIGKILL: an outage),
+ * start() brings it back. Throws when redis-server is missing or too old.
+ */
+export async function startRedis({ major = 0 } = {}) {
+  requireRedis(major);
   const port = await freePort();
   const r = { __isServer: true, port, url: `redis://127.0.0.1:${port}`, proc: null };
   r.start = async () => {

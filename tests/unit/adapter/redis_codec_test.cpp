@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace socketio::redis {
 namespace {
 
@@ -215,6 +217,52 @@ TEST(RedisCodec, OptionsRoundTrip) {
   // Node allows numeric room names.
   auto num = options_from_json(json::parse(R"({"rooms":[42,"x"],"except":[]})"));
   EXPECT_EQ(num.rooms, (std::vector<std::string>{"42", "x"}));
+}
+
+TEST(RedisCodec, NumbersFromRedisAreCheckedBeforeUse) {
+  EXPECT_EQ(checked_uint(nullptr, 10), std::nullopt);
+  const json::value ok = 7, neg = -1, big = 11, frac = 2.5, integral = 3.0, huge = 1e300, str = "3";
+  const json::value nan = std::numeric_limits<double>::quiet_NaN(), u64 = std::uint64_t(1) << 63;
+  EXPECT_EQ(checked_uint(&ok, 10), 7u);
+  EXPECT_EQ(checked_uint(&integral, 10), 3u);
+  EXPECT_EQ(checked_uint(&neg, 10), std::nullopt);
+  EXPECT_EQ(checked_uint(&big, 10), std::nullopt);
+  EXPECT_EQ(checked_uint(&frac, 10), std::nullopt);
+  EXPECT_EQ(checked_uint(&huge, ~std::uint64_t(0)), std::nullopt);
+  EXPECT_EQ(checked_uint(&nan, 10), std::nullopt);
+  EXPECT_EQ(checked_uint(&str, 10), std::nullopt);
+  EXPECT_EQ(checked_uint(&u64, 10), std::nullopt);
+
+  // A timeout flag Node could not honour (negative, NaN-like, past setTimeout's ceiling) is absent.
+  for (const char* bad : {R"({"flags":{"timeout":-5}})", R"({"flags":{"timeout":1e300}})",
+                          R"({"flags":{"timeout":4294967296}})", R"({"flags":{"timeout":"10"}})"})
+    EXPECT_FALSE(options_from_json(json::parse(bad)).flags.timeout) << bad;
+  EXPECT_EQ(options_from_json(json::parse(R"({"flags":{"timeout":2500.0}})")).flags.timeout->count(), 2500);
+}
+
+TEST(RedisCodec, PlaceholdersNamingNoAttachmentAreDropped) {
+  // [uid, {type: 2, data: ["e", bin 01, {_placeholder: true, num: 7}], nsp: "/"}, {}]: the second
+  // "placeholder" names no attachment; relayed in a BINARY_EVENT it would kill every client.
+  std::string bytes;
+  json::value forged = json::parse(R"({"_placeholder":true,"num":7})");
+  json::array data{"e", json::parse(R"({"_placeholder":true,"num":0})"), forged};
+  std::vector<Bytes> att{std::make_shared<const std::string>("\x01")};
+  OutgoingPacket p;
+  p.data = data;
+  p.attachments = att;
+  // The encoder writes the real one as bin and the forged one as a map.
+  bytes = encode_broadcast("u", p, {});
+  auto msg = decode_broadcast(bytes);
+  ASSERT_TRUE(msg);
+  EXPECT_EQ(json::serialize(msg->packet.data), R"(["e",{"_placeholder":true,"num":0},null])");
+  EXPECT_EQ(msg->packet.attachments.size(), 1u);
+
+  // Without any bin the message is relayed as a plain EVENT, where such a map is only data.
+  json::value plain = json::parse(R"(["e",{"_placeholder":true,"num":7}])");
+  EXPECT_EQ(drop_invalid_placeholders(plain, 0), 1u);
+  json::value valid = json::parse(R"(["e",{"_placeholder":true,"num":1},{"_placeholder":true,"num":-1}])");
+  EXPECT_EQ(drop_invalid_placeholders(valid, 2), 1u);
+  EXPECT_EQ(json::serialize(valid), R"(["e",{"_placeholder":true,"num":1},null])");
 }
 
 }  // namespace

@@ -1,18 +1,15 @@
-// The Redis adapter against a real redis-server (started here on a free port; the test is skipped
+// The Redis adapter against a real redis-server (started here on a free port; the tests fail
 // when redis-server is not installed): two "nodes" (two factories, as two processes would have)
 // see each other's broadcasts and server-side emits, drop their own, and survive a Redis restart.
 #include "adapter/redis/redis_adapter.hpp"
+#include "redis_test_server.hpp"
 
 #include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -28,44 +25,6 @@ namespace socketio::redis {
 namespace {
 
 using namespace std::chrono_literals;
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-class RedisServer {
- public:
-  explicit RedisServer(int port) : port_(port) { start(); }
-  ~RedisServer() { stop(); }
-  void start() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string p = std::to_string(port_);
-      ::execlp("redis-server", "redis-server", "--port", p.c_str(), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--loglevel", "warning", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-};
 
 // What the adapter calls back into: records what reached "this node".
 class FakeLocal final : public LocalNamespace {
@@ -121,7 +80,7 @@ class FakeLocal final : public LocalNamespace {
 class RedisLive : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::system("command -v redis-server >/dev/null 2>&1") != 0) GTEST_SKIP() << "no redis-server";
+    ASSERT_EQ(std::system("command -v redis-server >/dev/null 2>&1"), 0) << "redis-server is not installed";
     port_ = free_port();
     server_ = std::make_unique<RedisServer>(port_);
     cfg_.url = "redis://127.0.0.1:" + std::to_string(port_);
@@ -243,6 +202,41 @@ TEST_F(RedisLive, LocalDeliveryContinuesAndResubscribesAfterRedisRestarts) {
   EXPECT_EQ(lb.wait_for(1)[0], R"(["chat message","after"] local)");
 }
 
+TEST_F(RedisLive, PublishQueueIsBoundedWhileRedisIsSlow) {
+  auto counters = std::make_shared<RedisCounters>();
+  auto cfg_a = cfg_;
+  cfg_a.counters = counters;
+  cfg_a.max_publish_queue_bytes = 64 * 1024;
+  auto node_a = make_redis_adapter_factory(cfg_a);
+  auto node_b = make_redis_adapter_factory(cfg_);
+  FakeLocal la("/"), lb("/");
+  auto a = node_a(la);
+  auto b = node_b(lb);
+  ASSERT_TRUE(eventually([&] { return a->server_count() == 2; }));
+
+  server_->pause();
+  // 400 x 4 KiB = 1.6 MiB offered to a Redis that reads nothing: at most ~64 KiB may wait.
+  const std::string big(4096, 'x');
+  for (int i = 0; i < 400; ++i) a->broadcast(event(big), {});
+  EXPECT_EQ(la.wait_for(400).size(), 400u) << "local delivery must not wait for Redis";
+  ASSERT_TRUE(eventually([&] { return counters->publish_overflow.load() > 0; }, 3s));
+  const auto overflow = counters->publish_overflow.load();
+  EXPECT_GE(overflow, 400u - (64 * 1024) / 4096 - 1);
+  EXPECT_EQ(counters->published.load(), 0u);
+
+  server_->resume();
+  // What was queued goes out; then the queue accepts publishes again.
+  ASSERT_TRUE(eventually([&] { return counters->published.load() >= 400u - overflow; }, 10s));
+  EXPECT_EQ(counters->published.load() + counters->publish_overflow.load(), 400u);
+  const auto before = lb.wait_for(400u - overflow).size();
+  EXPECT_EQ(before, 400u - overflow);
+  a->broadcast(event("after"), {});
+  auto seen = lb.wait_for(before + 1);
+  ASSERT_EQ(seen.size(), before + 1);
+  EXPECT_EQ(seen.back(), R"(["chat message","after"] local)");
+  EXPECT_EQ(counters->publish_overflow.load(), overflow);
+}
+
 // Broadcast with acks across nodes: client_count gets the sum of both nodes' counts (once), and
 // every node's acks arrive. Classic, then sharded (Redis 7) mode.
 void broadcast_with_ack_across_nodes(RedisConfig cfg,
@@ -284,7 +278,8 @@ TEST_F(RedisLive, BroadcastWithAckSumsEveryNodesClients) {
 }
 
 TEST_F(RedisLive, ShardedBroadcastWithAckAndRoomChannels) {
-  if (std::system("redis-server --version | grep -q 'v=[7-9]'") != 0) GTEST_SKIP() << "redis-server < 7";
+  ASSERT_EQ(std::system("redis-server --version | grep -q 'v=[7-9]'"), 0)
+      << "sharded pub/sub needs redis-server >= 7";
   auto cfg = cfg_;
   cfg.mode = RedisMode::sharded;
   broadcast_with_ack_across_nodes(cfg, [&](std::function<bool()> p) { return eventually(p); });

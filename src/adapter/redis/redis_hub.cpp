@@ -1,0 +1,146 @@
+#include "adapter/redis/redis_hub.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <stdexcept>
+
+namespace socketio::redis {
+
+namespace asio = boost::asio;
+
+RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio::make_work_guard(io_)) {
+  std::string error;
+  auto ep = parse_redis_url(config_.url, &error);
+  if (!ep) throw std::invalid_argument("redis url '" + config_.url + "': " + error);
+  if (!config_.counters) config_.counters = std::make_shared<RedisCounters>();
+  // hiredis assembles a whole reply before we see it: allow a few messages over the size limit
+  // (dropped once complete), never an unbounded one.
+  const std::size_t max_reply = std::max<std::size_t>(64 * 1024 * 1024, 4 * config_.max_message_size);
+  pub_ = std::make_unique<RedisClient>(io_, *ep, "pub", max_reply);
+  sub_ = std::make_unique<RedisClient>(io_, *ep, "sub", max_reply);
+  sub_->set_message_handler(
+      [this](std::string_view channel, std::string_view payload) { dispatch(channel, payload); });
+  pub_->set_connect_handler([this] { report_unpublished(); });
+  asio::post(io_, [this] {
+    pub_->start();
+    sub_->start();
+  });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+RedisHub::~RedisHub() {
+  asio::post(io_, [this] {
+    closing_ = true;  // the replies failed by stop() below must not call back into the server
+    pub_->stop();
+    sub_->stop();
+    std::vector<std::shared_ptr<ChannelHandler>> handlers;
+    {
+      std::lock_guard lock(mutex_);
+      handlers = handlers_;
+    }
+    for (auto& h : handlers) h->on_hub_closing();
+    io_.stop();
+  });
+  work_.reset();
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();  // the last owner was a callback on our own thread; io_ is stopping
+  } else if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // Posted, so it runs after every subscription posted before (one thread, FIFO).
+    std::promise<bool> ready;
+    auto answer = ready.get_future();
+    post([this, &ready] { ready.set_value(pub_->connected() && sub_->subscribed()); });
+    if (answer.get()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void RedisHub::add(std::shared_ptr<ChannelHandler> handler) {
+  std::lock_guard lock(mutex_);
+  handlers_.push_back(std::move(handler));
+}
+
+void RedisHub::remove(const std::shared_ptr<ChannelHandler>& handler) {
+  std::lock_guard lock(mutex_);
+  std::erase(handlers_, handler);
+}
+
+bool RedisHub::command(const std::vector<std::string_view>& argv, RedisClient::ReplyHandler on_reply) {
+  return pub_->command(argv, std::move(on_reply));
+}
+
+void RedisHub::publish(std::string channel, std::string payload) {
+  const std::size_t bytes = channel.size() + payload.size();
+  if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > config_.max_publish_queue_bytes) {
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    counters().publish_overflow.fetch_add(1, std::memory_order_relaxed);
+    if (!overflowing_.exchange(true))
+      spdlog::warn(
+          "redis: publish queue full ({} bytes waiting for Redis, limit {}): dropping publishes for the "
+          "other nodes until it drains (local delivery goes on)",
+          queued_bytes_.load(std::memory_order_relaxed), config_.max_publish_queue_bytes);
+    return;
+  }
+  post([this, bytes, channel = std::move(channel), payload = std::move(payload)] {
+    auto& c = counters();
+    const char* verb = config_.mode == RedisMode::sharded ? "SPUBLISH" : "PUBLISH";
+    const bool sent = pub_->command({verb, channel, payload}, [this, &c, bytes](const redisReply* r) {
+      if (r && r->type != REDIS_REPLY_ERROR)
+        c.published.fetch_add(1, std::memory_order_relaxed);
+      else
+        c.publish_failed.fetch_add(1, std::memory_order_relaxed);
+      unqueue(bytes);
+    });
+    if (!sent) {
+      c.publish_failed.fetch_add(1, std::memory_order_relaxed);
+      unqueue(bytes);
+    }
+  });
+}
+
+void RedisHub::unqueue(std::size_t bytes) {
+  // Once the queue is down to half its limit after an overflow, say how much was dropped.
+  const auto left = queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed) - bytes;
+  if (left > config_.max_publish_queue_bytes / 2 || !overflowing_.load(std::memory_order_relaxed)) return;
+  overflowing_ = false;
+  spdlog::warn("redis: publish queue drained; {} publish(es) dropped while Redis was slow (total)",
+               counters().publish_overflow.load(std::memory_order_relaxed));
+}
+
+void RedisHub::report_unpublished() {
+  const auto failed = counters().publish_failed.load(std::memory_order_relaxed);
+  if (failed > reported_failed_)
+    spdlog::warn(
+        "redis: {} message(s) could not be published while Redis was unreachable (local delivery went on)",
+        failed - reported_failed_);
+  reported_failed_ = failed;
+}
+
+void RedisHub::dispatch(std::string_view channel, std::string_view payload) {
+  if (payload.size() > config_.max_message_size) {
+    counters().dropped.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("redis: dropped a {}-byte message on {} (limit {})", payload.size(), channel,
+                 config_.max_message_size);
+    return;
+  }
+  std::vector<std::shared_ptr<ChannelHandler>> handlers;
+  {
+    std::lock_guard lock(mutex_);
+    handlers = handlers_;
+  }
+  for (auto& h : handlers)
+    if (h->on_redis_message(channel, payload)) return;
+}
+
+}  // namespace socketio::redis

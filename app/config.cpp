@@ -322,6 +322,15 @@ const std::vector<Key>& keys() {
       {"allow-eio3", Kind::boolean, kEngine, "[=BOOL]",
        "accept Engine.IO v3 clients (socket.io-client 2.x) [false]",
        [](AppSettings& s, const Value& v) { s.server.allow_eio3 = boolean(v); }},
+      {"http-compression", Kind::boolean, kEngine, "[=BOOL]",
+       "gzip/deflate long-polling responses by Accept-Encoding (bodies up to --max-http-buffer-size) [true]",
+       [](AppSettings& s, const Value& v) { s.server.http_compression = boolean(v); }},
+      {"http-compression-threshold", Kind::integer, kEngine, "BYTES",
+       "smallest polling response body that is compressed [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.http_compression_threshold = static_cast<std::size_t>(integer(v));
+       },
+       0, std::numeric_limits<std::uint32_t>::max()},
 
       {"tls-cert", Kind::text, kTls, "FILE", "PEM certificate chain: enables HTTPS/WSS",
        [](AppSettings& s, const Value& v) { s.server.tls.cert_file = text(v); }},

@@ -320,6 +320,8 @@ int main(int argc, char** argv) {
   app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
+  bool http_compression = true;
+  app.add_option("--http-compression", http_compression, "gzip/deflate polling responses (true|false)");
   app.add_option("--outbox-high-water", outbox_high_water,
                  "bytes queued per client before it counts as slow");
   app.add_option("--slow-client-timeout", slow_client_timeout,
@@ -335,6 +337,7 @@ int main(int argc, char** argv) {
   so.ping_interval = std::chrono::milliseconds(ping_interval);
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.trust_proxy = trust_proxy;
+  so.http_compression = http_compression;
   so.outbox_high_water = outbox_high_water;
   so.slow_client_timeout = std::chrono::milliseconds(slow_client_timeout);
   so.serve_client = false;

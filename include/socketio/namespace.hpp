@@ -51,8 +51,8 @@ class Namespace;
 // reused. to(a).to(b) is the union of the rooms (each socket once); except() removes rooms;
 // an operator from a Socket (socket->to(r), socket->broadcast()) also excludes that socket.
 // volatile_(): may be dropped for a client that is slow (over its outbox high-water mark).
-// compress(): kept for the adapter and other nodes (the server does not negotiate
-// permessage-deflate, so it changes nothing on the wire). local(): this node only (cluster
+// compress(false): sent uncompressed (no gzip/deflate polling response for it alone, no
+// permessage-deflate); travels to other nodes with the adapter. local(): this node only (cluster
 // adapters do not publish it).
 class BroadcastOperator {
  public:

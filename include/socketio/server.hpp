@@ -66,6 +66,8 @@ struct ServerOptions {
   bool allow_websocket = true;
   bool allow_upgrades = true;
   bool allow_eio3 = false;
+  bool http_compression = true;  // gzip/deflate polling responses (engine.io's httpCompression)
+  std::size_t http_compression_threshold = 1024;  // bytes
   Parser parser = Parser::json;
   CorsConfig cors;
   TlsConfig tls;

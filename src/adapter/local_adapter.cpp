@@ -99,7 +99,7 @@ void InMemoryAdapter::broadcast(const OutgoingPacket& packet, const BroadcastOpt
   on_each_shard([this, encoded, o](std::size_t s) {
     for (auto* sock : targets(s, *o)) {
       core_.counters.broadcast_deliveries.inc();
-      sock->send_encoded(*encoded, o->flags.volatile_);
+      sock->send_encoded(*encoded, o->flags.volatile_, o->flags.compress);
     }
   });
 }
@@ -127,7 +127,7 @@ void InMemoryAdapter::broadcast_with_ack(const OutgoingPacket& packet, const Bro
         pool->dispatch(origin, [on_ack, a = std::move(a)]() mutable { on_ack(std::move(a)); });
       });
       core_.counters.broadcast_deliveries.inc();
-      if (sock->send_encoded(*encoded, o->flags.volatile_) != SendResult::dropped) ++n;
+      if (sock->send_encoded(*encoded, o->flags.volatile_, o->flags.compress) != SendResult::dropped) ++n;
     }
     pool->dispatch(origin, [count, n] {
       count->total += n;

@@ -33,6 +33,10 @@ Counters::Counters(Metrics& m) {
   packets_out = m.counter("socketio_packets_sent_total", "Engine.IO packets queued to clients");
   bytes_in = m.counter("socketio_received_bytes_total", "Engine.IO packet payload bytes received");
   bytes_out = m.counter("socketio_sent_bytes_total", "Engine.IO packet payload bytes queued to clients");
+  polling_compressed = m.counter("socketio_polling_compressed_responses_total",
+                                 "Long-polling responses sent gzip/deflate-compressed (--http-compression)");
+  polling_compressed_saved =
+      m.counter("socketio_polling_compression_saved_bytes_total", "Bytes long-polling compression saved");
   outbox_bytes = m.gauge("socketio_outbox_bytes", "Bytes waiting in session buffers for a transport");
 }
 

@@ -37,6 +37,7 @@ struct Counters {
   Metrics::Counter upgrades;
   Metrics::Counter packets_in, packets_out, bytes_in, bytes_out;
   Metrics::Gauge outbox_bytes;
+  Metrics::Counter polling_compressed, polling_compressed_saved;  // --http-compression
 };
 
 }  // namespace socketio::eio

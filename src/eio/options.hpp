@@ -37,6 +37,12 @@ struct Options {
   CorsOptions cors;
   // Return an empty string to accept a handshake, or a message to refuse it (HTTP 403).
   std::function<std::string(const net::HttpRequest&)> allow_request;
+  // Long-polling responses of at least threshold bytes are gzip/deflate-compressed when the GET
+  // accepts it and a packet in them asks for it (engine.io's httpCompression, on by default,
+  // threshold 1024). Bodies over max_http_buffer_size go uncompressed: the cost on the shard
+  // thread stays bounded.
+  bool http_compression = true;
+  std::size_t http_compression_threshold = 1024;
   // Bytes queued for a client above which its session is closed ("transport error").
   std::size_t max_buffered_bytes = 64 * 1024 * 1024;
   Metrics* metrics = nullptr;  // where the counters go; null: not counted

@@ -96,6 +96,7 @@ void Session::start(net::ResponderPtr handshake_get) {
   const bool upgrades = o.allow_upgrades && o.allow_websocket;
   push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, upgrades)));
   pending_get_ = std::move(handshake_get);
+  pending_coding_ = net::negotiate_coding(request_.header("Accept-Encoding"));
   std::weak_ptr<Session> w = weak_from_this();
   auto raw = pending_get_.get();
   pending_get_->on_abort([w, raw] {
@@ -192,25 +193,25 @@ void Session::drop_buffer_bytes() {
   buffer_bytes_ = 0;
 }
 
-void Session::push(PacketType type, bool binary, core::SharedBytes data) {
+void Session::push(PacketType type, bool binary, core::SharedBytes data, bool compress) {
   const std::size_t size = 1 + (data ? data->size() : 0);
   const auto& c = server_.counters();
   c.packets_out.inc();
   c.bytes_out.inc(size);
   c.outbox_bytes.add(static_cast<std::int64_t>(size));
   buffer_bytes_ += size;
-  buffer_.push_back(OutPacket{type, binary, std::move(data)});
+  buffer_.push_back(OutPacket{type, binary, std::move(data), compress});
 }
 
-void Session::send(core::SharedBytes data, bool binary) {
+void Session::send(core::SharedBytes data, bool binary, bool compress) {
   if (state_ != State::open) return;
-  push(PacketType::message, binary, std::move(data));
+  push(PacketType::message, binary, std::move(data), compress);
   flush();
 }
 
-void Session::send_many(const core::SharedBytes* data, const bool* binary, std::size_t n) {
+void Session::send_many(const core::SharedBytes* data, const bool* binary, std::size_t n, bool compress) {
   if (state_ != State::open) return;
-  for (std::size_t i = 0; i < n; ++i) push(PacketType::message, binary[i], data[i]);
+  for (std::size_t i = 0; i < n; ++i) push(PacketType::message, binary[i], data[i], compress);
   flush();
 }
 
@@ -263,11 +264,27 @@ void Session::flush() {
   }
 }
 
-void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_body) {
+void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_body,
+                          net::ContentCoding coding) {
   net::HttpResponse r;
   r.status = 200;
   r.set("Content-Type", binary_body ? "application/octet-stream" : "text/plain; charset=UTF-8");
   r.set("Cache-Control", "no-store");
+  const auto& o = server_.options();
+  // As engine.io's polling transport: at least the threshold, and a coding the GET accepts (the
+  // caller passes identity when no packet of the payload asked for compression). Capped at
+  // maxHttpBufferSize so that one response cannot stall the shard in zlib.
+  if (coding != net::ContentCoding::identity && o.http_compression &&
+      body.size() >= o.http_compression_threshold && body.size() <= o.max_http_buffer_size) {
+    std::string packed;
+    if (net::compress_body(coding, body, packed)) {
+      server_.counters().polling_compressed.inc();
+      server_.counters().polling_compressed_saved.inc(
+          body.size() > packed.size() ? body.size() - packed.size() : 0);
+      r.set("Content-Encoding", std::string(net::coding_name(coding)));
+      body = std::move(packed);
+    }
+  }
   r.body = std::move(body);
   server_.add_cors_headers(request_, r);
   res->respond(std::move(r));
@@ -276,10 +293,11 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
 void Session::flush_polling() {
   std::vector<PacketView> views;
   views.reserve(buffer_.size());
-  bool has_close = false;
+  bool has_close = false, compress = false;
   for (const auto& p : buffer_) {
     views.push_back(PacketView{p.type, p.binary, p.data ? std::string_view(*p.data) : std::string_view{}});
     has_close = has_close || p.type == PacketType::close;
+    compress = compress || p.compress;
   }
   std::string body;
   bool binary_body = false;
@@ -290,7 +308,8 @@ void Session::flush_polling() {
   buffer_.clear();
   drop_buffer_bytes();
   auto res = std::move(pending_get_);
-  respond_get(std::move(res), std::move(body), binary_body);
+  respond_get(std::move(res), std::move(body), binary_body,
+              compress ? pending_coding_ : net::ContentCoding::identity);
   if (has_close && state_ == State::closing) on_close("forced close");
 }
 
@@ -366,6 +385,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
       return;
     }
     pending_get_ = std::move(res);
+    pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
     auto raw = pending_get_.get();
     pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
       pool->dispatch(shard, [w, raw] {

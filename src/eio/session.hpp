@@ -6,6 +6,7 @@
 
 #include "core/bytes.hpp"
 #include "eio/parser/packet.hpp"
+#include "net/http_compression.hpp"
 #include "net/http_handler.hpp"
 
 #include <chrono>
@@ -52,10 +53,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void set_handler(std::shared_ptr<SessionHandler> handler) { handler_ = std::move(handler); }
 
-  // Queue one message (Engine.IO type 4) and flush it if the transport can take it.
-  void send(core::SharedBytes data, bool binary);
+  // Queue one message (Engine.IO type 4) and flush it if the transport can take it. compress:
+  // the packet's compress flag (false: never compressed, as the reference's compress(false)).
+  void send(core::SharedBytes data, bool binary, bool compress = true);
   // Several messages that must stay together (a Socket.IO packet and its attachments).
-  void send_many(const core::SharedBytes* data, const bool* binary, std::size_t n);
+  void send_many(const core::SharedBytes* data, const bool* binary, std::size_t n, bool compress = true);
   // Bytes queued for this client (the buffer plus the WebSocket's own queue).
   std::size_t buffered_bytes() const noexcept;
 
@@ -80,16 +82,18 @@ class Session : public std::enable_shared_from_this<Session> {
     PacketType type;
     bool binary;
     core::SharedBytes data;
+    bool compress = true;
   };
 
   void on_packet(Packet&& p);
   void on_close(std::string_view reason, std::string_view description = {});
-  void push(PacketType type, bool binary, core::SharedBytes data);
+  void push(PacketType type, bool binary, core::SharedBytes data, bool compress = true);
   void counted_open();       // a new session in the metrics
   void drop_buffer_bytes();  // buffer_bytes_ = 0, and the outbox gauge follows
   void flush();
   void flush_polling();
-  void respond_get(net::ResponderPtr res, std::string body, bool binary_body);
+  void respond_get(net::ResponderPtr res, std::string body, bool binary_body,
+                   net::ContentCoding coding = net::ContentCoding::identity);
   void send_ws(const net::WebSocketPtr& ws, std::deque<OutPacket>& packets);
   bool heartbeat_expired();
   void schedule_ping();
@@ -111,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Upgrade upgrade_ = Upgrade::none;
 
   net::ResponderPtr pending_get_;
+  net::ContentCoding pending_coding_ = net::ContentCoding::identity;  // what pending_get_ accepts
   std::shared_ptr<WsLink> ws_link_;
   net::WebSocketPtr ws_;
   std::shared_ptr<WsLink> probe_link_;

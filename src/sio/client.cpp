@@ -209,7 +209,7 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
   }
 }
 
-SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
+SendResult Client::write(const EncodedPacket& packet, bool volatile_, bool compress) {
   auto s = session_.lock();
   if (!s || !s->is_open()) return SendResult::dropped;
   SendResult result = SendResult::sent;
@@ -236,7 +236,7 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
     slow_since_ = {};
   }
   if (packet.attachments.empty()) {
-    s->send(packet.head, packet.head_binary);
+    s->send(packet.head, packet.head_binary, compress);
   } else {
     const std::size_t n = 1 + packet.attachments.size();
     std::vector<core::SharedBytes> parts;
@@ -246,7 +246,7 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_) {
     std::unique_ptr<bool[]> binary(new bool[n]);
     binary[0] = packet.head_binary;
     for (std::size_t i = 1; i < n; ++i) binary[i] = true;
-    s->send_many(parts.data(), binary.get(), n);
+    s->send_many(parts.data(), binary.get(), n, compress);
   }
   return result;
 }

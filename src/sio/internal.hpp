@@ -128,7 +128,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   void on_message(std::string_view data, bool binary) override;
   void on_close(std::string_view reason, std::string_view description) override;
 
-  SendResult write(const EncodedPacket& packet, bool volatile_);
+  SendResult write(const EncodedPacket& packet, bool volatile_, bool compress = true);
   WireFormat format() const noexcept { return format_; }
   void remove(const std::string& nsp);
   // Every socket sends DISCONNECT and closes ("server namespace disconnect"), then the
@@ -207,12 +207,13 @@ class SocketImpl final : public Socket {
   void on_event(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_ack(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_close(const std::string& reason);
-  SendResult send_encoded(const EncodedPacket& packet, bool volatile_);
+  // compress: the packet's compress flag, down to the transport (polling / permessage-deflate).
+  SendResult send_encoded(const EncodedPacket& packet, bool volatile_, bool compress = true);
   // A broadcast: the slot of this socket's format (dropped when the format was not in use when
   // the broadcast was encoded: this socket's client came after it).
-  SendResult send_encoded(const MultiEncoded& packet, bool volatile_) {
+  SendResult send_encoded(const MultiEncoded& packet, bool volatile_, bool compress = true) {
     const EncodedPacket* p = packet.get(format_);
-    return p ? send_encoded(*p, volatile_) : SendResult::dropped;
+    return p ? send_encoded(*p, volatile_, compress) : SendResult::dropped;
   }
   WireFormat format() const noexcept { return format_; }
   void send_ack(std::uint64_t id, const Args& args);

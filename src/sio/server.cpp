@@ -260,6 +260,8 @@ std::uint16_t Server::listen() {
   eo.allow_websocket = o.allow_websocket;
   eo.allow_upgrades = o.allow_upgrades;
   eo.allow_eio3 = o.allow_eio3;
+  eo.http_compression = o.http_compression;
+  eo.http_compression_threshold = o.http_compression_threshold;
   eo.cors.enabled = o.cors.enabled;
   eo.cors.origins = o.cors.origins;
   eo.cors.credentials = o.cors.credentials;

@@ -37,11 +37,11 @@ void SocketImpl::on_connected() {
   join(id_);
 }
 
-SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_) {
+SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_, bool compress) {
   if (!connected_) return SendResult::dropped;
   auto c = client_.lock();
   if (!c) return SendResult::dropped;
-  return c->write(packet, volatile_);
+  return c->write(packet, volatile_, compress);
 }
 
 SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_,

@@ -5,7 +5,7 @@
 // override the server's heartbeat settings (the load tests use longer ones than the conformance
 // defaults, so that a busy test machine does not turn into ping timeouts). Unknown flags are
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
-// reference. --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
+// reference. --http-compression=false turns engine.io's httpCompression off. --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
 // --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
 // server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
@@ -72,6 +72,9 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--tls-ca":
         opts[key.slice(2).replace("-", "_")] = takeValue();
         break;
+      case "--http-compression":
+        opts.httpCompression = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
       case "--trust-proxy":
         opts.trustProxy = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
@@ -100,6 +103,7 @@ export function createSocketServer(opts) {
     serveClient: false,
     pingInterval: opts.pingInterval,
     pingTimeout: opts.pingTimeout,
+    ...(opts.httpCompression === false ? { httpCompression: false } : {}),
   });
   return { httpServer, io };
 }

@@ -149,7 +149,12 @@ void setup(const SocketPtr& socket) {
     }
     next(std::nullopt);
   });
-  socket->on("mw:rewrite", [](Event& ev) { ev.ack(one(ev.args.empty() ? json::value() : ev.args[0])); });
+  socket->on("mw:rewrite", [](Event& ev) {
+    if (ev.args.empty()) return ev.ack(one(json::value()));
+    Args first = ev.args;  // a copy keeps the binary attachments the first argument refers to
+    first.values().resize(1);
+    ev.ack(std::move(first));
+  });
   socket->on("mw:block", [](Event& ev) { ev.ack(one("handler ran")); });
 
   socket->on("get:any", [traffic](Event& ev) {
@@ -320,7 +325,8 @@ int main(int argc, char** argv) {
   app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
-  bool http_compression = true;
+  bool http_compression = true, allow_eio3 = false;
+  app.add_flag("--allow-eio3", allow_eio3, "accept Engine.IO v3 / socket.io-client 2.x");
   app.add_option("--http-compression", http_compression, "gzip/deflate polling responses (true|false)");
   app.add_option("--outbox-high-water", outbox_high_water,
                  "bytes queued per client before it counts as slow");
@@ -338,6 +344,7 @@ int main(int argc, char** argv) {
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.trust_proxy = trust_proxy;
   so.http_compression = http_compression;
+  so.allow_eio3 = allow_eio3;
   so.outbox_high_water = outbox_high_water;
   so.slow_client_timeout = std::chrono::milliseconds(slow_client_timeout);
   so.serve_client = false;
@@ -378,9 +385,13 @@ int main(int argc, char** argv) {
   // Dynamic namespaces: what is registered on the parent applies to every child it creates.
   Namespace& regex_parent = io.of(std::regex("^/dyn-[a-z0-9]+$"));
   regex_parent.use([](const SocketPtr& socket, std::function<void(std::optional<ConnectError>)> next) {
+    // auth.deny truthy (true, or a non-empty string: socket.io-client 2.x sends query strings).
     const auto* deny = socket->handshake().auth.if_contains("deny");
-    if (deny && deny->is_bool() && deny->get_bool()) {
-      next(ConnectError{"denied by parent", json::object{{"nsp", socket->nsp().name()}}});
+    const bool plain = deny && deny->is_string() && deny->get_string() == "plain";
+    if (deny &&
+        ((deny->is_bool() && deny->get_bool()) || (deny->is_string() && !deny->get_string().empty()))) {
+      next(plain ? ConnectError{"denied by parent", {}}
+                 : ConnectError{"denied by parent", json::object{{"nsp", socket->nsp().name()}}});
       return;
     }
     next(std::nullopt);

@@ -35,6 +35,9 @@ void Client::start() {
       self->close("connect timeout");
     }
   });
+  // Protocol v4 (Engine.IO v3 clients): the server connects the client to "/" on its own; the
+  // client never sends CONNECT for it.
+  if (format_ == WireFormat::json_v4) on_connect("/", boost::json::object{});
 }
 
 std::string_view Client::transport() const noexcept {
@@ -66,6 +69,7 @@ bool Client::decode(std::string_view data, bool binary, std::error_code& ec) {
       ec = decode_msgpack_packet(data, packet_, attachments_, core_.limits);
       return !ec;
     case WireFormat::json_v5:
+    case WireFormat::json_v4:
     case WireFormat::count:
       break;
   }
@@ -80,7 +84,29 @@ bool Client::decode(std::string_view data, bool binary, std::error_code& ec) {
   for (auto& a : decoder_.attachments())
     attachments_.push_back(std::make_shared<const std::string>(std::move(a)));
   decoder_.reset();
+  if (format_ == WireFormat::json_v4) split_v4_namespace(packet_);
   return true;
+}
+
+// Protocol v4 (socket.io-client 2.x) puts the namespace's query on its name ("/chat?token=1");
+// like the reference's _parseNamespace, the name is the path and, for CONNECT, the query is the
+// auth object (string values).
+void Client::split_v4_namespace(Packet& p) {
+  const auto q = p.nsp.find('?');
+  if (p.type == PacketType::connect) {
+    boost::json::object auth;
+    if (q != std::string::npos) {
+      if (auto parsed = boost::urls::parse_query(std::string_view(p.nsp).substr(q + 1))) {
+        for (auto kv : *parsed) {
+          const auto key = kv.key.decode();
+          if (!auth.contains(key)) auth[key] = kv.has_value ? kv.value.decode() : std::string();
+        }
+      }
+    }
+    p.data = std::move(auth);
+  }
+  if (q != std::string::npos) p.nsp.resize(q);
+  if (p.nsp.empty()) p.nsp = "/";
 }
 
 void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
@@ -162,7 +188,13 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
     write(encode_simple(format_, PacketType::connect_error, nsp_name, &err), false);
     return;
   }
-  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, format_, core::make_random_id(),
+  // Protocol v4 clients know their socket id without being told: the Engine.IO id ("/") or
+  // "<nsp>#<Engine.IO id>", as the reference names them. v5 ids are random (the Engine.IO id is
+  // a secret).
+  std::string id = format_ != WireFormat::json_v4 ? core::make_random_id()
+                   : nsp_name == "/"              ? session_raw_->id()
+                                                  : nsp_name + "#" + session_raw_->id();
+  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, format_, std::move(id),
                                              make_handshake(std::move(auth_obj)));
   connecting_.insert(nsp_name);
   run_middleware(socket, 0);
@@ -181,9 +213,15 @@ void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size
       if (!self || self->closed_) return;
       if (err) {
         self->connecting_.erase(socket->nsp().name());
-        boost::json::object o{{"message", err->message}};
-        if (!err->data.is_null()) o["data"] = err->data;
-        const boost::json::value v(std::move(o));
+        boost::json::value v;
+        if (self->format_ == WireFormat::json_v4) {
+          // Protocol v4: err.data || err.message, as is ('44"Not authorized"').
+          v = err->data.is_null() ? boost::json::value(err->message) : err->data;
+        } else {
+          boost::json::object o{{"message", err->message}};
+          if (!err->data.is_null()) o["data"] = err->data;
+          v = std::move(o);
+        }
         self->write(encode_simple(self->format_, PacketType::connect_error, socket->nsp().name(), &v), false);
         return;
       }

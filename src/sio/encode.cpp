@@ -76,6 +76,7 @@ EncodedPacket encode_event(WireFormat format, std::string_view nsp, const boost:
     case WireFormat::msgpack_v5:
       return encode_msgpack(PacketType::event, nsp, ack_id, data, attachments);
     case WireFormat::json_v5:
+    case WireFormat::json_v4:
     case WireFormat::count:
       break;
   }
@@ -88,6 +89,7 @@ EncodedPacket encode_ack(WireFormat format, std::string_view nsp, std::uint64_t 
     case WireFormat::msgpack_v5:
       return encode_msgpack(PacketType::ack, nsp, id, args.values(), args.attachments());
     case WireFormat::json_v5:
+    case WireFormat::json_v4:
     case WireFormat::count:
       break;
   }
@@ -102,6 +104,10 @@ EncodedPacket encode_simple(WireFormat format, PacketType type, std::string_view
     case WireFormat::msgpack_v5:
       encode_msgpack_packet(type, nsp, std::nullopt, data, {}, bytes);
       out.head_binary = true;
+      break;
+    case WireFormat::json_v4:
+      // Protocol v4: the CONNECT answer has no payload (the socket id is the Engine.IO id).
+      encode(type, nsp, std::nullopt, type == PacketType::connect ? nullptr : data, 0, bytes);
       break;
     case WireFormat::json_v5:
     case WireFormat::count:

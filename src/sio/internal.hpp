@@ -131,6 +131,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   SendResult write(const EncodedPacket& packet, bool volatile_, bool compress = true);
   WireFormat format() const noexcept { return format_; }
   void remove(const std::string& nsp);
+  static void split_v4_namespace(Packet& p);
   // Every socket sends DISCONNECT and closes ("server namespace disconnect"), then the
   // connection closes.
   void disconnect_all_and_close();

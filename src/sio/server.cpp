@@ -141,7 +141,8 @@ WireFormatSet ServerCore::formats_in_use() const noexcept {
   return set;
 }
 
-WireFormat ServerCore::format_for(const eio::Session&) const noexcept {
+WireFormat ServerCore::format_for(const eio::Session& session) const noexcept {
+  if (session.protocol() == 3) return WireFormat::json_v4;  // socket.io-client 2.x (--allow-eio3)
   return options.parser == Parser::msgpack ? WireFormat::msgpack_v5 : WireFormat::json_v5;
 }
 

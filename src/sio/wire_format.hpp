@@ -29,6 +29,11 @@ namespace socketio::sio {
 enum class WireFormat : std::uint8_t {
   json_v5 = 0,     // socket.io-parser (default): text packets, binary as attachment messages
   msgpack_v5 = 1,  // socket.io-msgpack-parser 3.x: one binary MessagePack message per packet
+  // Socket.IO protocol v4 over Engine.IO v3 (socket.io-client 2.x, --allow-eio3): the JSON
+  // packets and binary placeholders of json_v5 (socket.io-parser 3.x writes the same bytes),
+  // but CONNECT carries no payload ("40", "40/nsp,"), a refusal by middleware carries a plain
+  // value ('44"message"'), and a namespace may come with a query ("/nsp?token=1": the auth).
+  json_v4 = 2,
   count
 };
 inline constexpr std::size_t kWireFormats = static_cast<std::size_t>(WireFormat::count);
@@ -43,6 +48,8 @@ constexpr std::string_view wire_format_name(WireFormat f) noexcept {
       return "json";
     case WireFormat::msgpack_v5:
       return "msgpack";
+    case WireFormat::json_v4:
+      return "json-v4";
     case WireFormat::count:
       break;
   }

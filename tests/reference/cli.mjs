@@ -104,6 +104,7 @@ export function createSocketServer(opts) {
     pingInterval: opts.pingInterval,
     pingTimeout: opts.pingTimeout,
     ...(opts.httpCompression === false ? { httpCompression: false } : {}),
+    allowEIO3: Boolean(opts.allowEIO3),
   });
   return { httpServer, io };
 }

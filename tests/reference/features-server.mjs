@@ -14,8 +14,9 @@
 //   "/"            middleware: auth.reject (string) refuses with {message: auth.reject, data:
 //                  auth.data}; auth.delay (ms) accepts after a delay. socket.data starts as
 //                  {name: auth.name ?? null}.
-//   /^\/dyn-[a-z0-9]+$/   dynamic (regex); parent middleware: auth.deny refuses with
-//                  {message: "denied by parent", data: {nsp}}; emits "hello" {nsp} on connection.
+//   /^\/dyn-[a-z0-9]+$/   dynamic (regex); parent middleware: auth.deny (truthy) refuses with
+//                  {message: "denied by parent", data: {nsp}} (no data when auth.deny is "plain");
+//                  emits "hello" {nsp} on connection.
 //   predicate      dynamic: names starting with "/pred-" when auth.allow === true; emits "hello".
 // Every socket (any namespace) gets the handlers of setup() below.
 import { parseArgs, announce, handleSignals, createSocketServer, splitAck } from "./cli.mjs";
@@ -210,7 +211,7 @@ const regexParent = io.of(/^\/dyn-[a-z0-9]+$/);
 regexParent.use((socket, next) => {
   if (socket.handshake.auth?.deny) {
     const err = new Error("denied by parent");
-    err.data = { nsp: socket.nsp.name };
+    if (socket.handshake.auth.deny !== "plain") err.data = { nsp: socket.nsp.name };
     return next(err);
   }
   next();

@@ -18,7 +18,7 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message jsonp)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -26,6 +26,7 @@ case "$target" in
   sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
+  jsonp | jsonp_fuzz) targets=(jsonp) ;;
   *)
     echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
     exit 2
@@ -47,6 +48,7 @@ sources_for() {
     sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
     sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp" ;;
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
+    jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
   esac
 }

@@ -1,6 +1,7 @@
 #include "eio/server.hpp"
 
 #include "core/id.hpp"
+#include "eio/parser/jsonp.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/url/parse_query.hpp>
@@ -211,7 +212,6 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
   if (req.method != net::Method::get) return fail(req, res, ws, ErrorCode::bad_handshake_method);
   const bool websocket = q.transport == "websocket";
   if (websocket != static_cast<bool>(ws)) return fail(req, res, ws, ErrorCode::bad_request);
-  if (q.j) return fail(req, res, ws, ErrorCode::bad_request);  // JSONP polling is not supported
   if (refusing_handshakes_.load(std::memory_order_relaxed))
     return fail(req, res, ws, ErrorCode::forbidden, "Server is shutting down");
   if (options_.allow_request) {
@@ -221,6 +221,7 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
   const std::size_t shard = ws ? ws->shard() : res->shard();
   auto session = std::make_shared<Session>(*this, core::make_session_id(shard), shard, protocol,
                                            !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
+  if (q.j && !websocket) session->use_jsonp(jsonp_index(*q.j));
   sessions_[shard].emplace(session->id(), session);
   session_count_.fetch_add(1, std::memory_order_relaxed);
   if (ws)

@@ -1,5 +1,6 @@
 #include "eio/session.hpp"
 
+#include "eio/parser/jsonp.hpp"
 #include "eio/server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -270,6 +271,10 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   r.status = 200;
   r.set("Content-Type", binary_body ? "application/octet-stream" : "text/plain; charset=UTF-8");
   r.set("Cache-Control", "no-store");
+  if (jsonp_) {
+    body = jsonp_wrap(*jsonp_, body);  // a text script either way; compressed below like any body
+    r.set("Content-Type", "text/plain; charset=UTF-8");
+  }
   const auto& o = server_.options();
   // As engine.io's polling transport: at least the threshold, and a coding the GET accepts (the
   // caller passes identity when no packet of the payload asked for compression). Capped at
@@ -409,7 +414,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     return;
   }
   const auto& o = server_.options();
-  if (protocol_ != 3) {
+  if (protocol_ != 3 && !jsonp_) {
     if (auto ct = req.header("Content-Type"); ct && ct->starts_with("application/octet-stream")) {
       net::HttpResponse r;  // v4 polling is text only
       r.status = 400;
@@ -431,12 +436,17 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   std::vector<Packet> packets;
   Limits limits{o.max_http_buffer_size, 100'000};
   std::error_code ec;
-  if (protocol_ == 3) {
+  std::optional<std::string> form;  // JSONP: the payload inside the form
+  if (jsonp_) form = jsonp_unwrap_post(req.body);
+  const std::string_view body = form ? std::string_view(*form) : std::string_view(req.body);
+  if (jsonp_ && !form) {
+    // no single `d` field: the reference ignores the data and still answers ok
+  } else if (protocol_ == 3) {
     const auto ct = req.header("Content-Type");
-    const bool binary_body = ct && ct->starts_with("application/octet-stream");
-    ec = decode_payload_v3(req.body, binary_body, packets, limits);
+    const bool binary_body = !jsonp_ && ct && ct->starts_with("application/octet-stream");
+    ec = decode_payload_v3(body, binary_body, packets, limits);
   } else {
-    ec = decode_payload(req.body, packets, limits);
+    ec = decode_payload(body, packets, limits);
   }
   net::HttpResponse ok;
   ok.status = 200;

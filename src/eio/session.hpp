@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool is_open() const noexcept { return state_ == State::open; }
 
   void set_handler(std::shared_ptr<SessionHandler> handler) { handler_ = std::move(handler); }
+  // JSONP polling (the handshake had `j`): answers wrapped as ___eio[index](...), POSTs form-encoded,
+  // binary as base64. Before start().
+  void use_jsonp(std::string index) {
+    jsonp_ = std::move(index);
+    supports_binary_ = false;
+  }
 
   // Queue one message (Engine.IO type 4) and flush it if the transport can take it. compress:
   // the packet's compress flag (false: never compressed, as the reference's compress(false)).
@@ -114,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
   TransportKind transport_ = TransportKind::polling;
   Upgrade upgrade_ = Upgrade::none;
 
+  std::optional<std::string> jsonp_;  // the JSONP callback index
   net::ResponderPtr pending_get_;
   net::ContentCoding pending_coding_ = net::ContentCoding::identity;  // what pending_get_ accepts
   std::shared_ptr<WsLink> ws_link_;

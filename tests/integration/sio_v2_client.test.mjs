@@ -132,3 +132,39 @@ describe("protocol v4 bytes (raw EIO=3 polling)", () => {
     assert.equal((await request({ port: server.port, path })).text, `11:40/dyn-raw,${hello.length}:${hello}`);
   });
 });
+
+describe("JSONP polling (j=, engine.io's polling-jsonp)", () => {
+  /** The payload inside ___eio[N]("...");, checking the wrapper. */
+  function unwrap(res, n) {
+    assert.equal(res.status, 200);
+    const m = /^___eio\[(\d+)\]\((".*")\);$/s.exec(res.text);
+    assert.ok(m, `not a JSONP answer: ${res.text}`);
+    assert.equal(m[1], n);
+    return JSON.parse(m[2]);
+  }
+
+  test("handshake, the server's 40, events and acks through form-encoded POSTs", T, async () => {
+    const base = "/socket.io/?EIO=3&transport=polling&j=7";
+    const open = unwrap(await request({ port: server.port, path: `${base}&b64=1` }), "7");
+    assert.match(open, /^\d+:0\{"sid":/);
+    const sid = JSON.parse(open.slice(open.indexOf(":") + 2)).sid;
+    const path = `${base}&sid=${sid}`;
+    assert.equal(unwrap(await request({ port: server.port, path }), "7"), "2:40");
+    // engine.io-client 3.x escapes a literal "\n" (inside JSON) as "\\n", a real newline as "\n".
+    const packet = '421["mw:rewrite","a\\nb\\u2028"]';
+    const escaped = packet.replace(/\\n/g, "\\\\n");
+    const body = `d=${encodeURIComponent(`${packet.length}:${escaped}`)}`;
+    const post = await request({
+      port: server.port,
+      method: "POST",
+      path,
+      body,
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal(post.text, "ok");
+    const ack = unwrap(await request({ port: server.port, path }), "7");
+    const text = ack.slice(ack.indexOf(":") + 1);
+    assert.equal(text, `431${JSON.stringify(["A\nB\u2028"])}`);
+    assert.equal(Number(ack.slice(0, ack.indexOf(":"))), text.length);
+  });
+});

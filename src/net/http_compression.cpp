@@ -1,10 +1,10 @@
 #include "net/http_compression.hpp"
 
+#include "net/http_message.hpp"
+
 #include <zlib.h>
 
-#include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstdlib>
 
 namespace socketio::net {
@@ -27,12 +27,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // One "name;q=0.5" entry of the header.

@@ -413,10 +413,12 @@ struct ShardCounters {
 class TlsHttpSession final : public HttpSession<TlsHttpSession> {
  public:
   TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
-                 std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters)
+                 std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters,
+                 std::chrono::steady_clock::time_point deadline)
       : HttpSession(ctx, shard, std::move(buffer), true),
         stream_(PlainStream(std::move(socket)), std::move(ssl_ctx)),
-        counters_(std::move(counters)) {}
+        counters_(std::move(counters)),
+        deadline_(deadline) {}
 
   TlsStream& stream() { return stream_; }
 
@@ -430,7 +432,9 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
     }
     ++counters_->tls_handshakes;
     in_handshake_ = true;
-    beast::get_lowest_layer(stream_).expires_after(ctx_.options->tls_handshake_timeout);
+    // One deadline from the connection's first byte to the end of the handshake, however the
+    // peer paces its bytes (a slow ClientHello, or one that stops reading our answer).
+    beast::get_lowest_layer(stream_).expires_at(deadline_);
     // The detector already consumed the first bytes: hand them to the handshake.
     stream_.async_handshake(
         asio::ssl::stream_base::server, buffer_.cdata(),
@@ -481,6 +485,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
 
   TlsStream stream_;  // keeps the context set this connection started with
   std::shared_ptr<ShardCounters> counters_;
+  std::chrono::steady_clock::time_point deadline_;
   bool in_handshake_ = false;
 };
 
@@ -492,7 +497,8 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
 
   void run() {
-    stream_.expires_after(ctx_.options->tls_handshake_timeout);
+    deadline_ = std::chrono::steady_clock::now() + ctx_.options->tls_handshake_timeout;
+    stream_.expires_at(deadline_);
     beast::async_detect_ssl(stream_, buffer_,
                             [self = shared_from_this()](boost::system::error_code ec, bool is_tls) {
                               self->on_detect(ec, is_tls);
@@ -507,7 +513,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
     }
     if (is_tls) {
       auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(),
-                                                      ctx_, shard_, std::move(buffer_), counters_);
+                                                      ctx_, shard_, std::move(buffer_), counters_, deadline_);
       session->run();
     } else {
       auto session =
@@ -521,6 +527,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
   ConnContext ctx_;
   std::size_t shard_;
   std::shared_ptr<ShardCounters> counters_;
+  std::chrono::steady_clock::time_point deadline_{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {
@@ -651,5 +658,6 @@ void Server::stop_accepting() {
 const ServerStats& Server::stats() const noexcept {
   return impl_->stats;
 }
+
 
 }  // namespace socketio::net

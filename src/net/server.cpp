@@ -32,34 +32,7 @@ using detail::TlsStream;
 namespace detail {
 
 HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure) {
-  HttpRequest out;
-  switch (req.method()) {
-    case http::verb::get:
-      out.method = Method::get;
-      break;
-    case http::verb::post:
-      out.method = Method::post;
-      break;
-    case http::verb::put:
-      out.method = Method::put;
-      break;
-    case http::verb::options:
-      out.method = Method::options;
-      break;
-    case http::verb::head:
-      out.method = Method::head;
-      break;
-    default:
-      out.method = Method::other;
-      break;
-  }
-  out.method_name = std::string(req.method_string());
-  out.target = std::string(req.target());
-  out.version = static_cast<int>(req.version());
-  out.keep_alive = req.keep_alive();
-  out.headers.reserve(16);
-  for (const auto& f : req) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-  out.body = std::move(req.body());
+  HttpRequest out = to_http_request(req, secure);
   boost::system::error_code ec;
   const auto ep = lowest.socket().remote_endpoint(ec);
   if (!ec) {
@@ -69,7 +42,6 @@ HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool s
     out.remote_address = addr.to_string();
     out.remote_port = ep.port();
   }
-  out.secure = secure;
   return out;
 }
 
@@ -183,8 +155,7 @@ class HttpSession : public HttpSessionBase {
   void do_read() {
     if (closing_ || reading_) return;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(ctx_.options->header_limit));
-    parser_->body_limit(ctx_.options->body_limit);
+    detail::configure_request_parser(*parser_, ctx_.options->header_limit, ctx_.options->body_limit);
     auto& lowest = beast::get_lowest_layer(derived().stream());
     if (pending_ && !writing_)
       lowest.expires_never();  // a long poll: the layer above bounds it with its heartbeat
@@ -658,6 +629,5 @@ void Server::stop_accepting() {
 const ServerStats& Server::stats() const noexcept {
   return impl_->stats;
 }
-
 
 }  // namespace socketio::net

@@ -66,7 +66,6 @@ struct ServerStats {
   Metrics::Counter ws_invalid_utf8;     // closed with 1007
 };
 
-
 class Server {
  public:
   Server(ShardPool& pool, ServerOptions options, HttpHandler& handler);

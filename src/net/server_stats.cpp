@@ -24,9 +24,10 @@ ServerStats::ServerStats(Metrics& m)
                                   "Closing WebSocket connections destroyed at --close-timeout")),
       ws_aborted(m.counter("socketio_ws_aborted_total",
                            "WebSocket connections destroyed at once (slow-client policy)")),
-      ws_protocol_errors(m.counter("socketio_ws_protocol_errors_total",
-                                   "WebSocket connections failed by the peer's protocol errors, by close code",
-                                   {{"code", "1002_or_1009"}})),
+      ws_protocol_errors(
+          m.counter("socketio_ws_protocol_errors_total",
+                    "WebSocket connections failed by the peer's protocol errors, by close code",
+                    {{"code", "1002_or_1009"}})),
       ws_invalid_utf8(m.counter("socketio_ws_protocol_errors_total",
                                 "WebSocket connections failed by the peer's protocol errors, by close code",
                                 {{"code", "1007"}})) {}

@@ -252,7 +252,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void parse() {
     need_ = 0;
     const std::uint64_t limit = ctx_.options->ws_message_limit;
-    while (!closed_ && !reading_stopped_ && rend_ > rbeg_) {
+    // Nothing after the peer's close frame counts (RFC 6455 §5.5.1).
+    while (!closed_ && !reading_stopped_ && !peer_closed_ && rend_ > rbeg_) {
       const std::string_view avail(rbuf_.data() + rbeg_, rend_ - rbeg_);
       // What this frame may still add to the message (message_ never exceeds the limit).
       const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
@@ -358,10 +359,11 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (auto h = handler_.lock()) h->on_ws_message(msg, binary);
   }
 
+  // Fails the connection: nothing more is read; what was queued for the valid messages before
+  // goes out first (as ws and Autobahn expect), then the close frame, all within the close timeout.
   void protocol_error(std::uint16_t code, const char* reason) {
     reading_stopped_ = true;
     if (code != 1007) stats_.ws_protocol_errors.inc();
-    drop_queued();
     start_close(code, reason);
   }
 

@@ -317,6 +317,10 @@ const std::vector<Key>& keys() {
       {"slow-client-timeout", Kind::integer, kEngine, "MS",
        "disconnect a client that stays above --outbox-high-water this long [10000]",
        [](AppSettings& s, const Value& v) { s.server.slow_client_timeout = ms(v); }, 1, kMaxMs},
+      {"close-timeout", Kind::integer, kEngine, "MS",
+       "a connection that must go, or an HTTP response the peer does not read, is destroyed after this long "
+       "[30000]",
+       [](AppSettings& s, const Value& v) { s.server.close_timeout = ms(v); }, 1, kMaxMs},
       {"transports", Kind::list, kEngine, "LIST", "allowed transports: polling,websocket [both]",
        apply_transports},
       {"allow-eio3", Kind::boolean, kEngine, "[=BOOL]",
@@ -354,6 +358,9 @@ const std::vector<Key>& keys() {
       {"tls-watch", Kind::boolean, kTls, "[=BOOL]",
        "reload the TLS files when they change (polls every 2 s) [false]",
        [](AppSettings& s, const Value& v) { s.tls_watch = boolean(v); }},
+      {"tls-handshake-timeout", Kind::integer, kTls, "MS",
+       "close a connection whose TLS handshake is not done this long after it was accepted [10000]",
+       [](AppSettings& s, const Value& v) { s.server.tls_handshake_timeout = ms(v); }, 1, kMaxMs},
 
       {"redis", Kind::text, kCluster, "URL", "Redis adapter URL (redis://host:port/db) for a cluster",
        apply_redis},

@@ -5,7 +5,8 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message or all (default); seconds per target (default 60).
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, utf8, http_request, tls_stream
+# or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
 # Environment: CXX (default clang++-14), JOBS (parallel compile jobs, default 2).
@@ -18,7 +19,7 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message jsonp)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message jsonp utf8 http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -27,6 +28,9 @@ case "$target" in
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
   jsonp | jsonp_fuzz) targets=(jsonp) ;;
+  utf8 | utf8_fuzz) targets=(utf8) ;;
+  http_request | http_request_fuzz) targets=(http_request) ;;
+  tls_stream | tls_stream_fuzz) targets=(tls_stream) ;;
   *)
     echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
     exit 2
@@ -50,6 +54,10 @@ sources_for() {
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
+    utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
+    # Beast and Asio header-only here (the project compiles them once, in src/net/asio_impl.cpp).
+    http_request) echo "$root/tests/fuzz/http_request_fuzz.cpp $root/src/net/http_convert.cpp $root/src/net/http_message.cpp" ;;
+    tls_stream) echo "$root/tests/fuzz/tls_stream_fuzz.cpp $root/src/net/tls_stream.cpp $root/src/net/tls_context.cpp" ;;
   esac
 }
 
@@ -60,6 +68,9 @@ libs_for() {
     sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
     redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
+    utf8) echo "" ;;
+    http_request) echo "" ;;
+    tls_stream) echo "-lssl -lcrypto -lpthread" ;;
   esac
 }
 

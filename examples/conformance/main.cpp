@@ -8,6 +8,10 @@
 //    Namespace "/" emits `auth` with the CONNECT payload on connect, answers `message` with
 //    `message-back` (same arguments) and acks `message-with-ack` with the same arguments;
 //    "/custom" emits `auth` likewise; other namespaces are refused ("Invalid namespace").
+//  - /ws-echo: a plain WebSocket (no Engine.IO) echoing every message, text as text and binary
+//    as binary, on the server's own WebSocket session and framing (src/net/websocket.cpp): what
+//    tests/integration/ws_conformance.test.mjs walks Autobahn's cases against. Message limit:
+//    maxPayload (1000000).
 #include "eio/server.hpp"
 #include "sio/server_access.hpp"
 #include "socketio/server.hpp"
@@ -29,6 +33,48 @@ class Echo final : public socketio::eio::SessionHandler {
 
  private:
   std::weak_ptr<socketio::eio::Session> session_;
+};
+
+// One /ws-echo connection: keeps itself alive until the WebSocket is gone (the WebSocket holds
+// its handler weakly). Callbacks run on the connection's shard.
+class WsEchoConnection final : public socketio::net::WebSocketHandler {
+ public:
+  static void start(socketio::net::WebSocketPtr ws) {
+    auto conn = std::make_shared<WsEchoConnection>();
+    conn->ws_ = ws;
+    conn->self_ = conn;
+    ws->accept(conn, [conn](bool ok) {
+      if (!ok) conn->self_.reset();
+    });
+  }
+  void on_ws_message(std::string_view data, bool binary) override {
+    socketio::net::WsFrame f;
+    f.binary = binary;
+    f.body = socketio::core::make_bytes(data);
+    if (ws_) ws_->send(std::move(f));
+  }
+  void on_ws_closed(std::string_view) override {
+    ws_.reset();
+    self_.reset();
+  }
+
+ private:
+  socketio::net::WebSocketPtr ws_;
+  std::shared_ptr<WsEchoConnection> self_;
+};
+
+class WsEcho final : public socketio::net::HttpHandler {
+ public:
+  static bool matches(const socketio::net::HttpRequest& r) { return r.path() == "/ws-echo"; }
+  void on_request(socketio::net::HttpRequest&&, socketio::net::ResponderPtr res) override {
+    socketio::net::HttpResponse r;
+    r.status = 426;
+    r.set("Upgrade", "websocket");
+    r.set("Content-Type", "text/plain; charset=UTF-8");
+    r.body = "WebSocket only\n";
+    res->respond(std::move(r));
+  }
+  void on_upgrade(socketio::net::WebSocketPtr ws) override { WsEchoConnection::start(std::move(ws)); }
 };
 
 }  // namespace
@@ -84,6 +130,8 @@ int main(int argc, char** argv) {
       [](const std::shared_ptr<eio::Session>& s) { s->set_handler(std::make_shared<Echo>(s)); });
   ServerAccess::add_route(
       io, [&](const net::HttpRequest& r) { return engine.matches_under(r); }, engine);
+  WsEcho ws_echo;
+  ServerAccess::add_route(io, &WsEcho::matches, ws_echo);
 
   std::uint16_t port = 0;
   try {

@@ -78,6 +78,12 @@ struct ServerOptions {
   // SendResult::buffered; a client above it for longer than slow_client_timeout is disconnected.
   std::size_t outbox_high_water = 1024 * 1024;
   std::chrono::milliseconds slow_client_timeout{10'000};
+  // A connection that must go (slow client, ping timeout, server close, protocol error) is
+  // destroyed at most this long after its close began, whether or not the peer reads (ws's
+  // closeTimeout); an HTTP response the peer does not read is bounded the same.
+  std::chrono::milliseconds close_timeout{30'000};
+  // From the first byte of a connection on a TLS port to a finished TLS handshake.
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
   // Static files: the Socket.IO client bundle under path, and a directory served at "/".
   bool serve_client = true;
   std::string client_dir;  // where socket.io.js & co. are; empty: the bundle built in

@@ -38,6 +38,7 @@ Counters::Counters(Metrics& m) {
   polling_compressed_saved =
       m.counter("socketio_polling_compression_saved_bytes_total", "Bytes long-polling compression saved");
   outbox_bytes = m.gauge("socketio_outbox_bytes", "Bytes waiting in session buffers for a transport");
+  outbox = OutboxStats(m);
 }
 
 const Metrics::Gauge& Counters::clients(TransportKind t) const noexcept {

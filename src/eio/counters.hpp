@@ -5,6 +5,7 @@
 // registry): every handle is a no-op.
 #pragma once
 
+#include "eio/outbox.hpp"
 #include "socketio/metrics.hpp"
 
 #include <array>
@@ -38,6 +39,7 @@ struct Counters {
   Metrics::Counter packets_in, packets_out, bytes_in, bytes_out;
   Metrics::Gauge outbox_bytes;
   Metrics::Counter polling_compressed, polling_compressed_saved;  // --http-compression
+  OutboxStats outbox;  // the slow-client policy's (eio/outbox.hpp)
 };
 
 }  // namespace socketio::eio

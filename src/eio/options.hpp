@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "eio/outbox.hpp"
 #include "net/http_message.hpp"
 #include "socketio/metrics.hpp"
 
@@ -43,8 +44,8 @@ struct Options {
   // thread stays bounded.
   bool http_compression = true;
   std::size_t http_compression_threshold = 1024;
-  // Bytes queued for a client above which its session is closed ("transport error").
-  std::size_t max_buffered_bytes = 64 * 1024 * 1024;
+  // What may be queued for one client, and for how long (eio/outbox.hpp).
+  OutboxLimits outbox;
   Metrics* metrics = nullptr;  // where the counters go; null: not counted
 };
 

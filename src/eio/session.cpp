@@ -47,6 +47,7 @@ struct SessionTimers {
   explicit SessionTimers(asio::io_context& io) : heartbeat(io) {}
   asio::steady_timer heartbeat;
   std::unique_ptr<asio::steady_timer> upgrade;
+  std::unique_ptr<asio::steady_timer> slow;  // made when the client first goes over the high water
   std::uint64_t generation = 0;
 };
 
@@ -65,6 +66,7 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
       supports_binary_(supports_binary),
       request_(std::move(handshake)),
       issued_(std::chrono::system_clock::now()),
+      outbox_(server.options().outbox, server.counters().outbox),
       timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
   request_.body.clear();
   request_.body.shrink_to_fit();
@@ -253,16 +255,54 @@ void Session::flush() {
   } else if (pending_get_) {
     flush_polling();
   }
-  if (buffered_bytes() > server_.options().max_buffered_bytes) {
-    // Deferred: flush() runs inside the caller's send(), which must not see the session vanish.
-    server_.pool().post(shard_, [w = weak_from_this()] {
-      if (auto s = w.lock()) {
-        spdlog::debug("eio {}: closing: {} bytes buffered for a client that does not read", s->id_,
-                      s->buffered_bytes());
-        s->on_close("transport error", "send buffer full");
-      }
-    });
+  check_outbox();
+}
+
+// --- the slow-client policy (eio/outbox.hpp) ----------------------------------------------
+
+void Session::check_outbox() {
+  switch (outbox_.check(buffered_bytes(), steady_clock::now())) {
+    case OutboxPolicy::Verdict::ok:
+      return;
+    case OutboxPolicy::Verdict::arm_timer:
+      arm_slow_timer();
+      return;
+    case OutboxPolicy::Verdict::disconnect:
+      // Deferred: flush() runs inside the caller's send(), which must not see the session vanish.
+      server_.pool().post(shard_, [w = weak_from_this()] {
+        if (auto s = w.lock()) s->drop_slow_client();
+      });
+      return;
   }
+}
+
+// Time-driven: the client is let go at the deadline even if nothing more is sent to it.
+void Session::arm_slow_timer() {
+  if (slow_timer_armed_ || state_ == State::closed) return;
+  if (!timers_->slow) timers_->slow = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
+  slow_timer_armed_ = true;
+  timers_->slow->expires_at(outbox_.deadline());
+  timers_->slow->async_wait([w = weak_from_this()](boost::system::error_code ec) {
+    auto s = w.lock();
+    if (!s) return;
+    s->slow_timer_armed_ = false;
+    if (!ec && s->state_ != State::closed) s->check_outbox();
+  });
+}
+
+void Session::drop_slow_client() {
+  if (state_ == State::closed) return;
+  const auto& limits = outbox_.limits();
+  if (outbox_.slow())
+    spdlog::warn("eio {}: slow client {}: {} bytes queued, over {} for {} ms: disconnected", id_,
+                 request_.remote_address, buffered_bytes(), limits.high_water, limits.slow_timeout.count());
+  else
+    spdlog::warn("eio {}: client {}: {} bytes queued, over the hard limit {}: disconnected", id_,
+                 request_.remote_address, buffered_bytes(), limits.hard_limit);
+  // No closing handshake for a peer that does not read: its connection goes now.
+  if (ws_) ws_->abort();
+  ws_.reset();
+  on_close("transport error", outbox_.slow() ? "slow client" : "send buffer full");
 }
 
 void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_body,
@@ -345,6 +385,7 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   ++timers_->generation;
   timers_->heartbeat.cancel();
   if (timers_->upgrade) timers_->upgrade->cancel();
+  if (timers_->slow) timers_->slow->cancel();
   buffer_.clear();
   drop_buffer_bytes();
   if (pending_get_) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/bytes.hpp"
+#include "eio/outbox.hpp"
 #include "eio/parser/packet.hpp"
 #include "net/http_compression.hpp"
 #include "net/http_handler.hpp"
@@ -67,6 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_many(const core::SharedBytes* data, const bool* binary, std::size_t n, bool compress = true);
   // Bytes queued for this client (the buffer plus the WebSocket's own queue).
   std::size_t buffered_bytes() const noexcept;
+  // Over the outbox high-water mark (eio/outbox.hpp): volatile packets are to be dropped.
+  bool over_high_water() const noexcept { return outbox_.over_high_water(buffered_bytes()); }
 
   // Server-initiated close: what is queued goes out first. The handler sees "forced close".
   void close();
@@ -103,6 +106,9 @@ class Session : public std::enable_shared_from_this<Session> {
                    net::ContentCoding coding = net::ContentCoding::identity);
   void send_ws(const net::WebSocketPtr& ws, std::deque<OutPacket>& packets);
   bool heartbeat_expired();
+  void check_outbox();
+  void arm_slow_timer();
+  void drop_slow_client();
   void schedule_ping();
   void reset_pong_deadline();
   void await_pong();  // the ping just went out: the deadline counts from when it was due
@@ -132,6 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::deque<OutPacket> buffer_;
   std::size_t buffer_bytes_ = 0;
+  OutboxPolicy outbox_;
+  bool slow_timer_armed_ = false;
 
   std::unique_ptr<SessionTimers> timers_;
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();

@@ -68,8 +68,14 @@ class WebSocket {
   // Thread-safe. Frames are written in order.
   virtual void send(WsFrame frame) = 0;
   virtual void send(std::vector<WsFrame> frames) = 0;
-  // Thread-safe. Sends a close frame after what is queued, then closes. code 0: no status code.
+  // Thread-safe. Sends a close frame after what is queued, then closes; the connection is
+  // destroyed at the latest ServerOptions::close_timeout later, whether or not the peer reads.
+  // code 0: no status code.
   virtual void close(std::uint16_t code = 1000) = 0;
+  // Thread-safe. Drops what is queued and destroys the connection now, without a closing
+  // handshake: for a peer that does not read (the slow-client policy). The handler hears
+  // "transport error".
+  virtual void abort() = 0;
   // Bytes queued and not yet written (approximate when read from another thread).
   virtual std::size_t buffered_bytes() const noexcept = 0;
 };

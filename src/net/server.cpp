@@ -32,34 +32,7 @@ using detail::TlsStream;
 namespace detail {
 
 HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure) {
-  HttpRequest out;
-  switch (req.method()) {
-    case http::verb::get:
-      out.method = Method::get;
-      break;
-    case http::verb::post:
-      out.method = Method::post;
-      break;
-    case http::verb::put:
-      out.method = Method::put;
-      break;
-    case http::verb::options:
-      out.method = Method::options;
-      break;
-    case http::verb::head:
-      out.method = Method::head;
-      break;
-    default:
-      out.method = Method::other;
-      break;
-  }
-  out.method_name = std::string(req.method_string());
-  out.target = std::string(req.target());
-  out.version = static_cast<int>(req.version());
-  out.keep_alive = req.keep_alive();
-  out.headers.reserve(16);
-  for (const auto& f : req) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-  out.body = std::move(req.body());
+  HttpRequest out = to_http_request(req, secure);
   boost::system::error_code ec;
   const auto ep = lowest.socket().remote_endpoint(ec);
   if (!ec) {
@@ -69,7 +42,6 @@ HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool s
     out.remote_address = addr.to_string();
     out.remote_port = ep.port();
   }
-  out.secure = secure;
   return out;
 }
 
@@ -183,8 +155,7 @@ class HttpSession : public HttpSessionBase {
   void do_read() {
     if (closing_ || reading_) return;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(ctx_.options->header_limit));
-    parser_->body_limit(ctx_.options->body_limit);
+    detail::configure_request_parser(*parser_, ctx_.options->header_limit, ctx_.options->body_limit);
     auto& lowest = beast::get_lowest_layer(derived().stream());
     if (pending_ && !writing_)
       lowest.expires_never();  // a long poll: the layer above bounds it with its heartbeat
@@ -413,10 +384,12 @@ struct ShardCounters {
 class TlsHttpSession final : public HttpSession<TlsHttpSession> {
  public:
   TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
-                 std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters)
+                 std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters,
+                 std::chrono::steady_clock::time_point deadline)
       : HttpSession(ctx, shard, std::move(buffer), true),
         stream_(PlainStream(std::move(socket)), std::move(ssl_ctx)),
-        counters_(std::move(counters)) {}
+        counters_(std::move(counters)),
+        deadline_(deadline) {}
 
   TlsStream& stream() { return stream_; }
 
@@ -430,7 +403,9 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
     }
     ++counters_->tls_handshakes;
     in_handshake_ = true;
-    beast::get_lowest_layer(stream_).expires_after(ctx_.options->tls_handshake_timeout);
+    // One deadline from the connection's first byte to the end of the handshake, however the
+    // peer paces its bytes (a slow ClientHello, or one that stops reading our answer).
+    beast::get_lowest_layer(stream_).expires_at(deadline_);
     // The detector already consumed the first bytes: hand them to the handshake.
     stream_.async_handshake(
         asio::ssl::stream_base::server, buffer_.cdata(),
@@ -481,6 +456,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
 
   TlsStream stream_;  // keeps the context set this connection started with
   std::shared_ptr<ShardCounters> counters_;
+  std::chrono::steady_clock::time_point deadline_;
   bool in_handshake_ = false;
 };
 
@@ -492,7 +468,8 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
 
   void run() {
-    stream_.expires_after(ctx_.options->tls_handshake_timeout);
+    deadline_ = std::chrono::steady_clock::now() + ctx_.options->tls_handshake_timeout;
+    stream_.expires_at(deadline_);
     beast::async_detect_ssl(stream_, buffer_,
                             [self = shared_from_this()](boost::system::error_code ec, bool is_tls) {
                               self->on_detect(ec, is_tls);
@@ -507,7 +484,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
     }
     if (is_tls) {
       auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(),
-                                                      ctx_, shard_, std::move(buffer_), counters_);
+                                                      ctx_, shard_, std::move(buffer_), counters_, deadline_);
       session->run();
     } else {
       auto session =
@@ -521,6 +498,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
   ConnContext ctx_;
   std::size_t shard_;
   std::shared_ptr<ShardCounters> counters_;
+  std::chrono::steady_clock::time_point deadline_{};
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

@@ -39,6 +39,13 @@ struct ServerOptions {
   std::shared_ptr<TlsContext> tls;        // null: plain HTTP only
   bool tls_redirect = false;              // plain HTTP on a TLS port: 308 to https (else 400 + close)
   Metrics* metrics = nullptr;             // where the counters go; null: not counted
+  // WebSocket backpressure: while a write is in flight and more than this is queued behind it
+  // (or a pong waits behind it), the peer is not read, so that what it sends cannot outrun
+  // what it reads. The outbox high-water mark (docs/reliability.md).
+  std::size_t backpressure_bytes = 1024 * 1024;
+  // A WebSocket that must close (closing handshake, protocol error, server close) is destroyed
+  // at most this long after the close began, whether or not the peer reads (ws's closeTimeout).
+  std::chrono::milliseconds close_timeout{30'000};
 };
 
 // The listener's counters (no-ops when ServerOptions::metrics is null); see docs/operations.md.
@@ -50,6 +57,13 @@ struct ServerStats {
   Metrics::Counter tls_handshake_failures;
   Metrics::Counter tls_handshakes_rejected;  // over max_tls_handshakes
   Metrics::Counter plain_on_tls_port;
+  // What the WebSocket sessions did to bound a peer (docs/reliability.md).
+  Metrics::Counter ws_pongs_coalesced;  // pings answered by replacing a pong not written yet
+  Metrics::Counter ws_reads_paused;     // times a peer's reading was paused for backpressure
+  Metrics::Counter ws_close_timeouts;   // closing connections destroyed at the close timeout
+  Metrics::Counter ws_aborted;          // connections destroyed at once (slow client)
+  Metrics::Counter ws_protocol_errors;  // closed with 1002 (framing) or 1009 (too big)
+  Metrics::Counter ws_invalid_utf8;     // closed with 1007
 };
 
 class Server {

@@ -15,6 +15,21 @@ ServerStats::ServerStats(Metrics& m)
                                         {{"cause", "over_limit"}})),
       plain_on_tls_port(m.counter("socketio_tls_handshake_failures_total",
                                   "TLS connections that did not complete a handshake, by cause",
-                                  {{"cause", "plain_http"}})) {}
+                                  {{"cause", "plain_http"}})),
+      ws_pongs_coalesced(m.counter("socketio_ws_pongs_coalesced_total",
+                                   "WebSocket pings answered by replacing a pong not yet written")),
+      ws_reads_paused(m.counter("socketio_ws_reads_paused_total",
+                                "Times a WebSocket peer was not read while its writes were backed up")),
+      ws_close_timeouts(m.counter("socketio_ws_close_timeouts_total",
+                                  "Closing WebSocket connections destroyed at --close-timeout")),
+      ws_aborted(m.counter("socketio_ws_aborted_total",
+                           "WebSocket connections destroyed at once (slow-client policy)")),
+      ws_protocol_errors(
+          m.counter("socketio_ws_protocol_errors_total",
+                    "WebSocket connections failed by the peer's protocol errors, by close code",
+                    {{"code", "1002_or_1009"}})),
+      ws_invalid_utf8(m.counter("socketio_ws_protocol_errors_total",
+                                "WebSocket connections failed by the peer's protocol errors, by close code",
+                                {{"code", "1007"}})) {}
 
 }  // namespace socketio::net

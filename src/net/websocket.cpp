@@ -6,6 +6,13 @@
 // stream after the handshake also returns its per-connection buffers. One write in flight and a
 // queue of shared frames; callbacks to the handler on the owning shard; send/close from any
 // thread are posted there.
+//
+// What a peer can make a session hold is bounded: pongs are coalesced (at most one waits, with
+// the latest ping's payload, as RFC 6455 §5.5.3 allows), and while a write is in flight with a
+// pong or more than ServerOptions::backpressure_bytes queued behind it the peer is not read, so
+// that what it sends cannot outrun what it reads (uWS does the same). A session that must close
+// is destroyed within ServerOptions::close_timeout whether or not the peer reads.
+#include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
 
@@ -43,8 +50,11 @@ constexpr std::size_t kKeepReadBuffer = 16 * 1024;
 constexpr std::size_t kMaxBatchFrames = 1024;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 constexpr std::size_t kCopyBelow = 1024;
-// How long a closing connection waits for the peer's end of the closing handshake.
+// How long a closing connection waits for the peer's end of the closing handshake once its own
+// close frame is written (never beyond the close timeout).
 constexpr auto kCloseLinger = std::chrono::seconds(2);
+// The longest payload of a control frame (RFC 6455 §5.5).
+constexpr std::size_t kMaxControlPayload = 125;
 
 using ws::kBinary;
 using ws::kClose;
@@ -65,7 +75,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         beast_req_(std::move(beast_req)),
         req_(std::move(req)),
         ctx_(ctx),
-        shard_(shard) {}
+        shard_(shard),
+        stats_(*ctx.stats) {}
 
   const HttpRequest& request() const noexcept override { return req_; }
   std::size_t shard() const noexcept override { return shard_; }
@@ -111,6 +122,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   void close(std::uint16_t code) override {
     run([self = this->shared_from_this(), code] { self->start_close(code, "forced close"); });
+  }
+
+  void abort() override {
+    run([self = this->shared_from_this()] {
+      if (self->closed_) return;
+      self->stats_.ws_aborted.inc();
+      self->drop_queued();
+      self->finish("transport error");
+    });
   }
 
   std::size_t buffered_bytes() const noexcept override { return buffered_.load(std::memory_order_relaxed); }
@@ -207,13 +227,33 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       rbeg_ = rend_ = 0;
       if (rbuf_.size() > kKeepReadBuffer) std::vector<char>().swap(rbuf_);
     }
+    if (backed_up()) {
+      // Backpressure: the peer is read again once the writes catch up (resume_reading()).
+      read_paused_ = true;
+      stats_.ws_reads_paused.inc();
+      return;
+    }
+    do_read();
+  }
+
+  // A write is on its way and more waits behind it than the bound allows (a pong counts: a
+  // ping flood from a peer that does not read would otherwise be read, and answered, forever).
+  bool backed_up() const noexcept {
+    return (writing_ || write_posted_) &&
+           (pong_pending_ || buffered_.load(std::memory_order_relaxed) > ctx_.options->backpressure_bytes);
+  }
+
+  void resume_reading() {
+    if (!read_paused_ || closed_ || backed_up()) return;
+    read_paused_ = false;
     do_read();
   }
 
   void parse() {
     need_ = 0;
     const std::uint64_t limit = ctx_.options->ws_message_limit;
-    while (!closed_ && !reading_stopped_ && rend_ > rbeg_) {
+    // Nothing after the peer's close frame counts (RFC 6455 §5.5.1).
+    while (!closed_ && !reading_stopped_ && !peer_closed_ && rend_ > rbeg_) {
       const std::string_view avail(rbuf_.data() + rbeg_, rend_ - rbeg_);
       // What this frame may still add to the message (message_ never exceeds the limit).
       const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
@@ -245,6 +285,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       case kText:
       case kBinary:
         if (in_message_) return protocol_error(1002, "transport error: protocol error");
+        if (op == kText) {
+          utf8_.reset();
+          if (!check_text(payload, fin)) return;
+        }
         if (fin) return deliver(payload, op == kBinary);
         in_message_ = true;
         message_binary_ = op == kBinary;
@@ -252,6 +296,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         return;
       case kContinuation:
         if (!in_message_) return protocol_error(1002, "transport error: protocol error");
+        if (!message_binary_ && !check_text(payload, fin)) return;
         message_.append(payload);
         if (fin) {
           in_message_ = false;
@@ -261,7 +306,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         }
         return;
       case kPing:
-        append_control(kPong, payload);
+        // Coalesced: one pong waits at most, answering the latest ping.
+        if (pong_pending_) stats_.ws_pongs_coalesced.inc();
+        pong_.assign(payload);
+        set_pong_pending(true);
         schedule_write();
         return;
       case kPong:
@@ -270,6 +318,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         // The peer closes: answer with its code (or none) and finish once that is written.
         const int parsed = ws::close_code(payload);
         if (parsed < 0) return protocol_error(1002, "transport error: protocol error");
+        if (payload.size() > 2 && !core::is_valid_utf8(payload.substr(2)))
+          return protocol_error(1007, "transport error: invalid UTF-8");
         peer_closed_ = true;
         const auto code = static_cast<std::uint16_t>(parsed);
         if (close_sent_) {
@@ -284,20 +334,46 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
   }
 
+  // The next piece of a text message: valid UTF-8 so far (a code point may continue in the next
+  // fragment), and complete on the last one; else the connection fails with 1007 (RFC 6455 §8.1).
+  bool check_text(std::string_view piece, bool last) {
+    if (utf8_.feed(piece) && (!last || utf8_.complete())) return true;
+    stats_.ws_invalid_utf8.inc();
+    protocol_error(1007, "transport error: invalid UTF-8");
+    return false;
+  }
+
+  void set_pong_pending(bool pending) {
+    // The pending pong counts against the outbox like any queued frame.
+    const std::size_t was = pong_pending_ ? pong_counted_ : 0;
+    pong_counted_ = pending ? pong_.size() + 2 : 0;
+    pong_pending_ = pending;
+    if (pong_counted_ >= was)
+      buffered_.fetch_add(pong_counted_ - was, std::memory_order_relaxed);
+    else
+      buffered_.fetch_sub(was - pong_counted_, std::memory_order_relaxed);
+  }
+
   void deliver(std::string_view msg, bool binary) {
     if (close_queued_) return;
     if (auto h = handler_.lock()) h->on_ws_message(msg, binary);
   }
 
+  // Fails the connection: nothing more is read; what was queued for the valid messages before
+  // goes out first (as ws and Autobahn expect), then the close frame, all within the close timeout.
   void protocol_error(std::uint16_t code, const char* reason) {
     reading_stopped_ = true;
-    // What was queued no longer matters (but the batch being written stays until it completes).
+    if (code != 1007) stats_.ws_protocol_errors.inc();
+    start_close(code, reason);
+  }
+
+  // What was queued no longer matters (but the batch being written stays until it completes).
+  void drop_queued() {
     const std::size_t keep = writing_ ? batch_frames_ : 0;
     std::size_t dropped = 0;
     for (std::size_t i = keep; i < queue_.size(); ++i) dropped += queue_[i].size();
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
     buffered_.fetch_sub(dropped, std::memory_order_relaxed);
-    start_close(code, reason);
   }
 
   // --- writing: one gathered write of everything queued ---------------------------------------
@@ -310,27 +386,34 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     asio::post(ex_, [self = this->shared_from_this()] {
       self->write_posted_ = false;
       self->maybe_write();
+      self->resume_reading();
     });
   }
 
-  void append_control(std::uint8_t op, std::string_view payload) {
+  // Appends a control frame (payload at most 125 bytes) to the staging buffer.
+  void stage_control(std::uint8_t op, std::string_view payload) {
     char head[ws::kMaxServerHeader];
     const std::size_t hl = ws::write_server_header(head, op, payload.size());
-    control_.append(head, hl);
-    control_.append(payload);
+    stage_.append(head, hl);
+    stage_.append(payload.substr(0, kMaxControlPayload));
   }
 
   void maybe_write() {
     if (!accepted_ || writing_ || closed_ || close_sent_) return;
-    if (queue_.empty() && control_.empty()) {
+    if (queue_.empty() && !pong_pending_) {
       if (close_queued_) write_close();
       return;
     }
-    // Stage: control frames first, then data frames; small bodies copied, large ones referenced.
+    // Stage: the pong first, then data frames; small bodies copied, large ones referenced.
     stage_.clear();
     bufs_.clear();
     marks_.clear();
-    stage_.swap(control_);
+    if (pong_pending_) {
+      stage_control(kPong, pong_);
+      batch_pong_ = pong_counted_;
+      pong_pending_ = false;  // still counted in buffered_ until written
+      pong_counted_ = 0;
+    }
     std::size_t bytes = stage_.size();
     batch_frames_ = 0;
     batch_bytes_ = 0;
@@ -367,22 +450,24 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     writing_ = false;
     if (!closed_) {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch_frames_));
-      buffered_.fetch_sub(batch_bytes_, std::memory_order_relaxed);
+      buffered_.fetch_sub(batch_bytes_ + batch_pong_, std::memory_order_relaxed);
     }
     batch_frames_ = 0;
     batch_bytes_ = 0;
+    batch_pong_ = 0;
     if (stage_.capacity() > kMaxBatchBytes) std::string().swap(stage_);
     if (ec) {
       finish("transport error");
       return;
     }
-    if (queue_.empty() && control_.empty()) {
+    if (queue_.empty() && !pong_pending_) {
       // Idle again: give back the memory kept for the last burst.
       if (stage_.capacity() > 4096) std::string().swap(stage_);
       if (bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
       if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
     }
     maybe_write();
+    resume_reading();
   }
 
   // Queues the closing handshake after whatever is queued; `reason` is what the handler hears.
@@ -395,7 +480,26 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       finish(reason);
       return;
     }
+    // The last wait has a deadline too: a peer that does not read never lets the close frame
+    // (queued behind what it does not read) out, and the socket goes at the close timeout.
+    close_deadline_ = std::chrono::steady_clock::now() + ctx_.options->close_timeout;
+    close_timer_ = std::make_unique<asio::steady_timer>(ex_, close_deadline_);
+    arm_close_timer();
     maybe_write();
+  }
+
+  void arm_close_timer() {
+    close_timer_->async_wait([w = std::weak_ptr<WsSession>(this->shared_from_this()),
+                              deadline = close_timer_->expiry()](boost::system::error_code ec) {
+      auto s = w.lock();
+      if (!s || ec || s->closed_) return;
+      if (deadline >= s->close_deadline_) {
+        s->stats_.ws_close_timeouts.inc();
+        spdlog::debug("websocket: closing handshake not done within {} ms: connection destroyed",
+                      s->ctx_.options->close_timeout.count());
+      }
+      s->finish(s->close_reason_);
+    });
   }
 
   void write_close() {
@@ -403,31 +507,32 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     writing_ = true;
     char payload[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xff)};
     stage_.clear();
-    append_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
-    stage_.swap(control_);
-    asio::async_write(
-        *raw_, asio::buffer(stage_),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-          self->writing_ = false;
-          if (ec || self->peer_closed_) {
-            self->finish(self->close_reason_);
-            return;
-          }
-          // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the TCP close.
-          self->notify_closed(self->close_reason_);
-          boost::system::error_code ignored;
-          if constexpr (std::is_same_v<Stream, PlainStream>)
-            self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
-          self->linger_ = std::make_unique<asio::steady_timer>(self->ex_, kCloseLinger);
-          self->linger_->async_wait([w = std::weak_ptr<WsSession>(self)](boost::system::error_code ec) {
-            if (auto s = w.lock(); s && !ec) s->finish(s->close_reason_);
-          });
-          if (self->reading_stopped_) {
-            self->reading_stopped_ = false;
-            self->rbeg_ = self->rend_ = 0;
-            self->do_read();
-          }
-        });
+    stage_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
+    asio::async_write(*raw_, asio::buffer(stage_),
+                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec || self->peer_closed_) {
+                          self->finish(self->close_reason_);
+                          return;
+                        }
+                        // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the
+                        // TCP close.
+                        self->notify_closed(self->close_reason_);
+                        boost::system::error_code ignored;
+                        if constexpr (std::is_same_v<Stream, PlainStream>)
+                          self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
+                        const auto linger = std::chrono::steady_clock::now() + kCloseLinger;
+                        if (linger < self->close_deadline_) {
+                          self->close_timer_->expires_at(linger);  // cancels the wait armed at start_close
+                          self->arm_close_timer();
+                        }
+                        if (self->reading_stopped_ || self->read_paused_) {
+                          self->reading_stopped_ = false;
+                          self->read_paused_ = false;
+                          self->rbeg_ = self->rend_ = 0;
+                          self->do_read();
+                        }
+                      });
   }
 
   void notify_closed(std::string_view reason) {
@@ -448,7 +553,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
     boost::system::error_code ignored;
     socket().close(ignored);
-    if (linger_) linger_->cancel();
+    if (close_timer_) close_timer_->cancel();
     notify_closed(reason);
   }
 
@@ -464,14 +569,18 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
   std::string message_;         // a fragmented message being assembled
   std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
-  std::string control_;         // framed control frames waiting for the next write
+  std::string pong_;            // the payload of the pong waiting for the next write
   std::string stage_;           // the write in flight: headers and small bodies
   std::vector<asio::const_buffer> bufs_;
   std::vector<std::pair<std::size_t, const WsFrame*>> marks_;
-  std::size_t batch_frames_ = 0, batch_bytes_ = 0;
+  std::size_t batch_frames_ = 0, batch_bytes_ = 0, batch_pong_ = 0;
+  std::size_t pong_counted_ = 0;  // what the pending pong adds to buffered_
   std::atomic<std::size_t> buffered_{0};
   std::string close_reason_;
-  std::unique_ptr<asio::steady_timer> linger_;  // only while closing
+  const ServerStats& stats_;
+  core::Utf8Validator utf8_;                         // the text message being received
+  std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
+  std::chrono::steady_clock::time_point close_deadline_{};
   std::uint16_t close_code_ = 1000;
   bool accepted_ = false;
   bool writing_ = false;
@@ -482,6 +591,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool close_sent_ = false;
   bool peer_closed_ = false;
   bool reading_stopped_ = false;
+  bool read_paused_ = false;  // backpressure: the writes must catch up first
+  bool pong_pending_ = false;
   bool in_message_ = false;
   bool message_binary_ = false;
 };

@@ -250,28 +250,15 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
 SendResult Client::write(const EncodedPacket& packet, bool volatile_, bool compress) {
   auto s = session_.lock();
   if (!s || !s->is_open()) return SendResult::dropped;
+  // The slow-client policy is the session's (eio/outbox.hpp): it disconnects; here only what
+  // the high-water mark means for one packet.
   SendResult result = SendResult::sent;
-  const std::size_t buffered = s->buffered_bytes();
-  if (buffered > core_.options.outbox_high_water) {
+  if (s->over_high_water()) {
     if (volatile_) {
       core_.counters.dropped_volatile.inc();
       return SendResult::dropped;
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (slow_since_ == std::chrono::steady_clock::time_point{}) {
-      slow_since_ = now;
-    } else if (now - slow_since_ > core_.options.slow_client_timeout) {
-      spdlog::info("sio: disconnecting a slow client: {} bytes buffered for over {} ms", buffered,
-                   core_.options.slow_client_timeout.count());
-      core_.pool->post(shard_, [w = weak_from_this()] {
-        if (auto self = w.lock()) self->close("transport error");
-      });
-      core_.counters.dropped_slow_client.inc();
-      return SendResult::dropped;
-    }
     result = SendResult::buffered;
-  } else {
-    slow_since_ = {};
   }
   if (packet.attachments.empty()) {
     s->send(packet.head, packet.head_binary, compress);

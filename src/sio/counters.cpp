@@ -17,7 +17,6 @@ Counters::Counters(Metrics& m) {
                                    "Broadcast packets queued to a socket (one per recipient)");
   constexpr std::string_view help = "Packets not sent to a client, by cause";
   dropped_volatile = m.counter("socketio_packets_dropped_total", help, {{"reason", "volatile"}});
-  dropped_slow_client = m.counter("socketio_packets_dropped_total", help, {{"reason", "slow_client"}});
 }
 
 const Metrics::Counter& Counters::disconnected(std::string_view reason) const noexcept {

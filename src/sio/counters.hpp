@@ -31,7 +31,7 @@ struct Counters {
   Metrics::Counter connections;  // sockets that joined a namespace
   std::array<Metrics::Counter, kReasons.size() + 1> disconnections;
   Metrics::Counter events_received, events_sent, broadcast_deliveries;
-  Metrics::Counter dropped_volatile, dropped_slow_client;
+  Metrics::Counter dropped_volatile;  // slow clients: eio::OutboxStats
 };
 
 }  // namespace socketio::sio

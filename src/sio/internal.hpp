@@ -163,7 +163,6 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
   std::unordered_set<std::string> connecting_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
-  std::chrono::steady_clock::time_point slow_since_{};
   bool closed_ = false;
 };
 

@@ -269,6 +269,8 @@ std::uint16_t Server::listen() {
   eo.cors.methods = o.cors.methods;
   eo.cors.allowed_headers = o.cors.allowed_headers;
   eo.metrics = impl_->metrics.get();
+  eo.outbox.high_water = o.outbox_high_water;
+  eo.outbox.slow_timeout = o.slow_client_timeout;
   impl_->engine = std::make_unique<eio::Server>(*impl_->pool, eo);
   impl_->engine->on_connection([core = &impl_->core](const std::shared_ptr<eio::Session>& session) {
     auto client = std::make_shared<sio::Client>(*core, session);
@@ -301,6 +303,10 @@ std::uint16_t Server::listen() {
   so.port = o.port;
   so.body_limit = o.max_http_buffer_size;
   so.ws_message_limit = o.max_http_buffer_size;
+  so.backpressure_bytes = o.outbox_high_water;
+  so.close_timeout = o.close_timeout;
+  so.write_timeout = o.close_timeout;
+  so.tls_handshake_timeout = o.tls_handshake_timeout;
   if (o.tls.enabled()) {
     net::TlsOptions to;
     to.cert = {o.tls.cert_file, o.tls.key_file, o.tls.ca_file};

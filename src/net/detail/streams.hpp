@@ -2,6 +2,7 @@
 // an HTTP session to a WebSocket session. Heavy (Beast); include only from src/net/*.cpp.
 #pragma once
 
+#include "net/http_convert.hpp"
 #include "net/http_handler.hpp"
 #include "net/server.hpp"
 #include "net/tls_stream.hpp"
@@ -15,7 +16,6 @@ namespace socketio::net::detail {
 
 using PlainStream = boost::beast::tcp_stream;
 using TlsStream = LeanTlsStream;  // see net/tls_stream.hpp: 68 KiB less per connection than ssl_stream
-using BeastRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
 // What every connection of one server shares. Lives as long as the server.
 struct ConnContext {
@@ -30,7 +30,7 @@ WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, Http
 WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
                             const ConnContext& ctx, std::size_t shard);
 
-// Converts Beast's request into the Beast-free value (moves the body).
+// Converts Beast's request into the Beast-free value (moves the body), with the peer's address.
 HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure);
 // And back for responses.
 boost::beast::http::response<boost::beast::http::string_body> to_beast_response(HttpResponse&& res,

@@ -406,6 +406,7 @@ TEST(StaticFilesPage, UpgradeIsRejectedAndOnRequestResponds) {
     void send(WsFrame) override {}
     void send(std::vector<WsFrame>) override {}
     void close(std::uint16_t) override {}
+    void abort() override {}
     std::size_t buffered_bytes() const noexcept override { return 0; }
   };
   StaticFiles files({});

@@ -1,0 +1,70 @@
+// The slow-client policy, in one place: how much may be queued for one client, and for how long,
+// before what it is sent is thinned out or it is let go. Everything queued for a session counts
+// (the Engine.IO buffer, the WebSocket's queue and its pending pong); the network layer adds its
+// own backpressure at the same high-water mark (net::ServerOptions::backpressure_bytes: a
+// WebSocket peer is not read while that much waits to be written to it).
+//
+//   buffered <= high_water             fine
+//   buffered >  high_water             volatile packets are dropped (counted), emits report
+//                                      SendResult::buffered, and the slow timer starts
+//   over high_water for slow_timeout   disconnected ("transport error"), counted, logged; checked
+//                                      by a timer, so a client is let go even when nothing more
+//                                      is sent to it
+//   buffered >  hard_limit             disconnected at once (a burst faster than the timer)
+//
+// One OutboxPolicy per Engine.IO session, used on the session's shard thread; its counters are
+// series of the server's metrics registry (eio::Counters::outbox). Pure: the session owns the
+// timer. The volatile packets dropped are counted where the decision is taken, by sio
+// (socketio_packets_dropped_total{reason="volatile"}).
+#pragma once
+
+#include "socketio/metrics.hpp"
+
+#include <chrono>
+#include <cstddef>
+
+namespace socketio::eio {
+
+struct OutboxLimits {
+  std::size_t high_water = 1024 * 1024;            // --outbox-high-water
+  std::chrono::milliseconds slow_timeout{10'000};  // --slow-client-timeout
+  std::size_t hard_limit = 64 * 1024 * 1024;       // never above this, however briefly
+};
+
+struct OutboxStats {
+  OutboxStats() = default;  // no registry: not counted
+  explicit OutboxStats(Metrics& m);
+  Metrics::Counter over_high_water;       // times a client went over the high-water mark
+  Metrics::Counter slow_disconnects;      // over it for slow_timeout: disconnected
+  Metrics::Counter overflow_disconnects;  // over hard_limit: disconnected at once
+};
+
+class OutboxPolicy {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class Verdict {
+    ok,          // nothing to do (or the slow timer is already set)
+    arm_timer,   // over the high-water mark: check again at deadline()
+    disconnect,  // let the client go (why: slow() or overflow)
+  };
+
+  OutboxPolicy(const OutboxLimits& limits, const OutboxStats& stats) : limits_(&limits), stats_(&stats) {}
+
+  // After something was queued, and when the slow timer fires: what to do about `buffered`.
+  Verdict check(std::size_t buffered, Clock::time_point now) noexcept;
+
+  bool over_high_water(std::size_t buffered) const noexcept { return buffered > limits_->high_water; }
+  // When the client, over the high-water mark since over_since, times out.
+  Clock::time_point deadline() const noexcept { return over_since_ + limits_->slow_timeout; }
+  // The last disconnect verdict was for the slow timeout (else for the hard limit).
+  bool slow() const noexcept { return slow_; }
+  const OutboxLimits& limits() const noexcept { return *limits_; }
+
+ private:
+  const OutboxLimits* limits_;
+  const OutboxStats* stats_;
+  Clock::time_point over_since_{};  // epoch: not over the high-water mark
+  bool slow_ = false;
+};
+
+}  // namespace socketio::eio

@@ -5,6 +5,7 @@
 // before/after the pool runs. Beast-free header.
 #pragma once
 
+#include "net/address_limits.hpp"
 #include "net/http_handler.hpp"
 #include "net/shards.hpp"
 #include "socketio/metrics.hpp"
@@ -23,7 +24,11 @@ class TlsContext;
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;  // 0: pick a free port (listen() returns it)
+  // A request head over header_limit bytes or with more than max_header_count fields is answered
+  // 431 and the connection closed (Node answers 431 for its maxHeaderSize; over its
+  // maxHeadersCount it drops the extra fields instead, which here would hide a forged one).
   std::size_t header_limit = 16 * 1024;
+  std::size_t max_header_count = 100;
   std::size_t body_limit = 1'000'000;  // bodies above this are not read: request.body_too_large
   std::size_t ws_message_limit = 1'000'000;
   std::chrono::milliseconds header_timeout{10'000};     // first request bytes to full headers
@@ -39,6 +44,9 @@ struct ServerOptions {
   std::shared_ptr<TlsContext> tls;        // null: plain HTTP only
   bool tls_redirect = false;              // plain HTTP on a TLS port: 308 to https (else 400 + close)
   Metrics* metrics = nullptr;             // where the counters go; null: not counted
+  // Connections in total and per peer address; a connection over a limit is closed at accept,
+  // before a byte is read (as Node's server.maxConnections). Null: no limits.
+  std::shared_ptr<AddressLimits> limits;
 };
 
 // The listener's counters (no-ops when ServerOptions::metrics is null); see docs/operations.md.
@@ -50,6 +58,7 @@ struct ServerStats {
   Metrics::Counter tls_handshake_failures;
   Metrics::Counter tls_handshakes_rejected;  // over max_tls_handshakes
   Metrics::Counter plain_on_tls_port;
+  Metrics::Counter headers_too_large;  // 431: header_limit or max_header_count
 };
 
 class Server {

@@ -15,6 +15,9 @@ ServerStats::ServerStats(Metrics& m)
                                         {{"cause", "over_limit"}})),
       plain_on_tls_port(m.counter("socketio_tls_handshake_failures_total",
                                   "TLS connections that did not complete a handshake, by cause",
-                                  {{"cause", "plain_http"}})) {}
+                                  {{"cause", "plain_http"}})),
+      headers_too_large(m.counter("socketio_limit_refusals_total",
+                                  "Requests of a client refused by a limit (docs/reliability.md), by limit",
+                                  {{"limit", "http_head"}})) {}
 
 }  // namespace socketio::net

@@ -179,7 +179,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     const std::string r(*room);
     Socket& s = *ev.socket;
     const bool changed = !has_room(s, r);
-    s.join(r);
+    if (!s.join(r)) return fail(ev, "too many rooms: leave one first");
     ev.ack(ok());
     if (changed) {
       sizes->joined(r);
@@ -251,6 +251,8 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     const json::string* room = room_arg(ev);
     if (!room) return fail(ev, "room must be a string");
     if (!ev.has_ack()) return;
+    // A room's member list is for its members: anyone else could enumerate every room.
+    if (!has_room(*ev.socket, *room)) return fail(ev, "not in this room");
     // Only what ack() needs: the arguments may be large.
     Event reply{ev.name, {}, ev.socket, ev.ack_id};
     std::string r(*room);
@@ -284,6 +286,9 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
 }  // namespace
 
 void install_chat(Namespace& nsp, ChatOptions options) {
+  // Member lists need ids and names only; handshakes (cookies included) and room lists then
+  // never travel to other nodes.
+  nsp.set_fetch_detail(SocketDetail::id_and_data);
   auto sizes = std::make_shared<RoomSizes>(options.presence_limit);
   nsp.on_connection([&nsp, sizes](const SocketPtr& socket) { attach(nsp, sizes, socket); });
 }

@@ -2,7 +2,8 @@
 // It is what the integration tests and the benchmarks talk to, and what tests/reference/
 // chat-server.mjs implements in Node; keep the two in step. Events from the client:
 //
-//   join (room, ack)          joins room; ack {ok:true}
+//   join (room, ack)          joins room; ack {ok:true}, or {ok:false, error} when the socket is
+//                             in --max-rooms-per-socket rooms already
 //   leave (room, ack)         leaves room; ack {ok:true}
 //   chat message (room, text[, ack])
 //                             emits "chat message" {room, text} to every socket in room, the
@@ -10,7 +11,9 @@
 //                             binary, relayed as it came; ack {ok:true} when asked for
 //   echo (...args, ack)       ack(...args): exactly the arguments received, binary included
 //   nick (name, ack)          a display name of 1..32 characters, kept in socket.data.name
-//   members (room, ack)       ack {ok:true, room, members:[{id, name}]}, across the cluster
+//   members (room, ack)       ack {ok:true, room, members:[{id, name}]}, across the cluster;
+//                             only for a member of the room (else {ok:false, error}); only
+//                             ids and socket.data travel between nodes, never handshakes
 //   whoami (ack)              ack {ok:true, id, address, secure}: the client's address and
 //                             whether it came over TLS, as the server sees them (with
 //                             --trust-proxy, from X-Forwarded-For / X-Forwarded-Proto); lets a

@@ -5,6 +5,8 @@
 // applied first, then every flag that was given, then the cross-key checks.
 #include "config.hpp"
 
+#include "net/forwarded.hpp"
+
 #include <arpa/inet.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -40,7 +42,9 @@ namespace json = boost::json;
 
 using Value = std::variant<std::string, std::int64_t, bool, std::vector<std::string>>;
 
-enum class Kind { text, integer, boolean, list };
+// switch_text: a switch on the command line ("--trust-proxy" means true) that may also take a
+// value ("--trust-proxy=2"); in a config file a boolean, an integer, a string or a list of strings.
+enum class Kind { text, integer, boolean, list, switch_text };
 
 // A bad value. The reason says what is wrong with the value only; the caller prefixes where it
 // came from ("--port: " or "config.toml: key 'port': ").
@@ -162,6 +166,16 @@ void apply_cors(AppSettings& s, const Value& v) {
   s.server.cors.origins = origins;
 }
 
+void apply_trust_proxy(AppSettings& s, const Value& v) {
+  std::string error;
+  const auto trust = net::ProxyTrust::parse(text(v), error);
+  if (!trust) throw Invalid(error);
+  s.server.trust_proxy = trust->enabled;
+  s.server.trust_proxy_hops = trust->hops;
+  s.server.trusted_proxies.clear();
+  if (!trust->networks.empty()) s.server.trusted_proxies = split_items({text(v)});
+}
+
 void apply_log_level(AppSettings& s, const Value& v) {
   static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
   const std::string& level = text(v);
@@ -254,6 +268,7 @@ void apply_metrics_listen(AppSettings& s, const Value& v) {
 
 constexpr std::string_view kServer = "Server";
 constexpr std::string_view kEngine = "Engine.IO";
+constexpr std::string_view kLimits = "Limits";
 constexpr std::string_view kTls = "TLS";
 constexpr std::string_view kCluster = "Cluster";
 constexpr std::string_view kOps = "Operations";
@@ -277,9 +292,89 @@ const std::vector<Key>& keys() {
        "serve the Socket.IO client bundle under the path [true]",
        [](AppSettings& s, const Value& v) { s.server.serve_client = boolean(v); }},
       {"static", Kind::text, kServer, "DIR", "directory served at / [the built-in chat page]", apply_static},
-      {"trust-proxy", Kind::boolean, kServer, "[=BOOL]",
-       "take the client address and scheme from X-Forwarded-* headers [false]",
-       [](AppSettings& s, const Value& v) { s.server.trust_proxy = boolean(v); }},
+      {"cors-credentials", Kind::boolean, kServer, "[=BOOL]",
+       "send Access-Control-Allow-Credentials to the origins listed by --cors-origin (not with *) [false]",
+       [](AppSettings& s, const Value& v) { s.server.cors.credentials = boolean(v); }},
+      {"trust-proxy", Kind::switch_text, kServer, "[=HOPS|LIST]",
+       "client address and scheme from X-Forwarded-For/-Proto, read from the right: true (=1), a hop "
+       "count, or the proxies' addresses/CIDRs/loopback/linklocal/uniquelocal [false]",
+       apply_trust_proxy},
+      {"max-connections", Kind::integer, kLimits, "N",
+       "TCP connections in total; more are closed at accept; 0: the open-file limit minus 128 [0]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_connections = static_cast<std::size_t>(integer(v));
+       },
+       0, 10'000'000},
+      {"max-connections-per-address", Kind::integer, kLimits, "N",
+       "TCP connections per peer address (IPv6: per /64), closed at accept; trusted proxies exempt; 0: no "
+       "limit [0]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_connections_per_address = static_cast<std::size_t>(integer(v));
+       },
+       0, 10'000'000},
+      {"max-sessions-per-address", Kind::integer, kLimits, "N",
+       "Engine.IO sessions per client address (through --trust-proxy), 403 over it; 0: no limit [0]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_sessions_per_address = static_cast<std::size_t>(integer(v));
+       },
+       0, 10'000'000},
+      {"handshake-rate", Kind::integer, kLimits, "N",
+       "handshakes per second per client address (token bucket), 403 over it; 0: no limit [0]",
+       [](AppSettings& s, const Value& v) {
+         s.server.handshake_rate = static_cast<std::uint32_t>(integer(v));
+       },
+       0, 1'000'000},
+      {"handshake-burst", Kind::integer, kLimits, "N",
+       "handshakes an address may make at once; 0: 2 x rate [0]",
+       [](AppSettings& s, const Value& v) {
+         s.server.handshake_burst = static_cast<std::uint32_t>(integer(v));
+       },
+       0, 1'000'000},
+      {"max-client-addresses", Kind::integer, kLimits, "N",
+       "client addresses tracked at once for the per-address limits (bounded memory) [65536]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_client_addresses = static_cast<std::size_t>(integer(v));
+       },
+       1, 100'000'000},
+      {"max-header-size", Kind::integer, kLimits, "BYTES",
+       "largest HTTP request head (Node's --max-http-header-size); 431 over it [16384]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_header_size = static_cast<std::size_t>(integer(v));
+       },
+       1024, 1'048'576},
+      {"max-headers-count", Kind::integer, kLimits, "N",
+       "most header fields in one HTTP request (Node's maxHeadersCount); 431 over it [100]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_headers_count = static_cast<std::size_t>(integer(v));
+       },
+       1, 100'000},
+      {"max-rooms-per-socket", Kind::integer, kLimits, "N",
+       "rooms one socket may be in besides its own; a join over it is refused; 0: no limit [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_rooms_per_socket = static_cast<std::size_t>(integer(v));
+       },
+       0, 100'000'000},
+      {"max-pending-client-acks", Kind::integer, kLimits, "N",
+       "acks a client may await from one socket; over it the oldest is forgotten [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_pending_client_acks = static_cast<std::size_t>(integer(v));
+       },
+       1, 100'000'000},
+      {"max-namespace-name-length", Kind::integer, kLimits, "BYTES",
+       "longest namespace name a CONNECT may ask for (CONNECT_ERROR over it) [256]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_namespace_name_length = static_cast<std::size_t>(integer(v));
+       },
+       1, 1'000'000},
+      {"max-dynamic-namespaces", Kind::integer, kLimits, "N",
+       "dynamic namespaces at once (CONNECT_ERROR over it); 0: no limit [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_dynamic_namespaces = static_cast<std::size_t>(integer(v));
+       },
+       0, 100'000'000},
+      {"cleanup-empty-child-namespaces", Kind::boolean, kLimits, "[=BOOL]",
+       "remove a dynamic namespace when its last socket leaves (Node's cleanupEmptyChildNamespaces) [false]",
+       [](AppSettings& s, const Value& v) { s.server.cleanup_empty_child_namespaces = boolean(v); }},
       {"log-level", Kind::text, kServer, "LEVEL", "trace, debug, info, warn, error or off [info]",
        apply_log_level},
       {"presence-limit", Kind::integer, kServer, "N",
@@ -446,6 +541,8 @@ Value from_text(const Key& key, const std::string& raw, const std::vector<std::s
     }
     case Kind::list:
       return raw_list;
+    case Kind::switch_text:
+      return raw;
   }
   throw Invalid("unsupported kind");
 }
@@ -472,6 +569,20 @@ Value from_toml(const Key& key, const toml::node& node) {
         return out;
       }
       throw Invalid("expected a string or an array of strings");
+    }
+    case Kind::switch_text: {
+      if (node.is_boolean()) return std::string(node.as_boolean()->get() ? "true" : "false");
+      if (node.is_integer()) return std::to_string(node.as_integer()->get());
+      if (node.is_string()) return node.as_string()->get();
+      std::string joined;
+      if (const toml::array* array = node.as_array()) {
+        for (const toml::node& item : *array) {
+          if (!item.is_string()) throw Invalid("expected a boolean, an integer, a string or strings");
+          joined += item.as_string()->get() + ",";
+        }
+        return joined;
+      }
+      throw Invalid("expected a boolean, an integer, a string or strings");
     }
   }
   throw Invalid("unsupported kind");
@@ -501,6 +612,18 @@ Value from_json(const Key& key, const json::value& v) {
         out.emplace_back(item.get_string());
       }
       return out;
+    }
+    case Kind::switch_text: {
+      if (v.is_bool()) return std::string(v.get_bool() ? "true" : "false");
+      if (v.is_int64()) return std::to_string(v.get_int64());
+      if (v.is_string()) return std::string(v.get_string());
+      std::string joined;
+      if (!v.is_array()) throw Invalid("expected a boolean, an integer, a string or strings");
+      for (const json::value& item : v.get_array()) {
+        if (!item.is_string()) throw Invalid("expected a boolean, an integer, a string or strings");
+        joined += std::string(item.get_string()) + ",";
+      }
+      return joined;
     }
   }
   throw Invalid("unsupported kind");
@@ -603,6 +726,13 @@ void load_config_file(const std::string& file, AppSettings& s) {
 
 // Settings that only make sense together. Named by flag: they may come from either source.
 void check_consistency(const AppSettings& s) {
+  const CorsConfig& cors = s.server.cors;
+  if (cors.credentials &&
+      (!cors.enabled || std::find(cors.origins.begin(), cors.origins.end(), "*") != cors.origins.end())) {
+    throw Failure(
+        "--cors-credentials: needs an explicit --cors-origin list (credentials are never sent to *, "
+        "which any site matches)");
+  }
   const TlsConfig& tls = s.server.tls;
   if (!tls.self_signed_host.empty() &&
       (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty())) {
@@ -684,7 +814,7 @@ ParseResult parse_command_line(int argc, const char* const* argv, std::ostream& 
       // Origins never contain commas, so they may be given as one comma-separated value; SNI
       // specs and transports are split (or not) by their own rules.
       if (key.name == "cors-origin") slot.option->delimiter(',');
-    } else if (key.kind == Kind::boolean) {
+    } else if (key.kind == Kind::boolean || key.kind == Kind::switch_text) {
       // A flag: "--allow-eio3" means true, "--serve-client=false" sets it explicitly.
       slot.option = cli.add_flag(flag, slot.raw, help);
       slot.option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -714,6 +844,9 @@ ParseResult parse_command_line(int argc, const char* const* argv, std::ostream& 
 
   AppSettings settings;
   settings.server.serve_health = true;  // the binary answers probes by default (--health=false)
+  // The binary serves browsers from any origin by default, without credentials (the library's
+  // own default is no CORS at all, as in the reference).
+  settings.server.cors.enabled = true;
   settings.config_file = config_file;
   try {
     if (!config_file.empty()) load_config_file(config_file, settings);

@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   so.ping_interval = std::chrono::milliseconds(ping_interval);
   so.ping_timeout = std::chrono::milliseconds(ping_timeout);
   so.connect_timeout = std::chrono::milliseconds(45'000);
-  so.cors.credentials = false;
+  so.cors.enabled = true;  // like the reference server: cors {origin: "*"}
   so.allow_eio3 = allow_eio3;
   so.tls = tls;
   Server io(so);

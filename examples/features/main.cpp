@@ -1,5 +1,6 @@
 // socketio-features-server --port P [--host H] [--threads N] [--ping-interval MS] [--ping-timeout MS]
 //                          [--trust-proxy] [--outbox-high-water BYTES] [--slow-client-timeout MS]
+//                          [--max-dynamic-namespaces N] [--cleanup-empty-child-namespaces]
 // Exposes the server-side API of socketio::Server to a black-box test
 // (tests/integration/sio_features.test.mjs): the test drives each feature with client events
 // ("do:…", "get:…") and observes the server through acks, through what the clients receive, and
@@ -321,7 +322,11 @@ int main(int argc, char** argv) {
   int ping_interval = 25'000, ping_timeout = 20'000, slow_client_timeout = 10'000;
   std::size_t outbox_high_water = 1024 * 1024;
   bool trust_proxy = false;
+  ServerOptions so;
   examples::add_common_flags(app, flags);
+  app.add_option("--max-dynamic-namespaces", so.max_dynamic_namespaces, "dynamic namespaces at once");
+  app.add_flag("--cleanup-empty-child-namespaces", so.cleanup_empty_child_namespaces,
+               "remove a dynamic namespace when its last socket leaves");
   app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
@@ -336,7 +341,6 @@ int main(int argc, char** argv) {
   if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
   examples::init_logging("features", flags);
 
-  ServerOptions so;
   so.host = flags.host;
   so.port = flags.port;
   so.threads = flags.threads;
@@ -345,6 +349,7 @@ int main(int argc, char** argv) {
   so.trust_proxy = trust_proxy;
   so.http_compression = http_compression;
   so.allow_eio3 = allow_eio3;
+  so.cors.enabled = true;  // like the reference server: cors {origin: "*"}
   so.outbox_high_water = outbox_high_water;
   so.slow_client_timeout = std::chrono::milliseconds(slow_client_timeout);
   so.serve_client = false;

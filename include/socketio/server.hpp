@@ -29,10 +29,13 @@
 
 namespace socketio {
 
+// Off unless configured, as in the reference (no `cors` option: no CORS headers at all). "*"
+// answers "Access-Control-Allow-Origin: *" and never carries credentials; credentials are sent
+// only to an origin listed by name (reflected, with Vary: Origin).
 struct CorsConfig {
-  bool enabled = true;
+  bool enabled = false;
   std::vector<std::string> origins{"*"};  // "*": any origin
-  bool credentials = true;                // any origin is then reflected, as browsers require
+  bool credentials = false;               // Access-Control-Allow-Credentials, for listed origins only
   std::string methods = "GET,HEAD,PUT,PATCH,POST,DELETE";
   std::string allowed_headers;  // empty: reflect the request's
 };
@@ -71,7 +74,46 @@ struct ServerOptions {
   Parser parser = Parser::json;
   CorsConfig cors;
   TlsConfig tls;
-  bool trust_proxy = false;  // take the client address / secure flag from X-Forwarded-*
+  // Take the client address / secure flag from X-Forwarded-For / -Proto, read from the right:
+  // the peer and the next trust_proxy_hops - 1 hops are proxies (1: the last entry is the
+  // client), or, when trusted_proxies is set (addresses, CIDR networks, loopback, linklocal,
+  // uniquelocal), exactly those are. The Server constructor throws std::invalid_argument on a
+  // bad entry.
+  bool trust_proxy = false;
+  std::size_t trust_proxy_hops = 1;
+  std::vector<std::string> trusted_proxies;
+  // The connection budget (docs/reliability.md has every limit, its counter and what a client
+  // over it sees). TCP connections in total (Node's maxConnections; 0: the open-file limit
+  // minus 128, so that accept never runs out of descriptors) and per peer address (0: no
+  // limit; trusted proxies are exempt), checked at accept: over them the connection is closed
+  // unread. Engine.IO sessions and handshakes per second per client address (through trusted
+  // proxies; 0: no limit), checked at the handshake: over them it gets 403 {"code":4,...}.
+  // IPv6 addresses count per /64. At most max_client_addresses addresses are tracked at once.
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_address = 0;
+  std::size_t max_sessions_per_address = 0;
+  std::uint32_t handshake_rate = 0;
+  std::uint32_t handshake_burst = 0;  // 0: twice handshake_rate
+  std::size_t max_client_addresses = 65'536;
+  // What one socket / one client may make the server hold (docs/reliability.md). Rooms per
+  // socket besides its own (join() over it is refused: it returns false); ack ids the client
+  // asked the server to answer and that are not answered yet (an unhandled event never is: the
+  // oldest is forgotten, so its late ack() does nothing); namespace name length in bytes
+  // (CONNECT_ERROR "Namespace name too long", checked before any dynamic-namespace predicate or
+  // regex); dynamic namespaces created at once (CONNECT_ERROR "Too many namespaces"). 0: no
+  // limit (rooms, dynamic namespaces).
+  // A request head over max_header_size bytes or with more than max_headers_count fields gets
+  // 431 and the connection is closed (Node's maxHeaderSize, 16 KiB, and maxHeadersCount).
+  std::size_t max_header_size = 16 * 1024;
+  std::size_t max_headers_count = 100;
+  std::size_t max_rooms_per_socket = 1024;
+  std::size_t max_pending_client_acks = 1024;
+  std::size_t max_namespace_name_length = 256;
+  std::size_t max_dynamic_namespaces = 1024;
+  // Node's cleanupEmptyChildNamespaces: a dynamic namespace goes when its last socket leaves
+  // (or when no socket ever made it through its middleware). Its Namespace& (and operators on
+  // it) must not be kept beyond its sockets then.
+  bool cleanup_empty_child_namespaces = false;
   std::size_t max_attachments = 10;
   std::size_t max_json_depth = 32;
   // Per-client outbox: above high_water, volatile packets are dropped and emits report

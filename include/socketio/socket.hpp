@@ -95,7 +95,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   virtual SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
                                    std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) = 0;
 
-  virtual void join(const std::string& room) = 0;
+  // False when refused: the socket is in ServerOptions::max_rooms_per_socket rooms already
+  // (counted and logged), or it is disconnected.
+  virtual bool join(const std::string& room) = 0;
   virtual void leave(const std::string& room) = 0;
   virtual const std::vector<std::string>& rooms() const noexcept = 0;
 

@@ -14,7 +14,7 @@ void InMemoryAdapter::on_each_shard(std::function<void(std::size_t)> fn) {
   const auto n = core_.pool->size();
   const auto here = net::ShardPool::current();
   for (std::size_t s = 0; s < n; ++s)
-    if (s != here) core_.pool->post(s, [fn, s] { fn(s); });
+    if (s != here) core_.pool->post(s, [fn, s, keep = owner_.lock()] { fn(s); });
   if (here < n) fn(here);
 }
 
@@ -150,7 +150,8 @@ void InMemoryAdapter::fetch_sockets(const BroadcastOptions& opts,
   auto pool = core_.pool;
   on_each_shard([this, o, acc, origin, pool](std::size_t s) {
     std::vector<SocketInfo> part;
-    for (auto* sock : targets(s, *o)) part.push_back(sock->info());
+    const auto detail = handlers_->fetch_detail;
+    for (auto* sock : targets(s, *o)) part.push_back(sock->info(detail));
     pool->dispatch(origin, [acc, part = std::move(part)]() mutable {
       for (auto& i : part) acc->all.push_back(std::move(i));
       if (--acc->shards_left == 0 && acc->done) acc->done(std::move(acc->all));

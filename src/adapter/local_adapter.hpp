@@ -35,6 +35,9 @@ class InMemoryAdapter final : public LocalNamespace {
 
   // Where room creations/deletions are reported (the namespace's adapter); set once.
   void set_adapter(Adapter* adapter) noexcept { adapter_ = adapter; }
+  // What owns this (the namespace): every task queued on another shard holds it, so that a
+  // namespace removed meanwhile (cleanup_empty_child_namespaces) lives until its tasks ran.
+  void set_owner(std::weak_ptr<void> owner) noexcept { owner_ = std::move(owner); }
 
   // LocalNamespace (any thread)
   const std::string& name() const noexcept override { return name_; }
@@ -80,6 +83,7 @@ class InMemoryAdapter final : public LocalNamespace {
   const std::string& name_;  // the namespace's
   std::shared_ptr<Handlers> handlers_;
   Adapter* adapter_ = nullptr;
+  std::weak_ptr<void> owner_;
   std::vector<Shard> shards_;
   std::atomic<std::uint64_t> next_ack_id_{0};
   std::atomic<std::size_t> socket_count_{0};

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "eio/outbox.hpp"
+#include "net/address_limits.hpp"
+#include "net/forwarded.hpp"
 #include "net/http_message.hpp"
 #include "socketio/metrics.hpp"
 
@@ -16,8 +18,8 @@ namespace socketio::eio {
 
 struct CorsOptions {
   bool enabled = false;
-  // "*" allows any origin (sent as "*", or reflected when credentials is true); otherwise the
-  // request's Origin must be one of these exactly and is reflected.
+  // "*" allows any origin (sent as "*", never with credentials); otherwise the request's Origin
+  // must be one of these exactly and is reflected (with credentials when asked for).
   std::vector<std::string> origins{"*"};
   bool credentials = false;
   std::string methods = "GET,HEAD,PUT,PATCH,POST,DELETE";  // the cors package's default
@@ -36,6 +38,13 @@ struct Options {
   bool allow_upgrades = true;
   bool allow_eio3 = false;
   CorsOptions cors;
+  // Which X-Forwarded-For hops are proxies (off: the client is the TCP peer). Decides the client
+  // address of a session (and so the per-address limits) and its secure flag.
+  net::ProxyTrust trust_proxy;
+  // Sessions and handshakes per client address (shared with the listener's connection limits).
+  // A handshake over a limit gets 403 {"code":4,"message":"Too many ..."}, as an allowRequest
+  // refusal does in the reference. Null: no limits.
+  std::shared_ptr<net::AddressLimits> limits;
   // Return an empty string to accept a handshake, or a message to refuse it (HTTP 403).
   std::function<std::string(const net::HttpRequest&)> allow_request;
   // Long-polling responses of at least threshold bytes are gzip/deflate-compressed when the GET

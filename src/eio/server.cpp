@@ -59,7 +59,7 @@ std::string json_escape(std::string_view s) {
 }  // namespace
 
 Server::Server(net::ShardPool& pool, Options options)
-    : pool_(pool), options_(std::move(options)), sessions_(pool.size()) {
+    : pool_(pool), options_(std::move(options)), sessions_(pool.size()), trip_logs_(pool.size()) {
   if (options_.path.empty() || options_.path.front() != '/') options_.path.insert(0, "/");
   if (options_.path.back() != '/') options_.path.push_back('/');
   if (options_.metrics) counters_ = Counters(*options_.metrics);
@@ -86,15 +86,15 @@ void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& re
     if (o == "*") any = true;
     if (origin && o == *origin) listed = true;
   }
-  if (any && !c.credentials) {
-    res.set("Access-Control-Allow-Origin", "*");
-  } else if (origin && (any || listed)) {
+  // Credentials go to a listed origin only: reflecting any origin with credentials would let
+  // every site read the answers to its visitors' cookie-carrying requests.
+  if (listed) {
     res.set("Access-Control-Allow-Origin", std::string(*origin));
     res.set("Vary", "Origin");
-  } else {
-    return;
+    if (c.credentials) res.set("Access-Control-Allow-Credentials", "true");
+  } else if (any) {
+    res.set("Access-Control-Allow-Origin", "*");
   }
-  if (c.credentials) res.set("Access-Control-Allow-Credentials", "true");
 }
 
 net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode code,
@@ -219,9 +219,24 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
     if (!refusal.empty()) return fail(req, res, ws, ErrorCode::forbidden, refusal);
   }
   const std::size_t shard = ws ? ws->shard() : res->shard();
+  std::unique_ptr<net::AddressLimits::Slot> slot;
+  if (options_.limits && options_.limits->limits_sessions()) {
+    const auto client =
+        net::client_address(req.remote_address, req.header("X-Forwarded-For"), options_.trust_proxy);
+    net::Refusal why = net::Refusal::none;
+    slot = options_.limits->open_session(shard, client, why);
+    if (why != net::Refusal::none) {
+      if (const auto n = trip_logs_[shard][static_cast<std::size_t>(why)].due()) {
+        spdlog::warn("limits: {}: refused {} handshake(s), last from {}", net::refusal_message(why), *n,
+                     client);
+      }
+      return fail(req, res, ws, ErrorCode::forbidden, net::refusal_message(why));
+    }
+  }
   auto session = std::make_shared<Session>(*this, core::make_session_id(shard), shard, protocol,
                                            !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
   if (q.j && !websocket) session->use_jsonp(jsonp_index(*q.j));
+  session->hold(std::move(slot));
   sessions_[shard].emplace(session->id(), session);
   session_count_.fetch_add(1, std::memory_order_relaxed);
   if (ws)

@@ -12,6 +12,7 @@
 #include "net/http_handler.hpp"
 #include "net/shards.hpp"
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -85,6 +86,8 @@ class Server final : public net::HttpHandler {
   std::atomic<std::size_t> session_count_{0};
   std::atomic<bool> refusing_handshakes_{false};
   Counters counters_;
+  // trip_logs_[shard]: touched only by that shard's thread.
+  std::vector<std::array<core::TripLog, net::kRefusalKinds>> trip_logs_;
 };
 
 }  // namespace socketio::eio

@@ -70,6 +70,10 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
       timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
   request_.body.clear();
   request_.body.shrink_to_fit();
+  const auto& trust = server.options().trust_proxy;
+  client_address_ = net::client_address(request_.remote_address, request_.header("X-Forwarded-For"), trust);
+  client_secure_ = net::client_secure(request_.secure, request_.remote_address,
+                                      request_.header("X-Forwarded-Proto"), trust);
 }
 
 Session::~Session() = default;
@@ -399,6 +403,7 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   if (probe_) probe_->close(0);
   probe_.reset();
   probe_link_.reset();
+  limit_slot_.reset();
   auto self = shared_from_this();  // the registry may hold the last reference
   server_.remove(*this);
   if (auto h = std::move(handler_)) h->on_close(reason, description);

@@ -7,6 +7,7 @@
 #include "core/bytes.hpp"
 #include "eio/outbox.hpp"
 #include "eio/parser/packet.hpp"
+#include "net/address_limits.hpp"
 #include "net/http_compression.hpp"
 #include "net/http_handler.hpp"
 
@@ -51,6 +52,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // The handshake request (headers, query, remote address, secure flag; body dropped).
   const net::HttpRequest& request() const noexcept { return request_; }
   std::chrono::system_clock::time_point issued() const noexcept { return issued_; }
+  // The client as the server sees it through trusted proxies (Options::trust_proxy).
+  const std::string& client_address() const noexcept { return client_address_; }
+  bool client_secure() const noexcept { return client_secure_; }
+  // The session's place in the per-address budget, given back when the session closes.
+  void hold(std::unique_ptr<net::AddressLimits::Slot> slot) { limit_slot_ = std::move(slot); }
   bool is_open() const noexcept { return state_ == State::open; }
 
   void set_handler(std::shared_ptr<SessionHandler> handler) { handler_ = std::move(handler); }
@@ -122,6 +128,9 @@ class Session : public std::enable_shared_from_this<Session> {
   int protocol_;
   bool supports_binary_;
   net::HttpRequest request_;
+  std::string client_address_;
+  bool client_secure_ = false;
+  std::unique_ptr<net::AddressLimits::Slot> limit_slot_;
   std::chrono::system_clock::time_point issued_;
   State state_ = State::open;
   TransportKind transport_ = TransportKind::polling;

@@ -185,27 +185,49 @@ class HttpSession : public HttpSessionBase {
         p->abort();
       }
       if (is_parse_error(ec) && !writing_ && !closing_) {
+        if (ec == http::error::header_limit) return refuse_head("bytes", ctx_.options->header_limit);
         spdlog::debug("http: bad request from peer: {}", ec.message());
-        pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
-        request_keep_alive_ = false;
-        request_version_ = 11;
-        HttpResponse bad;
-        bad.status = 400;
-        bad.set("Content-Type", "text/plain; charset=UTF-8");
-        bad.body = "Bad Request\n";
-        bad.close = true;
-        deliver(std::move(bad));
+        refuse(400, "Bad Request\n");
         return;
       }
       do_close();
       return;
     }
     first_request_ = false;
+    if (!writing_ && !pending_ && field_count(parser_->get()) > ctx_.options->max_header_count)
+      return refuse_head("fields", ctx_.options->max_header_count);
     if (pending_ || writing_) {
       queued_.emplace(parser_->release());  // pipelined: answer in order
       return;
     }
     handle(parser_->release());
+  }
+
+  static std::size_t field_count(const BeastRequest& req) {
+    return static_cast<std::size_t>(std::distance(req.begin(), req.end()));
+  }
+
+  // Answers with a status and closes (the request is not handed on).
+  void refuse(unsigned status, std::string body) {
+    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
+    request_keep_alive_ = false;
+    request_version_ = 11;
+    HttpResponse res;
+    res.status = status;
+    res.set("Content-Type", "text/plain; charset=UTF-8");
+    res.body = std::move(body);
+    res.close = true;
+    deliver(std::move(res));
+  }
+
+  void refuse_head(std::string_view what, std::size_t limit) {
+    ctx_.stats->headers_too_large.inc();
+    if (const auto n = ctx_.header_log ? ctx_.header_log->due() : std::nullopt) {
+      spdlog::warn(
+          "limits: request head over {} {} (--max-header-size / --max-headers-count): 431, {} time(s)", limit,
+          what, *n);
+    }
+    refuse(431, "Request Header Fields Too Large\n");
   }
 
   HttpRequest to_request(BeastRequest& req) {
@@ -550,15 +572,41 @@ class Listener : public std::enable_shared_from_this<Listener> {
       return;
     }
     ctx_.stats->accepted.inc();
+    ConnContext ctx = ctx_;
+    if (!admit(socket, ctx)) {
+      do_accept();
+      return;
+    }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    if (ctx_.options->tls) {
-      std::make_shared<DetectSession>(std::move(socket), ctx_, shard_, counters_)->run();
+    if (ctx.options->tls) {
+      std::make_shared<DetectSession>(std::move(socket), ctx, shard_, counters_)->run();
     } else {
-      std::make_shared<PlainHttpSession>(std::move(socket), ctx_, shard_, beast::flat_buffer{})
+      std::make_shared<PlainHttpSession>(std::move(socket), ctx, shard_, beast::flat_buffer{})
           ->start_reading();
     }
     do_accept();
+  }
+
+  // Takes the connection's place in the budget, or closes it at once (no byte read, no answer:
+  // what a flood costs is an accept and a close).
+  bool admit(tcp::socket& socket, ConnContext& ctx) {
+    auto& limits = ctx.options->limits;
+    if (!limits || !limits->limits_connections()) return true;
+    boost::system::error_code ec;
+    // An IPv4-mapped peer counts as its IPv4 address (parse_ip() normalises).
+    const auto endpoint = socket.remote_endpoint(ec);
+    const std::string peer = ec ? std::string() : endpoint.address().to_string();
+    Refusal why = Refusal::none;
+    ctx.slot = limits->open_connection(shard_, peer, why);
+    if (ctx.slot) return true;
+    if (const auto n = trip_log_[static_cast<std::size_t>(why)].due()) {
+      spdlog::warn("limits: {} ({}): closed {} connection(s) at accept, last from {}", refusal_message(why),
+                   why == Refusal::connections ? "--max-connections" : "--max-connections-per-address", *n,
+                   peer);
+    }
+    socket.close(ec);
+    return false;
   }
 
   asio::io_context& io_;
@@ -567,6 +615,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ConnContext ctx_;
   std::size_t shard_;
   std::shared_ptr<ShardCounters> counters_ = std::make_shared<ShardCounters>();
+  std::array<core::TripLog, kRefusalKinds> trip_log_;
   bool stopped_ = false;
 };
 
@@ -582,7 +631,13 @@ struct Server::Impl {
   Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {
     if (options.metrics) stats = ServerStats(*options.metrics);
   }
-  ConnContext context() { return ConnContext{&pool, &options, &handler, &stats}; }
+  std::vector<std::unique_ptr<core::TripLog>> header_logs;  // one per shard
+  ConnContext context(std::size_t shard) {
+    while (header_logs.size() <= shard) header_logs.push_back(std::make_unique<core::TripLog>());
+    ConnContext c{&pool, &options, &handler, &stats};
+    c.header_log = header_logs[shard].get();
+    return c;
+  }
 };
 
 Server::Server(ShardPool& pool, ServerOptions options, HttpHandler& handler)
@@ -608,7 +663,7 @@ std::uint16_t Server::listen() {
       throw std::system_error(ec, "cannot listen on " + impl_->options.host + ":" + std::to_string(port));
   }
   for (std::size_t i = 0; i < impl_->pool.size(); ++i) {
-    auto l = std::make_shared<Listener>(impl_->pool.context(i), impl_->context(), i);
+    auto l = std::make_shared<Listener>(impl_->pool.context(i), impl_->context(i), i);
     try {
       l->open(tcp::endpoint(address, port));
     } catch (const boost::system::system_error& e) {

@@ -5,6 +5,7 @@
 // before/after the pool runs. Beast-free header.
 #pragma once
 
+#include "net/address_limits.hpp"
 #include "net/http_handler.hpp"
 #include "net/shards.hpp"
 #include "socketio/metrics.hpp"
@@ -23,7 +24,11 @@ class TlsContext;
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;  // 0: pick a free port (listen() returns it)
+  // A request head over header_limit bytes or with more than max_header_count fields is answered
+  // 431 and the connection closed (Node answers 431 for its maxHeaderSize; over its
+  // maxHeadersCount it drops the extra fields instead, which here would hide a forged one).
   std::size_t header_limit = 16 * 1024;
+  std::size_t max_header_count = 100;
   std::size_t body_limit = 1'000'000;  // bodies above this are not read: request.body_too_large
   std::size_t ws_message_limit = 1'000'000;
   std::chrono::milliseconds header_timeout{10'000};     // first request bytes to full headers
@@ -46,6 +51,9 @@ struct ServerOptions {
   // A WebSocket that must close (closing handshake, protocol error, server close) is destroyed
   // at most this long after the close began, whether or not the peer reads (ws's closeTimeout).
   std::chrono::milliseconds close_timeout{30'000};
+  // Connections in total and per peer address; a connection over a limit is closed at accept,
+  // before a byte is read (as Node's server.maxConnections). Null: no limits.
+  std::shared_ptr<AddressLimits> limits;
 };
 
 // The listener's counters (no-ops when ServerOptions::metrics is null); see docs/operations.md.
@@ -64,6 +72,7 @@ struct ServerStats {
   Metrics::Counter ws_aborted;          // connections destroyed at once (slow client)
   Metrics::Counter ws_protocol_errors;  // closed with 1002 (framing) or 1009 (too big)
   Metrics::Counter ws_invalid_utf8;     // closed with 1007
+  Metrics::Counter headers_too_large;  // 431: header_limit or max_header_count
 };
 
 class Server {

@@ -30,6 +30,9 @@ ServerStats::ServerStats(Metrics& m)
                     {{"code", "1002_or_1009"}})),
       ws_invalid_utf8(m.counter("socketio_ws_protocol_errors_total",
                                 "WebSocket connections failed by the peer's protocol errors, by close code",
-                                {{"code", "1007"}})) {}
+                                {{"code", "1007"}})),
+      headers_too_large(m.counter("socketio_limit_refusals_total",
+                                  "Requests of a client refused by a limit (docs/reliability.md), by limit",
+                                  {{"limit", "http_head"}})) {}
 
 }  // namespace socketio::net

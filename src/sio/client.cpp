@@ -156,17 +156,8 @@ Handshake Client::make_handshake(boost::json::object auth) const {
     for (auto p : *q) h.query.emplace(p.key.decode(), p.has_value ? p.value.decode() : std::string());
   }
   h.auth = std::move(auth);
-  h.address = req.remote_address;
-  h.secure = req.secure;
-  if (core_.options.trust_proxy) {
-    if (auto xff = req.header("X-Forwarded-For")) {
-      auto first = xff->substr(0, xff->find(','));
-      while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
-      while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
-      if (!first.empty()) h.address = std::string(first);
-    }
-    if (auto proto = req.header("X-Forwarded-Proto")) h.secure = proto->starts_with("https");
-  }
+  h.address = session_raw_->client_address();
+  h.secure = session_raw_->client_secure();
   const auto issued = session_raw_->issued();
   h.issued = std::chrono::duration_cast<std::chrono::milliseconds>(issued.time_since_epoch()).count();
   const std::time_t t = std::chrono::system_clock::to_time_t(issued);
@@ -181,12 +172,31 @@ Handshake Client::make_handshake(boost::json::object auth) const {
 }
 
 void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) {
+  if (nsp_name.size() > core_.options.max_namespace_name_length) {
+    // Before any predicate or regex of a dynamic namespace sees the client's choice of name.
+    core_.counters.namespace_too_long.inc();
+    if (const auto n = core_.limit_logs_here().names.due()) {
+      spdlog::warn(
+          "limits: CONNECT to a namespace name of {} bytes refused (--max-namespace-name-length {}), {} "
+          "time(s)",
+          nsp_name.size(), core_.options.max_namespace_name_length, *n);
+    }
+    return refuse_connect(nsp_name, "Namespace name too long");
+  }
   boost::json::object auth_obj = auth.is_object() ? std::move(auth.as_object()) : boost::json::object{};
-  NamespaceImpl* nsp = core_.find_for_connect(nsp_name, auth_obj);
+  ServerCore::ConnectRefusal why{};
+  auto nsp = core_.find_for_connect(nsp_name, auth_obj, why);
   if (!nsp) {
-    boost::json::value err = {{"message", "Invalid namespace"}};
-    write(encode_simple(format_, PacketType::connect_error, nsp_name, &err), false);
-    return;
+    if (why == ServerCore::ConnectRefusal::too_many) {
+      core_.counters.namespaces_refused.inc();
+      if (const auto n = core_.limit_logs_here().names.due()) {
+        spdlog::warn(
+            "limits: {} dynamic namespaces exist (--max-dynamic-namespaces): CONNECT refused, {} time(s)",
+            core_.options.max_dynamic_namespaces, *n);
+      }
+      return refuse_connect(nsp_name, "Too many namespaces");
+    }
+    return refuse_connect(nsp_name, "Invalid namespace");
   }
   // Protocol v4 clients know their socket id without being told: the Engine.IO id ("/") or
   // "<nsp>#<Engine.IO id>", as the reference names them. v5 ids are random (the Engine.IO id is
@@ -194,10 +204,15 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
   std::string id = format_ != WireFormat::json_v4 ? core::make_random_id()
                    : nsp_name == "/"              ? session_raw_->id()
                                                   : nsp_name + "#" + session_raw_->id();
-  auto socket = std::make_shared<SocketImpl>(*nsp, weak_from_this(), shard_, format_, std::move(id),
+  auto socket = std::make_shared<SocketImpl>(std::move(nsp), weak_from_this(), shard_, format_, std::move(id),
                                              make_handshake(std::move(auth_obj)));
   connecting_.insert(nsp_name);
   run_middleware(socket, 0);
+}
+
+void Client::refuse_connect(const std::string& nsp_name, std::string_view message) {
+  const boost::json::value err = {{"message", message}};
+  write(encode_simple(format_, PacketType::connect_error, nsp_name, &err), false);
 }
 
 void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index) {

@@ -17,6 +17,16 @@ Counters::Counters(Metrics& m) {
                                    "Broadcast packets queued to a socket (one per recipient)");
   constexpr std::string_view help = "Packets not sent to a client, by cause";
   dropped_volatile = m.counter("socketio_packets_dropped_total", help, {{"reason", "volatile"}});
+  constexpr std::string_view refused =
+      "Requests of a client refused by a limit (docs/reliability.md), by limit";
+  rooms_refused = m.counter("socketio_limit_refusals_total", refused, {{"limit", "rooms_per_socket"}});
+  namespace_too_long =
+      m.counter("socketio_limit_refusals_total", refused, {{"limit", "namespace_name_length"}});
+  namespaces_refused = m.counter("socketio_limit_refusals_total", refused, {{"limit", "dynamic_namespaces"}});
+  client_acks_dropped = m.counter("socketio_client_acks_dropped_total",
+                                  "Client ack ids forgotten, oldest first, over --max-pending-client-acks");
+  namespaces_removed = m.counter("socketio_namespaces_removed_total",
+                                 "Empty dynamic namespaces removed (--cleanup-empty-child-namespaces)");
 }
 
 const Metrics::Counter& Counters::disconnected(std::string_view reason) const noexcept {

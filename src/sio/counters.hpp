@@ -32,6 +32,12 @@ struct Counters {
   std::array<Metrics::Counter, kReasons.size() + 1> disconnections;
   Metrics::Counter events_received, events_sent, broadcast_deliveries;
   Metrics::Counter dropped_volatile;  // slow clients: eio::OutboxStats
+  // The limits of docs/reliability.md.
+  Metrics::Counter rooms_refused;        // join() over max_rooms_per_socket
+  Metrics::Counter client_acks_dropped;  // ack ids forgotten over max_pending_client_acks
+  Metrics::Counter namespace_too_long;   // CONNECT over max_namespace_name_length
+  Metrics::Counter namespaces_refused;   // CONNECT that would create one dynamic namespace too many
+  Metrics::Counter namespaces_removed;   // cleanup_empty_child_namespaces
 };
 
 }  // namespace socketio::sio

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "adapter/local_adapter.hpp"
+#include "core/counter.hpp"
 #include "eio/server.hpp"
 #include "net/shards.hpp"
 #include "sio/counters.hpp"
@@ -20,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -35,6 +37,12 @@ struct Handlers {
   std::vector<ConnectionHandler> connection;
   std::vector<Middleware> middleware;
   std::multimap<std::string, ServerSideHandler> server_side;
+  SocketDetail fetch_detail = SocketDetail::full;
+};
+
+// The log lines of the Socket.IO layer's limits, throttled per shard (the counts are in Counters).
+struct LimitLogs {
+  core::TripLog rooms, acks, names;
 };
 
 // Shared by every part of one server; outlives all of them.
@@ -44,18 +52,31 @@ struct ServerCore {
   Metrics* metrics = nullptr;  // the server's registry (never null once the Server is built)
   Counters counters;           // this layer's series in it
   Limits limits;
+  net::ProxyTrust proxy_trust;
+  std::vector<std::unique_ptr<LimitLogs>> limit_logs;  // one per shard (+1 for other threads)
+  LimitLogs& limit_logs_here();
 
-  std::mutex ns_mutex;  // guards namespaces and parents (CONNECT of a new dynamic namespace)
-  std::map<std::string, std::unique_ptr<NamespaceImpl>> namespaces;
+  // guards namespaces, parents and dynamic_count (CONNECT of a new dynamic namespace, removal
+  // of an empty one). Namespaces are shared: a socket, a task queued on a shard and a parent's
+  // child list each hold theirs, so a removed child lives until the last of them is done.
+  std::mutex ns_mutex;
+  std::map<std::string, std::shared_ptr<NamespaceImpl>> namespaces;
   struct Parent {
     std::function<bool(const std::string&, const boost::json::object&)> match;
-    std::unique_ptr<NamespaceImpl> nsp;
+    std::shared_ptr<NamespaceImpl> nsp;
   };
   std::vector<Parent> parents;
+  std::size_t dynamic_count = 0;
 
   NamespaceImpl& get_or_create(const std::string& name);
-  // A static namespace, or a dynamic one a parent accepts (created now); null if none.
-  NamespaceImpl* find_for_connect(const std::string& name, const boost::json::object& auth);
+  enum class ConnectRefusal { none, unknown, too_many };
+  // A static namespace, or a dynamic one a parent accepts (created now, within
+  // max_dynamic_namespaces); null + why if none. The namespace counts one pending connect
+  // (NamespaceImpl::connect_done() gives it back), so that it is not cleaned up meanwhile.
+  std::shared_ptr<NamespaceImpl> find_for_connect(const std::string& name, const boost::json::object& auth,
+                                                  ConnectRefusal& why);
+  // cleanup_empty_child_namespaces: removes child when nothing holds it any more.
+  void maybe_remove_child(NamespaceImpl& child);
   std::unique_ptr<Adapter> make_adapter(NamespaceImpl& nsp);
 
   // Clients per wire format (wire_format.hpp): changed when a client is created or destroyed,
@@ -66,13 +87,20 @@ struct ServerCore {
   WireFormat format_for(const eio::Session& session) const noexcept;
 };
 
-class NamespaceImpl final : public Namespace {
+// The trust policy of options (throws std::invalid_argument for a bad trusted_proxies entry).
+net::ProxyTrust proxy_trust(const ServerOptions& options);
+// The connection budget of options (max_connections 0: the open-file limit minus a reserve).
+std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& options,
+                                                        const net::ProxyTrust& trust, std::size_t shards);
+
+class NamespaceImpl final : public Namespace, public std::enable_shared_from_this<NamespaceImpl> {
  public:
   NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers);
   ~NamespaceImpl() override;
 
   // Namespace
   const std::string& name() const noexcept override { return name_; }
+  void set_fetch_detail(SocketDetail detail) override { handlers_->fetch_detail = detail; }
   void on_connection(ConnectionHandler handler) override {
     handlers_->connection.push_back(std::move(handler));
   }
@@ -92,15 +120,26 @@ class NamespaceImpl final : public Namespace {
   InMemoryAdapter& local() noexcept { return local_; }
 
   // For the parent of dynamic namespaces: the children it created.
-  void add_child(NamespaceImpl* child);
-  std::vector<NamespaceImpl*> children() const;
+  void add_child(std::shared_ptr<NamespaceImpl> child);
+  void remove_child(const NamespaceImpl* child);
+  std::vector<std::shared_ptr<NamespaceImpl>> children() const;
   bool is_parent() const noexcept { return parent_; }
   void set_parent() noexcept { parent_ = true; }
+  NamespaceImpl* parent() const noexcept { return parent_of_; }
+  void set_parent_of(NamespaceImpl* parent) noexcept { parent_of_ = parent; }
+  // A CONNECT found this namespace (find_for_connect) / is done with it (connected or not).
+  void connect_started() noexcept { pending_connects_.fetch_add(1, std::memory_order_relaxed); }
+  void connect_done();
+  bool in_use() const noexcept {
+    return local_.socket_count() > 0 || pending_connects_.load(std::memory_order_relaxed) > 0;
+  }
+  // Also ties the tasks the in-process part queues on the shards to this namespace's life.
   void set_adapter(std::unique_ptr<Adapter> a);
 
   // Shard-local (called on shard s's thread).
   void add_socket(std::size_t shard, SocketImpl* s) { local_.add_socket(shard, s); }
-  void remove_socket(std::size_t shard, SocketImpl* s) { local_.remove_socket(shard, s); }
+  // The last socket of a dynamic child gone: it may be cleaned up.
+  void remove_socket(std::size_t shard, SocketImpl* s);
   void join(std::size_t shard, SocketImpl* s, const std::string& room) { local_.join(shard, s, room); }
   void leave(std::size_t shard, SocketImpl* s, const std::string& room) { local_.leave(shard, s, room); }
   std::uint64_t next_ack_id() noexcept { return local_.next_ack_id(); }
@@ -114,9 +153,11 @@ class NamespaceImpl final : public Namespace {
   std::shared_ptr<Handlers> handlers_;
   InMemoryAdapter local_;
   std::unique_ptr<Adapter> adapter_;
+  std::atomic<std::size_t> pending_connects_{0};
   bool parent_ = false;
+  NamespaceImpl* parent_of_ = nullptr;  // a dynamic child's parent (lives as long as the server)
   mutable std::mutex children_mutex_;
-  std::vector<NamespaceImpl*> children_;
+  std::vector<std::shared_ptr<NamespaceImpl>> children_;
 };
 
 class Client final : public eio::SessionHandler, public std::enable_shared_from_this<Client> {
@@ -146,6 +187,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   bool decode(std::string_view data, bool binary, std::error_code& ec);
   void on_packet(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_connect(const std::string& nsp, boost::json::value&& auth);
+  void refuse_connect(const std::string& nsp, std::string_view message);
   void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
   void finish_connect(const std::shared_ptr<SocketImpl>& socket);
   Handshake make_handshake(boost::json::object auth) const;
@@ -168,8 +210,9 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
 
 class SocketImpl final : public Socket {
  public:
-  SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, WireFormat format,
-             std::string id, Handshake handshake);
+  // Counts as a pending connect of nsp until on_connected() (or its end).
+  SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client> client, std::size_t shard,
+             WireFormat format, std::string id, Handshake handshake);
   ~SocketImpl() override;
 
   const std::string& id() const noexcept override { return id_; }
@@ -193,7 +236,7 @@ class SocketImpl final : public Socket {
   SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
                            std::chrono::milliseconds timeout) override;
 
-  void join(const std::string& room) override;
+  bool join(const std::string& room) override;
   void leave(const std::string& room) override;
   const std::vector<std::string>& rooms() const noexcept override { return rooms_; }
 
@@ -219,9 +262,10 @@ class SocketImpl final : public Socket {
   void send_ack(std::uint64_t id, const Args& args);
   // An ack id of a broadcast with acks: the callback runs on this shard with the response.
   void expect_ack(std::uint64_t id, std::function<void(Args)> callback);
-  SocketInfo info() const;
+  SocketInfo info(SocketDetail detail) const;
   std::size_t shard() const noexcept { return shard_; }
-  void mark_ack_pending(std::uint64_t id) { client_acks_.insert(id); }
+  // An ack id the client asked for: kept until answered, the oldest dropped over the limit.
+  void mark_ack_pending(std::uint64_t id);
 
  private:
   SendResult emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id);
@@ -232,7 +276,9 @@ class SocketImpl final : public Socket {
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
 
+  std::shared_ptr<NamespaceImpl> nsp_keep_;  // a cleaned-up child lives as long as its sockets
   NamespaceImpl& nsp_;
+  bool connect_pending_ = true;
   std::weak_ptr<Client> client_;
   std::size_t shard_;
   WireFormat format_;
@@ -246,7 +292,9 @@ class SocketImpl final : public Socket {
   std::vector<PacketMiddleware> middleware_;
   std::vector<std::string> rooms_;
   std::unordered_map<std::uint64_t, PendingAck> acks_;
-  std::unordered_set<std::uint64_t> client_acks_;  // ids the client asked us to ack
+  // Ids the client asked us to ack, oldest first; answered ones are found from the back (the
+  // usual handler answers at once, so the search is short).
+  std::deque<std::uint64_t> client_acks_;
 };
 
 }  // namespace socketio::sio

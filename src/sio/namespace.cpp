@@ -10,6 +10,7 @@ NamespaceImpl::NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr
 void NamespaceImpl::set_adapter(std::unique_ptr<Adapter> a) {
   adapter_ = std::move(a);
   local_.set_adapter(adapter_.get());
+  local_.set_owner(weak_from_this());
 }
 
 NamespaceImpl::~NamespaceImpl() = default;
@@ -31,12 +32,27 @@ void NamespaceImpl::server_side_emit(std::string_view event, Args args,
                              });
 }
 
-void NamespaceImpl::add_child(NamespaceImpl* child) {
-  std::lock_guard lock(children_mutex_);
-  children_.push_back(child);
+void NamespaceImpl::remove_socket(std::size_t shard, SocketImpl* s) {
+  local_.remove_socket(shard, s);
+  if (parent_of_ && local_.socket_count() == 0) core_.maybe_remove_child(*this);
 }
 
-std::vector<NamespaceImpl*> NamespaceImpl::children() const {
+void NamespaceImpl::connect_done() {
+  if (pending_connects_.fetch_sub(1, std::memory_order_relaxed) == 1 && parent_of_)
+    core_.maybe_remove_child(*this);
+}
+
+void NamespaceImpl::add_child(std::shared_ptr<NamespaceImpl> child) {
+  std::lock_guard lock(children_mutex_);
+  children_.push_back(std::move(child));
+}
+
+void NamespaceImpl::remove_child(const NamespaceImpl* child) {
+  std::lock_guard lock(children_mutex_);
+  std::erase_if(children_, [child](const auto& c) { return c.get() == child; });
+}
+
+std::vector<std::shared_ptr<NamespaceImpl>> NamespaceImpl::children() const {
   std::lock_guard lock(children_mutex_);
   return children_;
 }

@@ -11,6 +11,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <stdexcept>
 #include <thread>
@@ -26,7 +29,7 @@ class ParentAdapter final : public Adapter {
   explicit ParentAdapter(NamespaceImpl& parent) : Adapter(parent.local()), parent_(parent) {}
 
   void broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) override {
-    for (auto* c : parent_.children()) {
+    for (const auto& c : parent_.children()) {
       auto p = packet;
       p.nsp = c->name();
       c->adapter().broadcast(p, opts);
@@ -45,7 +48,7 @@ class ParentAdapter final : public Adapter {
       if (sum->done) sum->done(0);
       return;
     }
-    for (auto* c : kids) {
+    for (const auto& c : kids) {
       auto p = packet;
       p.nsp = c->name();
       c->adapter().broadcast_with_ack(
@@ -73,7 +76,7 @@ class ParentAdapter final : public Adapter {
       if (acc->done) acc->done({});
       return;
     }
-    for (auto* c : kids)
+    for (const auto& c : kids)
       c->adapter().fetch_sockets(opts, [acc](std::vector<SocketInfo> part) {
         std::unique_lock lock(acc->m);
         for (auto& i : part) acc->all.push_back(std::move(i));
@@ -86,13 +89,13 @@ class ParentAdapter final : public Adapter {
       });
   }
   void add_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override {
-    for (auto* c : parent_.children()) c->adapter().add_sockets(opts, rooms);
+    for (const auto& c : parent_.children()) c->adapter().add_sockets(opts, rooms);
   }
   void del_sockets(const BroadcastOptions& opts, const std::vector<std::string>& rooms) override {
-    for (auto* c : parent_.children()) c->adapter().del_sockets(opts, rooms);
+    for (const auto& c : parent_.children()) c->adapter().del_sockets(opts, rooms);
   }
   void disconnect_sockets(const BroadcastOptions& opts, bool close) override {
-    for (auto* c : parent_.children()) c->adapter().disconnect_sockets(opts, close);
+    for (const auto& c : parent_.children()) c->adapter().disconnect_sockets(opts, close);
   }
 
  private:
@@ -100,6 +103,43 @@ class ParentAdapter final : public Adapter {
 };
 
 }  // namespace
+
+net::ProxyTrust proxy_trust(const ServerOptions& o) {
+  if (!o.trust_proxy) return {};
+  if (o.trusted_proxies.empty()) {
+    net::ProxyTrust t;
+    t.enabled = o.trust_proxy_hops > 0;
+    t.hops = o.trust_proxy_hops;
+    return t;
+  }
+  std::string list;
+  for (const auto& p : o.trusted_proxies) list += p + ",";
+  std::string error;
+  auto t = net::ProxyTrust::parse(list, error);
+  if (!t) throw std::invalid_argument("trusted_proxies: " + error);
+  return *t;
+}
+
+std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& o, const net::ProxyTrust& trust,
+                                                        std::size_t shards) {
+  net::AddressLimitOptions lo;
+  lo.max_connections = o.max_connections;
+  if (lo.max_connections == 0) {
+    // Descriptors for files, Redis, TLS reloads and the listeners stay free: a full table makes
+    // accept fail and spin (and the kernel's backlog fill) instead of closing one connection.
+    constexpr rlim_t kReserve = 128;
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 2 * kReserve)
+      lo.max_connections = static_cast<std::size_t>(rl.rlim_cur - kReserve);
+  }
+  lo.max_connections_per_address = o.max_connections_per_address;
+  lo.max_sessions_per_address = o.max_sessions_per_address;
+  lo.handshake_rate = o.handshake_rate;
+  lo.handshake_burst = o.handshake_burst;
+  lo.max_addresses = std::max<std::size_t>(1, o.max_client_addresses);
+  lo.trust = trust;
+  return std::make_shared<net::AddressLimits>(lo, shards);
+}
 
 std::unique_ptr<Adapter> ServerCore::make_adapter(NamespaceImpl& nsp) {
   if (options.adapter) return options.adapter(nsp.local());
@@ -110,27 +150,40 @@ NamespaceImpl& ServerCore::get_or_create(const std::string& name) {
   std::lock_guard lock(ns_mutex);
   auto it = namespaces.find(name);
   if (it != namespaces.end()) return *it->second;
-  auto nsp = std::make_unique<NamespaceImpl>(*this, name, std::make_shared<Handlers>());
+  auto nsp = std::make_shared<NamespaceImpl>(*this, name, std::make_shared<Handlers>());
   nsp->set_adapter(make_adapter(*nsp));
   auto& ref = *nsp;
   namespaces.emplace(name, std::move(nsp));
   return ref;
 }
 
-NamespaceImpl* ServerCore::find_for_connect(const std::string& name, const boost::json::object& auth) {
+std::shared_ptr<NamespaceImpl> ServerCore::find_for_connect(const std::string& name,
+                                                            const boost::json::object& auth,
+                                                            ConnectRefusal& why) {
+  why = ConnectRefusal::none;
   std::lock_guard lock(ns_mutex);
   auto it = namespaces.find(name);
-  if (it != namespaces.end()) return it->second.get();
+  if (it != namespaces.end()) {
+    it->second->connect_started();
+    return it->second;
+  }
   for (auto& p : parents) {
     if (!p.match(name, auth)) continue;
+    if (options.max_dynamic_namespaces > 0 && dynamic_count >= options.max_dynamic_namespaces) {
+      why = ConnectRefusal::too_many;
+      return nullptr;
+    }
     // A child shares its parent's handlers, so what is registered on the parent applies.
-    auto child = std::make_unique<NamespaceImpl>(*this, name, p.nsp->handlers());
+    auto child = std::make_shared<NamespaceImpl>(*this, name, p.nsp->handlers());
     child->set_adapter(make_adapter(*child));
-    auto* raw = child.get();
-    namespaces.emplace(name, std::move(child));
-    p.nsp->add_child(raw);
-    return raw;
+    child->set_parent_of(p.nsp.get());
+    child->connect_started();
+    namespaces.emplace(name, child);
+    p.nsp->add_child(child);
+    ++dynamic_count;
+    return child;
   }
+  why = ConnectRefusal::unknown;
   return nullptr;
 }
 
@@ -146,6 +199,28 @@ WireFormat ServerCore::format_for(const eio::Session& session) const noexcept {
   return options.parser == Parser::msgpack ? WireFormat::msgpack_v5 : WireFormat::json_v5;
 }
 
+void ServerCore::maybe_remove_child(NamespaceImpl& child) {
+  if (!options.cleanup_empty_child_namespaces) return;
+  std::shared_ptr<NamespaceImpl> keep;  // destroyed after the lock is released
+  {
+    std::lock_guard lock(ns_mutex);
+    // Re-checked under the lock: a CONNECT that found the child counts as pending first.
+    const auto it = namespaces.find(child.name());
+    if (it == namespaces.end() || it->second.get() != &child || child.in_use()) return;
+    keep = std::move(it->second);
+    namespaces.erase(it);
+    child.parent()->remove_child(&child);
+    --dynamic_count;
+  }
+  counters.namespaces_removed.inc();
+  spdlog::debug("sio: dynamic namespace {} is empty, removed (cleanupEmptyChildNamespaces)", child.name());
+}
+
+LimitLogs& ServerCore::limit_logs_here() {
+  const auto here = net::ShardPool::current();
+  return *limit_logs[here < limit_logs.size() - 1 ? here : limit_logs.size() - 1];
+}
+
 }  // namespace socketio::sio
 
 namespace socketio {
@@ -154,6 +229,7 @@ struct Server::Impl {
   sio::ServerCore core;
   std::unique_ptr<net::ShardPool> pool;
   std::unique_ptr<net::LoopLag> loop_lag;  // after pool: its timers go first
+  std::shared_ptr<net::AddressLimits> limits;
   std::unique_ptr<eio::Server> engine;
   std::unique_ptr<net::Router> router;
   std::unique_ptr<net::StaticFiles> statics;
@@ -179,6 +255,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (options.threads > 64) options.threads = 64;
   impl_->core.options = std::move(options);
   const auto& o = impl_->core.options;
+  impl_->core.proxy_trust = sio::proxy_trust(o);
   impl_->core.limits.max_attachments = o.max_attachments;
   impl_->core.limits.max_depth = o.max_json_depth;
   impl_->core.limits.max_packet_size = o.max_http_buffer_size;
@@ -204,6 +281,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     sink.gauge("socketio_worker_threads", "Shards (worker threads)", {},
                static_cast<double>(impl->pool->size()));
   });
+  for (std::size_t i = 0; i <= o.threads; ++i)
+    impl_->core.limit_logs.push_back(std::make_unique<sio::LimitLogs>());
   impl_->router = std::make_unique<net::Router>();
   of("/");
 }
@@ -234,7 +313,7 @@ Namespace& Server::of(const std::string& name) {
 Namespace& Server::of(std::function<bool(const std::string&, const boost::json::object&)> predicate) {
   auto& core = impl_->core;
   std::lock_guard lock(core.ns_mutex);
-  auto parent = std::make_unique<sio::NamespaceImpl>(core, "/_" + std::to_string(core.parents.size()),
+  auto parent = std::make_shared<sio::NamespaceImpl>(core, "/_" + std::to_string(core.parents.size()),
                                                      std::make_shared<sio::Handlers>());
   parent->set_parent();
   parent->set_adapter(std::make_unique<sio::ParentAdapter>(*parent));
@@ -271,6 +350,24 @@ std::uint16_t Server::listen() {
   eo.metrics = impl_->metrics.get();
   eo.outbox.high_water = o.outbox_high_water;
   eo.outbox.slow_timeout = o.slow_client_timeout;
+  eo.trust_proxy = impl_->core.proxy_trust;
+  impl_->limits = sio::make_address_limits(o, impl_->core.proxy_trust, impl_->pool->size());
+  eo.limits = impl_->limits;
+  // The connection budget counts its refusals itself (per shard); read at scrape time.
+  impl_->metrics->add_collector([limits = impl_->limits](MetricsSink& sink) {
+    static constexpr std::pair<net::Refusal, std::string_view> kinds[] = {
+        {net::Refusal::connections, "connections"},
+        {net::Refusal::connections_per_address, "connections_per_address"},
+        {net::Refusal::sessions_per_address, "sessions_per_address"},
+        {net::Refusal::handshake_rate, "handshake_rate"},
+        {net::Refusal::address_table_full, "client_addresses"}};
+    for (const auto& [kind, name] : kinds)
+      sink.counter("socketio_connections_refused_total",
+                   "Connections closed at accept and handshakes refused by a limit (docs/reliability.md)",
+                   {{"limit", std::string(name)}}, static_cast<double>(limits->refused(kind)));
+    sink.gauge("socketio_client_addresses_tracked", "Client addresses in the per-address limits' table", {},
+               static_cast<double>(limits->tracked_addresses()));
+  });
   impl_->engine = std::make_unique<eio::Server>(*impl_->pool, eo);
   impl_->engine->on_connection([core = &impl_->core](const std::shared_ptr<eio::Session>& session) {
     auto client = std::make_shared<sio::Client>(*core, session);
@@ -299,6 +396,9 @@ std::uint16_t Server::listen() {
       *impl_->engine);
 
   net::ServerOptions so;
+  so.limits = impl_->limits;
+  so.header_limit = o.max_header_size;
+  so.max_header_count = o.max_headers_count;
   so.host = o.host;
   so.port = o.port;
   so.body_limit = o.max_http_buffer_size;
@@ -362,12 +462,12 @@ void Server::stop(std::chrono::milliseconds drain) {
     // the DISCONNECT. Tell every client first (DISCONNECT per namespace: the client sees "io
     // server disconnect"), give the transports a moment to take it, then close the sessions.
     impl_->engine->refuse_handshakes();
-    std::vector<sio::NamespaceImpl*> all;
+    std::vector<std::shared_ptr<sio::NamespaceImpl>> all;
     {
       std::lock_guard lock(impl_->core.ns_mutex);
-      for (auto& [name, nsp] : impl_->core.namespaces) all.push_back(nsp.get());
+      for (auto& [name, nsp] : impl_->core.namespaces) all.push_back(nsp);
     }
-    for (auto* nsp : all) nsp->shutdown_sockets();
+    for (const auto& nsp : all) nsp->shutdown_sockets();
     std::this_thread::sleep_for(std::min(drain, std::chrono::milliseconds(200)));
     impl_->engine->close_all("server shutting down");
     // Give the transports a moment to flush the close to every client.

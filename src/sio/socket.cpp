@@ -1,4 +1,6 @@
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "sio/internal.hpp"
@@ -14,16 +16,19 @@ void Event::ack(Args response) const {
 
 namespace socketio::sio {
 
-SocketImpl::SocketImpl(NamespaceImpl& nsp, std::weak_ptr<Client> client, std::size_t shard, WireFormat format,
-                       std::string id, Handshake handshake)
-    : nsp_(nsp),
+SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client> client, std::size_t shard,
+                       WireFormat format, std::string id, Handshake handshake)
+    : nsp_keep_(std::move(nsp)),
+      nsp_(*nsp_keep_),
       client_(std::move(client)),
       shard_(shard),
       format_(format),
       id_(std::move(id)),
       handshake_(std::move(handshake)) {}
 
-SocketImpl::~SocketImpl() = default;
+SocketImpl::~SocketImpl() {
+  if (connect_pending_) nsp_.connect_done();  // refused by middleware, or the client left first
+}
 
 std::string_view SocketImpl::transport() const noexcept {
   auto c = client_.lock();
@@ -34,6 +39,8 @@ void SocketImpl::on_connected() {
   connected_ = true;
   nsp_.core().counters.connections.inc();
   nsp_.add_socket(shard_, this);
+  connect_pending_ = false;
+  nsp_.connect_done();
   join(id_);
 }
 
@@ -94,16 +101,46 @@ void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback
 }
 
 void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
-  if (!connected_ || client_acks_.erase(id) == 0) return;  // at most once per id
+  if (!connected_) return;
+  // At most once per id.
+  const auto it = std::find(client_acks_.rbegin(), client_acks_.rend(), id);
+  if (it == client_acks_.rend()) return;
+  client_acks_.erase(std::next(it).base());
   send_encoded(encode_ack(format_, nsp_.name(), id, args), false);
 }
 
-void SocketImpl::join(const std::string& room) {
-  if (!connected_) return;
+void SocketImpl::mark_ack_pending(std::uint64_t id) {
+  client_acks_.push_back(id);
+  const auto limit = nsp_.core().options.max_pending_client_acks;
+  if (client_acks_.size() <= limit) return;
+  client_acks_.pop_front();
+  nsp_.core().counters.client_acks_dropped.inc();
+  if (const auto n = nsp_.core().limit_logs_here().acks.due()) {
+    spdlog::warn(
+        "limits: socket {}: more than {} acks pending (--max-pending-client-acks): forgot the oldest, {} "
+        "time(s)",
+        id_, limit, *n);
+  }
+}
+
+bool SocketImpl::join(const std::string& room) {
+  if (!connected_) return false;
   for (const auto& r : rooms_)
-    if (r == room) return;
+    if (r == room) return true;
+  // The socket's own room does not count.
+  const auto limit = nsp_.core().options.max_rooms_per_socket;
+  if (limit > 0 && rooms_.size() > limit && room != id_) {
+    nsp_.core().counters.rooms_refused.inc();
+    if (const auto n = nsp_.core().limit_logs_here().rooms.due()) {
+      spdlog::warn(
+          "limits: socket {}: join refused, already in {} rooms (--max-rooms-per-socket), {} time(s)", id_,
+          limit, *n);
+    }
+    return false;
+  }
   rooms_.push_back(room);
   nsp_.join(shard_, this, room);
+  return true;
 }
 
 void SocketImpl::leave(const std::string& room) {
@@ -180,7 +217,7 @@ void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {
   ev.args = Args(std::move(arr), std::move(attachments));
   ev.socket = shared_from_this();
   ev.ack_id = packet.id;
-  if (packet.id) client_acks_.insert(*packet.id);
+  if (packet.id) mark_ack_pending(*packet.id);
   for (auto& h : any_) h(ev.name, ev.args);
   dispatch_event(ev, 0);
 }
@@ -218,12 +255,14 @@ void SocketImpl::on_ack(Packet&& packet, std::vector<Bytes>&& attachments) {
   if (p.callback) p.callback(false, std::move(args));
 }
 
-SocketInfo SocketImpl::info() const {
+SocketInfo SocketImpl::info(SocketDetail detail) const {
   SocketInfo i;
   i.id = id_;
-  i.handshake = handshake_;
-  i.rooms = rooms_;
   i.data = data_;
+  if (detail == SocketDetail::full) {
+    i.handshake = handshake_;
+    i.rooms = rooms_;
+  }
   return i;
 }
 

@@ -15,6 +15,7 @@
 //   nick (name, ack)          a display name of 1..32 characters (code points) without control
 //                             characters, kept in socket.data.name; ack({ok:true})
 //   members (room, ack)       ack({ok:true, room, members:[{id, name}]}), sorted by id, name null
+//                             (only for a member of the room: else {ok:false, error})
 //                             when unset
 // Invalid arguments (room not a string, text missing, bad name) answer the error ack
 // {ok:false, error:"<reason>"} when there is an ack, and are ignored otherwise; join, leave, nick
@@ -125,6 +126,7 @@ io.on("connection", (socket) => {
     const [room] = args;
     if (typeof room !== "string") return fail(ack, "room must be a string");
     if (!ack) return;
+    if (!socket.rooms.has(room)) return fail(ack, "not in this room");
     ack({ ok: true, room, members: await membersOf(room) });
   });
 

@@ -50,8 +50,9 @@ function handshakeOf(socket) {
   if (opts.trustProxy) {
     const xff = h.headers["x-forwarded-for"];
     if (xff) {
-      const first = xff.split(",")[0].trim();
-      if (first) out.address = first;
+      // Read from the right, one trusted proxy (the peer): the last entry is the client.
+      const last = xff.split(",").pop().trim();
+      if (last) out.address = last;
     }
     const proto = h.headers["x-forwarded-proto"];
     if (proto) out.secure = proto.startsWith("https");

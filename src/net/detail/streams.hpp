@@ -23,6 +23,10 @@ struct ConnContext {
   const ServerOptions* options = nullptr;
   HttpHandler* handler = nullptr;
   ServerStats* stats = nullptr;
+  // This connection's place in the connection budget: every session that owns the stream holds
+  // a copy, so it is given back when the last of them (HTTP, then WebSocket) is gone.
+  std::shared_ptr<AddressLimits::Slot> slot;
+  core::TripLog* header_log = nullptr;  // the shard's, for 431s
 };
 
 WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,

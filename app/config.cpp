@@ -471,6 +471,33 @@ const std::vector<Key>& keys() {
            throw Invalid(in_quotes(text(v)) + " is not classic or sharded");
          s.redis_sharded = text(v) == "sharded";
        }},
+      {"connection-state-recovery", Kind::boolean, kServer, "[=BOOL]",
+       "give a client that lost its connection its id, rooms, data and missed messages back [false]",
+       [](AppSettings& s, const Value& v) { s.server.connection_state_recovery.enabled = boolean(v); }},
+      {"max-disconnection-duration", Kind::integer, kServer, "MS",
+       "how long a lost connection may be recovered [120000]",
+       [](AppSettings& s, const Value& v) {
+         s.server.connection_state_recovery.max_disconnection_duration = ms(v);
+       },
+       1, kMaxMs},
+      {"recovery-skip-middlewares", Kind::boolean, kServer, "[=BOOL]",
+       "a recovered connection skips the connection middlewares [true]",
+       [](AppSettings& s, const Value& v) {
+         s.server.connection_state_recovery.skip_middlewares = boolean(v);
+       }},
+      {"recovery-max-bytes", Kind::integer, kServer, "BYTES",
+       "messages kept for recovery, per namespace; the oldest are dropped first [67108864]",
+       [](AppSettings& s, const Value& v) {
+         s.server.connection_state_recovery.max_bytes = static_cast<std::size_t>(integer(v));
+       },
+       1024, std::int64_t{1} << 40},
+      {"recovery-max-sessions", Kind::integer, kServer, "N",
+       "disconnected sessions kept for recovery, per namespace; the oldest are dropped first [100000]",
+       [](AppSettings& s, const Value& v) {
+         s.server.connection_state_recovery.max_sessions = static_cast<std::size_t>(integer(v));
+       },
+       1, 100'000'000},
+
       {"redis-max-publish-queue", Kind::integer, kCluster, "BYTES",
        "bytes of publishes waiting for a slow Redis; beyond, dropped for the other nodes and counted "
        "[16777216]",

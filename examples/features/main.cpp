@@ -163,6 +163,20 @@ void setup(const SocketPtr& socket) {
   });
   socket->on("get:handshake", [](Event& ev) { ev.ack(one(handshake_json(ev.socket->handshake()))); });
   socket->on("get:rooms", [](Event& ev) { ev.ack(one(sorted_rooms(ev.socket->rooms()))); });
+  // A socket.emit from the socket's "disconnect" handler: with connection state recovery it is
+  // kept for the session, and replayed if the client comes back.
+  socket->on("do:emit-on-disconnect", [](Event& ev) {
+    if (ev.args.empty() || !ev.args[0].is_string()) return;
+    const std::string event(ev.args.string_at(0));
+    Args rest = ev.args;
+    rest.drop_front();
+    std::weak_ptr<Socket> weak = ev.socket;
+    ev.socket->on_disconnect([weak, event, rest](const std::string&) {
+      if (auto s = weak.lock()) s->emit(event, rest);
+    });
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+  socket->on("get:recovered", [](Event& ev) { ev.ack(one(ev.socket->recovered())); });
   socket->on("get:id", [](Event& ev) {
     ev.ack(one(json::object{{"id", ev.socket->id()}, {"nsp", ev.socket->nsp().name()}}));
   });
@@ -338,6 +352,12 @@ int main(int argc, char** argv) {
   app.add_option("--slow-client-timeout", slow_client_timeout,
                  "ms over the high-water mark before a disconnect")
       ->check(CLI::Range(1, 3'600'000));
+  bool recovery = false, skip_middlewares = true;
+  int max_disconnection_duration = 2 * 60 * 1000;
+  app.add_flag("--connection-state-recovery", recovery, "connection state recovery");
+  app.add_option("--max-disconnection-duration", max_disconnection_duration, "ms")
+      ->check(CLI::Range(1, 86'400'000));
+  app.add_option("--recovery-skip-middlewares", skip_middlewares, "true|false");
   if (const int code = examples::parse(app, argc, argv); code >= 0) return code;
   examples::init_logging("features", flags);
 
@@ -352,6 +372,10 @@ int main(int argc, char** argv) {
   so.cors.enabled = true;  // like the reference server: cors {origin: "*"}
   so.outbox_high_water = outbox_high_water;
   so.slow_client_timeout = std::chrono::milliseconds(slow_client_timeout);
+  so.connection_state_recovery.enabled = recovery;
+  so.connection_state_recovery.max_disconnection_duration =
+      std::chrono::milliseconds(max_disconnection_duration);
+  so.connection_state_recovery.skip_middlewares = skip_middlewares;
   so.serve_client = false;
   so.serve_static = false;
   Server io(so);
@@ -379,7 +403,8 @@ int main(int argc, char** argv) {
   });
   io.on_connection([](const SocketPtr& socket) {
     const auto* name = socket->handshake().auth.if_contains("name");
-    socket->data() = json::object{{"name", name ? *name : json::value()}};
+    // A recovered socket keeps the data of its session.
+    if (!socket->recovered()) socket->data() = json::object{{"name", name ? *name : json::value()}};
     setup(socket);
   });
   // A server-side handler: never runs for this node's own server_side_emit.

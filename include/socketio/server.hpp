@@ -55,6 +55,19 @@ struct TlsConfig {
 // packet, what /socket.io/socket.io.msgpack.min.js speaks).
 enum class Parser { json, msgpack };
 
+// Connection state recovery (the reference's connectionStateRecovery): a client that lost its
+// connection and comes back within max_disconnection_duration gets its id, rooms and data back,
+// and the packets it missed. Off by default, as in Node. Each namespace keeps the recoverable
+// packets of the window once (whatever the number of recipients) and the sessions of
+// disconnected sockets, within max_bytes / max_sessions (oldest dropped first, counted).
+struct RecoveryOptions {
+  bool enabled = false;
+  std::chrono::milliseconds max_disconnection_duration{2 * 60 * 1000};
+  bool skip_middlewares = true;              // a recovered socket skips the connection middlewares
+  std::size_t max_bytes = 64 * 1024 * 1024;  // retained packets, per namespace
+  std::size_t max_sessions = 100'000;        // kept sessions, per namespace
+};
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;
@@ -132,6 +145,7 @@ struct ServerOptions {
   std::string static_dir;  // empty: the built-in chat page (if any)
   bool serve_static = true;
   AdapterFactory adapter;  // null: in-process adapter
+  RecoveryOptions connection_state_recovery;
   // Operations endpoints (docs/operations.md): GET /metrics (Prometheus) and GET /healthz,
   // /readyz on the main port; and/or a listener of their own serving all three.
   bool serve_metrics = false;

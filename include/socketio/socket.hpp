@@ -78,6 +78,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   virtual bool connected() const noexcept = 0;
   // socket.data: free for the application; copied by fetchSockets.
   virtual boost::json::value& data() noexcept = 0;
+  // True when this socket is a recovered session (connection state recovery): same id, rooms
+  // and data as before the client lost its connection, the missed packets replayed. The
+  // reference's socket.recovered.
+  virtual bool recovered() const noexcept = 0;
   // "polling" or "websocket" (the current Engine.IO transport).
   virtual std::string_view transport() const noexcept = 0;
 

@@ -6,7 +6,10 @@ namespace socketio::sio {
 
 InMemoryAdapter::InMemoryAdapter(ServerCore& core, const std::string& name,
                                  std::shared_ptr<Handlers> handlers)
-    : core_(core), name_(name), handlers_(std::move(handlers)), shards_(core.pool->size()) {}
+    : core_(core), name_(name), handlers_(std::move(handlers)), shards_(core.pool->size()) {
+  if (core.options.connection_state_recovery.enabled)
+    sessions_ = std::make_unique<SessionStore>(core.options.connection_state_recovery);
+}
 
 InMemoryAdapter::~InMemoryAdapter() = default;
 
@@ -92,16 +95,34 @@ void InMemoryAdapter::room_shards_changed(const std::string& room, bool added) {
 }
 
 void InMemoryAdapter::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
-  // Encoded once per wire format in use; every shard queues the same immutable buffers.
-  auto encoded = std::make_shared<const MultiEncoded>(core_.formats_in_use(), name_, packet.data,
-                                                      packet.attachments, std::nullopt);
   auto o = std::make_shared<const BroadcastOptions>(opts);
-  on_each_shard([this, encoded, o](std::size_t s) {
+  // Recoverable (an EVENT without ack, not volatile): the offset is appended once to the packet
+  // and it is kept once, before it is encoded once per wire format in use.
+  if (sessions_ && packet.type == 2 && !opts.flags.volatile_) {
+    boost::json::array data = packet.data;
+    sessions_->store(data, packet.attachments, opts, [&] {
+      fan_out(std::make_shared<const MultiEncoded>(core_.formats_in_use(), name_, data, packet.attachments,
+                                                   std::nullopt),
+              o, true);
+    });
+    return;
+  }
+  // Encoded once per wire format in use; every shard queues the same immutable buffers.
+  fan_out(std::make_shared<const MultiEncoded>(core_.formats_in_use(), name_, packet.data, packet.attachments,
+                                               std::nullopt),
+          o, false);
+}
+
+void InMemoryAdapter::fan_out(std::shared_ptr<const MultiEncoded> encoded,
+                              std::shared_ptr<const BroadcastOptions> o, bool in_order) {
+  auto deliver = [this, encoded, o](std::size_t s) {
     for (auto* sock : targets(s, *o)) {
       core_.counters.broadcast_deliveries.inc();
       sock->send_encoded(*encoded, o->flags.volatile_, o->flags.compress);
     }
-  });
+  };
+  if (!in_order) return on_each_shard(deliver);
+  for (std::size_t s = 0; s < core_.pool->size(); ++s) core_.pool->post(s, [deliver, s] { deliver(s); });
 }
 
 void InMemoryAdapter::broadcast_with_ack(const OutgoingPacket& packet, const BroadcastOptions& opts,

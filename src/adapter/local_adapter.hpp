@@ -9,6 +9,7 @@
 // the shard-local ones only on that shard's thread.
 #pragma once
 
+#include "adapter/session_store.hpp"
 #include "socketio/adapter.hpp"
 
 #include <atomic>
@@ -27,6 +28,7 @@ namespace socketio::sio {
 struct ServerCore;
 struct Handlers;
 class SocketImpl;
+class MultiEncoded;
 
 class InMemoryAdapter final : public LocalNamespace {
  public:
@@ -61,6 +63,9 @@ class InMemoryAdapter final : public LocalNamespace {
   std::size_t socket_count() const noexcept { return socket_count_.load(std::memory_order_relaxed); }
   std::uint64_t next_ack_id() noexcept { return next_ack_id_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Connection state recovery: the namespace's kept sessions and packets; null when it is off.
+  SessionStore* sessions() noexcept { return sessions_.get(); }
+
   // Shard-local (called on shard s's thread).
   void add_socket(std::size_t shard, SocketImpl* s);
   void remove_socket(std::size_t shard, SocketImpl* s);
@@ -76,6 +81,10 @@ class InMemoryAdapter final : public LocalNamespace {
   std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);
   // Runs fn(shard) on every shard: inline on the calling shard, posted to the others.
   void on_each_shard(std::function<void(std::size_t)> fn);
+  // Every shard queues `encoded` to the sockets matching o; posted to all of them (also the
+  // calling one) when `in_order`, so that each shard delivers broadcasts in the order posted.
+  void fan_out(std::shared_ptr<const MultiEncoded> encoded, std::shared_ptr<const BroadcastOptions> o,
+               bool in_order);
   // A shard gained (added) or lost a room: tells the adapter when the node as a whole did.
   void room_shards_changed(const std::string& room, bool added);
 
@@ -89,6 +98,7 @@ class InMemoryAdapter final : public LocalNamespace {
   std::atomic<std::size_t> socket_count_{0};
   std::mutex room_shards_mutex_;
   std::unordered_map<std::string, std::size_t> room_shards_;  // room -> shards holding it
+  std::unique_ptr<SessionStore> sessions_;
 };
 
 }  // namespace socketio::sio

@@ -198,15 +198,35 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
     }
     return refuse_connect(nsp_name, "Invalid namespace");
   }
+  // Connection state recovery: a pid and an offset (strings) in the CONNECT ask for the session
+  // back (namespace.ts _createSocket).
+  std::optional<RestoredSession> restored;
+  if (auto* store = nsp->local().sessions()) {
+    const auto* pid = auth_obj.if_contains("pid");
+    const auto* offset = auth_obj.if_contains("offset");
+    if (pid && pid->is_string() && offset && offset->is_string())
+      restored = store->restore(std::string(pid->get_string()), std::string(offset->get_string()));
+  }
   // Protocol v4 clients know their socket id without being told: the Engine.IO id ("/") or
   // "<nsp>#<Engine.IO id>", as the reference names them. v5 ids are random (the Engine.IO id is
   // a secret).
-  std::string id = format_ != WireFormat::json_v4 ? core::make_random_id()
-                   : nsp_name == "/"              ? session_raw_->id()
-                                                  : nsp_name + "#" + session_raw_->id();
-  auto socket = std::make_shared<SocketImpl>(std::move(nsp), weak_from_this(), shard_, format_, std::move(id),
+  std::string id = restored                         ? restored->session.sid
+                   : format_ != WireFormat::json_v4 ? core::make_random_id()
+                   : nsp_name == "/"                ? session_raw_->id()
+                                                    : nsp_name + "#" + session_raw_->id();
+  auto socket = std::make_shared<SocketImpl>(nsp, weak_from_this(), shard_, format_, std::move(id),
                                              make_handshake(std::move(auth_obj)));
   connecting_.insert(nsp_name);
+  if (restored) {
+    // As the reference's Socket constructor: the missed packets go out before the middlewares
+    // and the CONNECT answer (the client buffers them until it is connected), in their order.
+    for (const auto& p : restored->missed)
+      write(encode_event(format_, nsp_name, p->data, p->attachments, std::nullopt), false);
+    socket->restore(std::move(restored->session));
+    if (core_.options.connection_state_recovery.skip_middlewares) return finish_connect(socket);
+  } else if (nsp->local().sessions()) {
+    socket->set_pid(core::make_random_id());
+  }
   run_middleware(socket, 0);
 }
 
@@ -253,8 +273,11 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
   if (connect_timer_) connect_timer_->cancel();
   sockets_[name] = socket;
   socket->on_connected();
-  const boost::json::value reply = {{"sid", socket->id()}};
-  write(encode_simple(format_, PacketType::connect, name, &reply), false);
+  // With recovery, the private session id the client presents when it reconnects.
+  boost::json::object reply{{"sid", socket->id()}};
+  if (!socket->pid().empty()) reply["pid"] = socket->pid();
+  const boost::json::value reply_value(std::move(reply));
+  write(encode_simple(format_, PacketType::connect, name, &reply_value), false);
   auto handlers = static_cast<NamespaceImpl&>(socket->nsp()).handlers();
   for (auto& h : handlers->connection) {
     if (!socket->connected()) break;

@@ -220,6 +220,12 @@ class SocketImpl final : public Socket {
   Namespace& nsp() noexcept override { return nsp_; }
   bool connected() const noexcept override { return connected_; }
   boost::json::value& data() noexcept override { return data_; }
+  bool recovered() const noexcept override { return recovered_; }
+  // Connection state recovery: a fresh private session id, or the restored session (rooms are
+  // joined when the socket connects).
+  void set_pid(std::string pid) { pid_ = std::move(pid); }
+  void restore(PersistedSession session);
+  const std::string& pid() const noexcept { return pid_; }
   std::string_view transport() const noexcept override;
 
   void on(std::string event, EventHandler handler) override {
@@ -285,6 +291,9 @@ class SocketImpl final : public Socket {
   std::string id_;
   Handshake handshake_;
   boost::json::value data_;
+  std::string pid_;  // empty unless connection state recovery is on
+  bool recovered_ = false;
+  std::vector<std::string> restored_rooms_;
   bool connected_ = false;
   std::multimap<std::string, EventHandler> handlers_;
   std::vector<AnyHandler> any_, any_out_;

@@ -221,6 +221,27 @@ LimitLogs& ServerCore::limit_logs_here() {
   return *limit_logs[here < limit_logs.size() - 1 ? here : limit_logs.size() - 1];
 }
 
+static void collect_recovery(MetricsSink& sink, const std::string& nsp, const SessionStore& store) {
+  const MetricLabels l{{"namespace", nsp}};
+  const auto& c = store.counters();
+  const auto n = [](const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load()); };
+  sink.gauge("socketio_recovery_retained_bytes", "Bytes of packets kept for connection state recovery", l,
+             static_cast<double>(store.retained_bytes()));
+  sink.gauge("socketio_recovery_retained_packets", "Packets kept for connection state recovery", l,
+             static_cast<double>(store.retained_packets()));
+  sink.gauge("socketio_recovery_sessions", "Disconnected sessions kept for connection state recovery", l,
+             static_cast<double>(store.kept_sessions()));
+  sink.counter("socketio_recovery_packets_evicted_total",
+               "Packets dropped for --recovery-max-bytes before their window ended", l, n(c.packets_evicted));
+  sink.counter("socketio_recovery_sessions_evicted_total",
+               "Sessions dropped for --recovery-max-sessions before their window ended", l,
+               n(c.sessions_evicted));
+  sink.counter("socketio_recovery_restored_total", "Sessions recovered", l, n(c.sessions_restored));
+  sink.counter("socketio_recovery_failed_total",
+               "Recoveries refused (unknown or expired session, offset out of the window)", l,
+               n(c.restores_failed));
+}
+
 }  // namespace socketio::sio
 
 namespace socketio {
@@ -269,9 +290,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->metrics->add_collector([impl = impl_.get()](MetricsSink& sink) {
     {
       std::lock_guard lock(impl->core.ns_mutex);
-      for (const auto& [name, nsp] : impl->core.namespaces)
+      for (const auto& [name, nsp] : impl->core.namespaces) {
         sink.gauge("socketio_connected_sockets", "Sockets connected to a namespace on this node",
                    {{"namespace", name}}, static_cast<double>(nsp->local_socket_count()));
+        if (const auto* store = nsp->local().sessions()) sio::collect_recovery(sink, name, *store);
+      }
     }
     for (std::size_t i = 0; i < impl->pool->size(); ++i)
       sink.gauge("socketio_event_loop_lag_seconds",

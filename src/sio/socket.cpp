@@ -42,7 +42,27 @@ void SocketImpl::on_connected() {
   connect_pending_ = false;
   nsp_.connect_done();
   join(id_);
+  for (const auto& r : restored_rooms_) join(r);
+  restored_rooms_.clear();
 }
+
+void SocketImpl::restore(PersistedSession session) {
+  pid_ = std::move(session.pid);
+  data_ = std::move(session.data);
+  restored_rooms_ = std::move(session.rooms);
+  recovered_ = true;
+}
+
+namespace {
+
+// socket.io's RECOVERABLE_DISCONNECT_REASONS: a session is kept only when the connection was lost
+// (or the server went down), never when either side meant to disconnect.
+bool recoverable(const std::string& reason) {
+  return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
+         reason == "ping timeout" || reason == "server shutting down" || reason == "forced server close";
+}
+
+}  // namespace
 
 SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_, bool compress) {
   if (!connected_) return SendResult::dropped;
@@ -61,6 +81,21 @@ SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volat
 }
 
 SendResult SocketImpl::emit(std::string_view event, Args args) {
+  if (!pid_.empty()) {
+    // With connection state recovery, as the reference: through the adapter to the socket's own
+    // room, so that the packet gets an offset and is kept for a reconnection (also once the
+    // socket is disconnected: it is then only kept, for its session).
+    for (auto& h : any_out_) h(std::string(event), args);
+    nsp_.core().counters.events_sent.inc();
+    OutgoingPacket p;
+    p.nsp = nsp_.name();
+    p.data = event_array(event, args);
+    p.attachments = std::move(args.attachments());
+    BroadcastOptions o;
+    o.rooms.push_back(id_);
+    nsp_.adapter().broadcast(p, o);
+    return SendResult::sent;
+  }
   return emit_impl(event, std::move(args), false, std::nullopt);
 }
 
@@ -189,6 +224,8 @@ void SocketImpl::on_close(const std::string& reason) {
   auto self = shared_from_this();
   nsp_.core().counters.disconnected(reason).inc();
   for (auto& h : disconnecting_) h(reason);
+  if (auto* store = nsp_.local().sessions(); store && recoverable(reason))
+    store->persist({id_, pid_, rooms_, data_});
   connected_ = false;
   for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
   rooms_.clear();

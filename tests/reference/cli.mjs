@@ -78,6 +78,15 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--trust-proxy":
         opts.trustProxy = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
+      case "--connection-state-recovery":
+        opts.recovery = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
+      case "--max-disconnection-duration":
+        opts.maxDisconnectionDuration = positiveInt(name, key, takeValue());
+        break;
+      case "--recovery-skip-middlewares":
+        opts.skipMiddlewares = takeValue() !== "false";
+        break;
       case "--outbox-high-water":
       case "--slow-client-timeout":
       case "--log-level":
@@ -105,6 +114,14 @@ export function createSocketServer(opts) {
     pingTimeout: opts.pingTimeout,
     ...(opts.httpCompression === false ? { httpCompression: false } : {}),
     allowEIO3: Boolean(opts.allowEIO3),
+    ...(opts.recovery
+      ? {
+          connectionStateRecovery: {
+            maxDisconnectionDuration: opts.maxDisconnectionDuration ?? 2 * 60 * 1000,
+            skipMiddlewares: opts.skipMiddlewares ?? true,
+          },
+        }
+      : {}),
   });
   return { httpServer, io };
 }

@@ -5,7 +5,9 @@
 // acks, through what the clients receive, and through one JSON line per server-side event on
 // stdout ("log {...}": connect, disconnecting with the rooms, disconnect with the reason).
 //
-// Flags: --host, --port, --threads (ignored), --ping-interval, --ping-timeout, --trust-proxy
+// Flags: --host, --port, --threads (ignored), --ping-interval, --ping-timeout,
+// --connection-state-recovery, --max-disconnection-duration MS, --recovery-skip-middlewares BOOL,
+// --trust-proxy
 // (handshake address/secure from X-Forwarded-For/-Proto; socket.io has no such option, so it is
 // emulated here the way the C++ server does it). The C++-only flags --outbox-high-water and
 // --slow-client-timeout are accepted and ignored (Node has no outbox bound).
@@ -78,6 +80,15 @@ function setup(socket) {
   });
   socket.on("error", () => {}); // middleware errors land here
 
+  socket.on("get:recovered", (ack) => ack(socket.recovered));
+  // A socket.emit from the socket's "disconnect" handler: with connection state recovery it is
+  // kept for the session, and replayed if the client comes back.
+  socket.on("do:emit-on-disconnect", (...raw) => {
+    const { args, ack } = splitAck(raw);
+    const [event, ...rest] = args;
+    socket.on("disconnect", () => socket.emit(event, ...rest));
+    ack?.({ ok: true });
+  });
   socket.on("mw:rewrite", (value, ack) => ack(value));
   socket.on("mw:block", (ack) => ack("handler ran"));
 
@@ -202,7 +213,8 @@ io.use((socket, next) => {
   next();
 });
 io.on("connection", (socket) => {
-  socket.data = { name: socket.handshake.auth?.name ?? null };
+  // A recovered socket keeps the data of its session.
+  if (!socket.recovered) socket.data = { name: socket.handshake.auth?.name ?? null };
   setup(socket);
 });
 // A server-side handler: never runs for this node's own serverSideEmit.

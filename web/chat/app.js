@@ -5,7 +5,8 @@
 // room as {room, text}, "presence" {room, members} after membership changes.
 //
 // socket.io-client reconnects by itself; the server forgets a socket's rooms and name when it
-// goes, so both are re-sent on every "connect". They are also kept in localStorage so that a
+// goes (unless it recovered the session: --connection-state-recovery), so both are re-sent on
+// every "connect". They are also kept in localStorage so that a
 // reload comes back to the same rooms. Everything received is rendered with textContent, never
 // as HTML. No framework and no build step, on purpose: this file is served as it is.
 "use strict";
@@ -120,8 +121,14 @@
     engine.on("upgrade", (transport) => setTransport(transport.name));
   });
 
+  let connectedBefore = false;
   socket.on("connect", () => {
-    setStatus("connected", "connected");
+    // With --connection-state-recovery the server gives a reconnecting client its id, rooms and
+    // the messages it missed back (socket.recovered); otherwise a reconnect is a new session.
+    if (!connectedBefore) setStatus("connected", "connected");
+    else if (socket.recovered) setStatus("connected", "reconnected: session recovered, missed messages replayed");
+    else setStatus("connected", "reconnected: new session");
+    connectedBefore = true;
     setTransport(socket.io.engine.transport.name);
     updateComposer();
     if (nick) sendNick(nick);

@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, utf8, http_request, tls_stream
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, jsonp, utf8, http_request, tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.

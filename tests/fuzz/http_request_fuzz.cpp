@@ -52,11 +52,8 @@ std::optional<std::size_t> feed(detail::RequestParser& p, std::string_view piece
   while (used < piece.size() && !p.is_done()) {
     const std::size_t n = p.put(boost::asio::buffer(piece.data() + used, piece.size() - used), ec);
     used += n;
-    if (ec == http::error::need_more) {
-      ec = {};
-      if (n == 0) break;  // Beast keeps what it could not use yet: the caller appends more
-      continue;
-    }
+    // As http::read does: after need_more, put() is called again only once more bytes are in.
+    if (ec == http::error::need_more) break;
     if (ec) return std::nullopt;
   }
   return used;

@@ -397,8 +397,10 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
         if (auto s = w.lock()) s->on_get_aborted(raw);
       });
     });
-    if (upgrade_ == Upgrade::probing && probe_answered_ && buffer_.empty()) {
-      // The client is moving to WebSocket: release this poll at once.
+    if (upgrade_ == Upgrade::probing && probe_answered_) {
+      // The client is moving to WebSocket: release this poll at once with a noop. What is buffered
+      // (a ping that fell due meanwhile, messages) waits for the WebSocket, in order; it goes to
+      // the next poll if the upgrade fails.
       auto r = std::move(pending_get_);
       respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
       return;

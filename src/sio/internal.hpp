@@ -66,6 +66,10 @@ struct ServerCore {
   WireFormat format_for(const eio::Session& session) const noexcept;
 };
 
+// ServerOptions' Engine.IO hooks (cookie, allow_request, headers, connection_error) as the
+// engine's options.
+void wire_engine_hooks(const ServerOptions& o, eio::Options& eo);
+
 class NamespaceImpl final : public Namespace {
  public:
   NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers);

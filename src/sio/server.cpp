@@ -101,6 +101,28 @@ class ParentAdapter final : public Adapter {
 
 }  // namespace
 
+void wire_engine_hooks(const ServerOptions& o, eio::Options& eo) {
+  if (o.cookie) eo.cookie = [c = *o.cookie](std::string_view sid) { return serialize_cookie(c, sid); };
+  if (o.allow_request)
+    eo.allow_request = [f = o.allow_request](const net::HttpRequest& r) { return f(EngineRequest(r)); };
+  if (o.initial_headers || o.headers) {
+    // engine.io emits initial_headers, then headers, on the same header object.
+    eo.headers = [initial_hook = o.initial_headers, every_hook = o.headers](
+                     eio::Options::ExtraHeaders& h, const net::HttpRequest& r, bool initial) {
+      const EngineRequest req(r);
+      if (initial && initial_hook) initial_hook(h, req);
+      if (every_hook) every_hook(h, req);
+    };
+  }
+  if (o.on_connection_error) {
+    eo.connection_error = [f = o.on_connection_error](eio::ErrorCode code, const boost::json::object& context,
+                                                      const net::HttpRequest& r) {
+      const EngineRequest req(r);
+      f(ConnectionError{static_cast<EngineError>(code), eio::error_message(code), context, req});
+    };
+  }
+}
+
 std::unique_ptr<Adapter> ServerCore::make_adapter(NamespaceImpl& nsp) {
   if (options.adapter) return options.adapter(nsp.local());
   return std::make_unique<Adapter>(nsp.local());
@@ -291,6 +313,7 @@ std::uint16_t Server::listen() {
   eo.cors.credentials = o.cors.credentials;
   eo.cors.methods = o.cors.methods;
   eo.cors.allowed_headers = o.cors.allowed_headers;
+  sio::wire_engine_hooks(o, eo);
   eo.metrics = impl_->metrics.get();
   impl_->engine = std::make_unique<eio::Server>(*impl_->pool, eo);
   impl_->engine->on_connection([core = &impl_->core](const std::shared_ptr<eio::Session>& session) {

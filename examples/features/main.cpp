@@ -82,22 +82,6 @@ Args spec_args(const Args& args, std::size_t i) {
   return Args(v->get_array(), args.attachments());
 }
 
-// v (a value of `from`) with its binary placeholders re-attached to `to`.
-json::value carry(const json::value& v, const Args& from, Args& to) {
-  if (const Bytes* b = from.binary(v)) return to.attach(*b);
-  if (v.is_array()) {
-    json::array a;
-    for (const auto& e : v.get_array()) a.push_back(carry(e, from, to));
-    return a;
-  }
-  if (v.is_object()) {
-    json::object o;
-    for (const auto& kv : v.get_object()) o[kv.key()] = carry(kv.value(), from, to);
-    return o;
-  }
-  return v;
-}
-
 Args one(json::value v) {
   return Args().add(std::move(v));
 }
@@ -249,7 +233,8 @@ void setup(const SocketPtr& socket) {
             // Like the reference: each client's first ack argument, its binary values included.
             Args out;
             json::array first;
-            for (auto& r : responses) first.push_back(r.empty() ? json::value() : carry(r[0], r, out));
+            for (auto& r : responses)
+              first.push_back(r.empty() ? json::value() : examples::reattach(r, r[0], out));
             out.add(json::object{{"timedOut", timed_out}, {"responses", std::move(first)}});
             ev.ack(std::move(out));
           });

@@ -101,6 +101,12 @@ class ParentAdapter final : public Adapter {
 
 }  // namespace
 
+// The public EngineError mirrors the engine's codes (the public headers do not include src/).
+static_assert(static_cast<int>(EngineError::unknown_transport) ==
+              static_cast<int>(eio::ErrorCode::unknown_transport));
+static_assert(static_cast<int>(EngineError::unsupported_protocol_version) ==
+              static_cast<int>(eio::ErrorCode::unsupported_protocol_version));
+
 void wire_engine_hooks(const ServerOptions& o, eio::Options& eo) {
   if (o.cookie) eo.cookie = [c = *o.cookie](std::string_view sid) { return serialize_cookie(c, sid); };
   if (o.allow_request)

@@ -4,7 +4,9 @@
 // must say which transport it uses and that the connection is encrypted. A third page, served by a
 // tiny Node server on another origin, loads the client bundle from the server with a plain
 // <script src> and connects to it cross-origin (an echo ack proves the round trip). Then the server
-// is restarted on the same port and both chat pages must come back by themselves.
+// is restarted on the same port and both chat pages must come back by themselves. With
+// ?parser=msgpack the page loads /socket.io/socket.io.msgpack.min.js and talks to a server started
+// with --parser msgpack (one page on WebSocket, one on polling).
 //
 // TLS: the server makes its own certificate (--tls-self-signed localhost), the same command a
 // developer runs, and the browser contexts accept it with ignoreHTTPSErrors (Chromium's

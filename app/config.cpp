@@ -210,6 +210,42 @@ void apply_static(AppSettings& s, const Value& v) {
   s.server.static_dir = dir;
 }
 
+void apply_parser(AppSettings& s, const Value& v) {
+  const auto& name = text(v);
+  if (name == "json")
+    s.server.parser = socketio::Parser::json;
+  else if (name == "msgpack")
+    s.server.parser = socketio::Parser::msgpack;
+  else
+    throw Invalid(in_quotes(name) + " is not a parser: use json or msgpack");
+}
+
+// --cookie-* imply --cookie, with engine.io's defaults for the rest.
+socketio::CookieOptions& cookie(AppSettings& s) {
+  if (!s.server.cookie) s.server.cookie.emplace();
+  return *s.server.cookie;
+}
+
+void apply_cookie_name(AppSettings& s, const Value& v) {
+  const auto& name = text(v);
+  // The `cookie` package refuses a name that is not an RFC 6265 token.
+  const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+  if (!ok) throw Invalid(in_quotes(name) + " is not a valid cookie name");
+  cookie(s).name = name;
+}
+
+void apply_cookie_same_site(AppSettings& s, const Value& v) {
+  std::string value = text(v);
+  for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (value == "false") value.clear();
+  if (value != "lax" && value != "strict" && value != "none" && !value.empty())
+    throw Invalid(in_quotes(text(v)) + " is not a SameSite value: use lax, strict, none or false");
+  cookie(s).same_site = value;
+}
+
 void apply_tls_min_version(AppSettings& s, const Value& v) {
   std::string version = text(v);
   for (std::string_view prefix : {"TLSv", "tlsv", "TLS", "tls"}) {
@@ -430,6 +466,23 @@ const std::vector<Key>& keys() {
          s.server.http_compression_threshold = static_cast<std::size_t>(integer(v));
        },
        0, std::numeric_limits<std::uint32_t>::max()},
+      {"parser", Kind::text, kEngine, "NAME",
+       "client packet format: json (socket.io-parser) or msgpack (socket.io-msgpack-parser) [json]",
+       apply_parser},
+      {"cookie", Kind::boolean, kEngine, "[=BOOL]",
+       "set engine.io's io=<sid> cookie on the polling handshake (cookie-based sticky balancers) [false]",
+       [](AppSettings& s, const Value& v) {
+         if (boolean(v))
+           cookie(s);
+         else
+           s.server.cookie.reset();
+       }},
+      {"cookie-name", Kind::text, kEngine, "NAME", "name of that cookie; implies --cookie [io]",
+       apply_cookie_name},
+      {"cookie-path", Kind::text, kEngine, "PATH", "its Path attribute, empty for none; implies --cookie [/]",
+       [](AppSettings& s, const Value& v) { cookie(s).path = text(v); }},
+      {"cookie-same-site", Kind::text, kEngine, "VALUE",
+       "its SameSite attribute: lax, strict, none or false; implies --cookie [lax]", apply_cookie_same_site},
 
       {"tls-cert", Kind::text, kTls, "FILE", "PEM certificate chain: enables HTTPS/WSS",
        [](AppSettings& s, const Value& v) { s.server.tls.cert_file = text(v); }},

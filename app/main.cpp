@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
 #include "adapter/redis/redis_adapter.hpp"
 
@@ -194,6 +195,12 @@ int main(int argc, char** argv) {
   // Before anything logs from another thread (the Redis connections start at once).
   socketio::app::init_logging(settings.log_level, settings.log_format);
   socketio::ServerOptions server_options = settings.server;
+  // engine.io's connection_error, which Node deployments log and alert on.
+  server_options.on_connection_error = [](const socketio::ConnectionError& e) {
+    spdlog::info("connection_error code={} message=\"{}\" context={} address={} url={}",
+                 static_cast<int>(e.code), e.message, boost::json::serialize(e.context),
+                 e.request.remote_address(), e.request.url());
+  };
   std::optional<socketio::redis::RedisConnection> redis;
   if (!settings.redis_url.empty()) {
     socketio::redis::RedisConfig rc;

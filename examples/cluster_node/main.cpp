@@ -61,27 +61,12 @@ std::vector<std::string> string_list(const Args& args, std::size_t i) {
   return out;
 }
 
-// A value of `from` with its binary placeholders re-attached to `to` (renumbered).
-json::value reattach(const Args& from, const json::value& v, Args& to) {
-  if (const auto* b = from.binary(v)) return to.attach(*b);
-  if (v.is_array()) {
-    json::array a;
-    for (const auto& x : v.get_array()) a.push_back(reattach(from, x, to));
-    return a;
-  }
-  if (v.is_object()) {
-    json::object o;
-    for (const auto& kv : v.get_object()) o[kv.key()] = reattach(from, kv.value(), to);
-    return o;
-  }
-  return v;
-}
-
 // {timedOut, responses}: one value per response (its first argument), binary included.
 Args result(bool timed_out, std::vector<Args>& responses) {
   Args out;
   json::array list;
-  for (auto& r : responses) list.push_back(r.empty() ? json::value(nullptr) : reattach(r, r[0], out));
+  for (auto& r : responses)
+    list.push_back(r.empty() ? json::value(nullptr) : examples::reattach(r, r[0], out));
   out.add(json::object{{"timedOut", timed_out}, {"responses", std::move(list)}});
   return out;
 }

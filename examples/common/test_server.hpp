@@ -1,7 +1,7 @@
 // What the test servers under examples/ (conformance, features, cluster_node) share with the
 // integration harness (tests/integration/README.md): the flags --host, --port, --threads and
 // --log-level, logging to stderr, the "NAME listening on http://HOST:PORT" line on stdout, and a
-// graceful stop on SIGINT/SIGTERM.
+// graceful stop on SIGINT/SIGTERM; and reattach() for relaying ack values with their binary.
 #pragma once
 
 #include "socketio/server.hpp"
@@ -20,6 +20,23 @@
 #include <thread>
 
 namespace socketio::examples {
+
+// A value of `from` with its binary placeholders re-attached to `to` (renumbered): for putting
+// values received from several clients (acks) into one reply.
+inline boost::json::value reattach(const Args& from, const boost::json::value& v, Args& to) {
+  if (const auto* b = from.binary(v)) return to.attach(*b);
+  if (v.is_array()) {
+    boost::json::array a;
+    for (const auto& x : v.get_array()) a.push_back(reattach(from, x, to));
+    return a;
+  }
+  if (v.is_object()) {
+    boost::json::object o;
+    for (const auto& kv : v.get_object()) o[kv.key()] = reattach(from, kv.value(), to);
+    return o;
+  }
+  return v;
+}
 
 struct CommonFlags {
   std::string host = "127.0.0.1";

@@ -1,6 +1,8 @@
 // socketio-features-server --port P [--host H] [--threads N] [--ping-interval MS] [--ping-timeout MS]
 //                          [--trust-proxy] [--outbox-high-water BYTES] [--slow-client-timeout MS]
 //                          [--max-dynamic-namespaces N] [--cleanup-empty-child-namespaces]
+//                          [--parser json|msgpack] [--cookie] [--cookie-name N] [--cookie-path P]
+//                          [--cookie-same-site S] [--engine-hooks]
 // Exposes the server-side API of socketio::Server to a black-box test
 // (tests/integration/sio_features.test.mjs): the test drives each feature with client events
 // ("do:…", "get:…") and observes the server through acks, through what the clients receive, and
@@ -229,9 +231,13 @@ void setup(const SocketPtr& socket) {
       // Acks from many clients; the callback runs on this (the calling) shard.
       op.timeout(std::chrono::milliseconds(t->get_int64()))
           .emit_with_ack(name, spec_args(ev.args, 0), [ev](bool timed_out, std::vector<Args> responses) {
-            json::array first;  // like the reference: each client's first ack argument
-            for (auto& r : responses) first.push_back(r.empty() ? json::value() : r[0]);
-            ev.ack(one(json::object{{"timedOut", timed_out}, {"responses", std::move(first)}}));
+            // Like the reference: each client's first ack argument, its binary values included.
+            Args out;
+            json::array first;
+            for (auto& r : responses)
+              first.push_back(r.empty() ? json::value() : examples::reattach(r, r[0], out));
+            out.add(json::object{{"timedOut", timed_out}, {"responses", std::move(first)}});
+            ev.ack(std::move(out));
           });
       return;
     }
@@ -328,6 +334,29 @@ void setup(const SocketPtr& socket) {
   log_line({{"ev", "connect"}, {"nsp", nsp}, {"id", id}});
 }
 
+// --engine-hooks: engine.io's allowRequest, initial_headers, headers and connection_error, observable
+// by the test: a handshake with an X-Refuse header is refused with its value as the message
+// (empty: the default); the handshake response gets "X-Initial: 1" and a "hook=1" cookie; every
+// polling response and WebSocket upgrade gets "X-Every: <method>"; each refused request logs
+// {"ev":"connection_error",code,message,context}.
+void set_engine_hooks(ServerOptions& so) {
+  so.allow_request = [](const EngineRequest& req) -> std::optional<std::string> {
+    if (auto refuse = req.header("X-Refuse")) return std::string(*refuse);
+    return std::nullopt;
+  };
+  so.initial_headers = [](ResponseHeaders& h, const EngineRequest&) {
+    h.emplace_back("X-Initial", "1");
+    h.emplace_back("Set-Cookie", "hook=1");
+  };
+  so.headers = [](ResponseHeaders& h, const EngineRequest& req) { h.emplace_back("X-Every", req.method()); };
+  so.on_connection_error = [](const ConnectionError& e) {
+    log_line({{"ev", "connection_error"},
+              {"code", static_cast<int>(e.code)},
+              {"message", e.message},
+              {"context", e.context}});
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -341,6 +370,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-dynamic-namespaces", so.max_dynamic_namespaces, "dynamic namespaces at once");
   app.add_flag("--cleanup-empty-child-namespaces", so.cleanup_empty_child_namespaces,
                "remove a dynamic namespace when its last socket leaves");
+  std::string parser = "json";
+  bool cookie = false, engine_hooks = false;
+  std::optional<std::string> cookie_name, cookie_path, cookie_same_site;
+  app.add_option("--parser", parser, "json or msgpack")->check(CLI::IsMember({"json", "msgpack"}));
+  app.add_flag("--cookie", cookie, "engine.io's io=<sid> cookie");
+  app.add_option("--cookie-name", cookie_name, "cookie name (implies --cookie)");
+  app.add_option("--cookie-path", cookie_path, "cookie Path (implies --cookie)");
+  app.add_option("--cookie-same-site", cookie_same_site, "lax|strict|none|false (implies --cookie)");
+  app.add_flag("--engine-hooks", engine_hooks, "the test hooks: allow_request, headers, connection_error");
   app.add_option("--ping-interval", ping_interval, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms")->check(CLI::Range(1, 3'600'000));
   app.add_flag("--trust-proxy", trust_proxy, "handshake address/secure from X-Forwarded-For/-Proto");
@@ -378,6 +416,15 @@ int main(int argc, char** argv) {
   so.connection_state_recovery.skip_middlewares = skip_middlewares;
   so.serve_client = false;
   so.serve_static = false;
+  so.parser = parser == "msgpack" ? Parser::msgpack : Parser::json;
+  if (cookie || cookie_name || cookie_path || cookie_same_site) {
+    CookieOptions c;
+    if (cookie_name) c.name = *cookie_name;
+    if (cookie_path) c.path = *cookie_path;
+    if (cookie_same_site) c.same_site = *cookie_same_site == "false" ? "" : *cookie_same_site;
+    so.cookie = c;
+  }
+  if (engine_hooks) set_engine_hooks(so);
   Server io(so);
 
   // Timers for the asynchronous middleware (next() may be called from any thread).

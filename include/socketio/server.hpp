@@ -15,6 +15,7 @@
 #pragma once
 
 #include "socketio/adapter.hpp"
+#include "socketio/engine.hpp"
 #include "socketio/metrics.hpp"
 #include "socketio/namespace.hpp"
 #include "socketio/socket.hpp"
@@ -153,6 +154,12 @@ struct ServerOptions {
   bool ops_listen = false;
   std::string ops_host = "127.0.0.1";
   std::uint16_t ops_port = 0;  // 0: a free port (ops_port() tells which)
+  // Engine.IO options and hooks, as engine.io's (see engine.hpp and docs/migrating.md).
+  std::optional<CookieOptions> cookie;  // none: no cookie (engine.io's default)
+  AllowRequest allow_request;
+  HeadersHook initial_headers;
+  HeadersHook headers;
+  ConnectionErrorHandler on_connection_error;
 };
 
 class Server {

@@ -2,10 +2,15 @@
 // copied into the server at construction; read-only afterwards (any thread may read).
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "eio/outbox.hpp"
@@ -15,6 +20,16 @@
 #include "socketio/metrics.hpp"
 
 namespace socketio::eio {
+
+// The reference's Server.errors.
+enum class ErrorCode : int {
+  unknown_transport = 0,
+  unknown_sid = 1,
+  bad_handshake_method = 2,
+  bad_request = 3,
+  forbidden = 4,
+  unsupported_protocol_version = 5,
+};
 
 struct CorsOptions {
   bool enabled = false;
@@ -45,8 +60,6 @@ struct Options {
   // A handshake over a limit gets 403 {"code":4,"message":"Too many ..."}, as an allowRequest
   // refusal does in the reference. Null: no limits.
   std::shared_ptr<net::AddressLimits> limits;
-  // Return an empty string to accept a handshake, or a message to refuse it (HTTP 403).
-  std::function<std::string(const net::HttpRequest&)> allow_request;
   // Long-polling responses of at least threshold bytes are gzip/deflate-compressed when the GET
   // accepts it and a packet in them asks for it (engine.io's httpCompression, on by default,
   // threshold 1024). Bodies over max_http_buffer_size go uncompressed: the cost on the shard
@@ -55,6 +68,17 @@ struct Options {
   std::size_t http_compression_threshold = 1024;
   // What may be queued for one client, and for how long (eio/outbox.hpp).
   OutboxLimits outbox;
+  // nullopt accepts a handshake; a message refuses it (HTTP 403, code 4; "Forbidden" when empty).
+  std::function<std::optional<std::string>(const net::HttpRequest&)> allow_request;
+  // The Set-Cookie value for a polling handshake's session id (engine.io's `cookie`); unset: none.
+  std::function<std::string(std::string_view sid)> cookie;
+  // Headers added to a 200 polling response or a WebSocket upgrade; `initial`: the handshake's
+  // (engine.io's initial_headers then headers events). Called on the request's shard.
+  using ExtraHeaders = std::vector<std::pair<std::string, std::string>>;
+  std::function<void(ExtraHeaders&, const net::HttpRequest&, bool initial)> headers;
+  // A request refused with an Engine.IO error, with engine.io's context for it (connection_error).
+  std::function<void(ErrorCode, const boost::json::object& context, const net::HttpRequest&)>
+      connection_error;
   Metrics* metrics = nullptr;  // where the counters go; null: not counted
 };
 

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/url/parse_query.hpp>
 
+#include <cctype>
+
 namespace socketio::eio {
 
 std::string_view error_message(ErrorCode code) noexcept {
@@ -37,6 +39,17 @@ bool invalid_header_value(std::string_view v) {
   for (unsigned char c : v)
     if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
   return false;
+}
+
+// An RFC 9110 token (what Node's validateHeaderName accepts).
+bool valid_header_name(std::string_view n) {
+  if (n.empty()) return false;
+  for (unsigned char c : n) {
+    const bool ok = std::isalnum(c) ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::string json_escape(std::string_view s) {
@@ -98,7 +111,8 @@ void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& re
 }
 
 net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode code,
-                                         std::string_view message) const {
+                                         std::string_view message, const boost::json::object& context) const {
+  if (options_.connection_error) options_.connection_error(code, context, req);
   net::HttpResponse res;
   const bool forbidden = code == ErrorCode::forbidden;
   res.status = forbidden ? 403 : 400;
@@ -110,16 +124,42 @@ net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode 
   return res;
 }
 
+Options::ExtraHeaders Server::extra_headers(const net::HttpRequest& req, bool initial,
+                                            std::string_view cookie_sid) const {
+  Options::ExtraHeaders h;
+  if (!cookie_sid.empty() && options_.cookie) h.emplace_back("Set-Cookie", options_.cookie(cookie_sid));
+  if (options_.headers) options_.headers(h, req, initial);
+  std::erase_if(h, [](const auto& kv) {
+    const bool bad = !valid_header_name(kv.first) || invalid_header_value(kv.second);
+    if (bad) spdlog::warn("eio: dropping an invalid header added by a hook: {}", kv.first);
+    return bad;
+  });
+  return h;
+}
+
+void Server::add_extra_headers(net::HttpResponse& res, const net::HttpRequest& req, bool initial,
+                               std::string_view cookie_sid) const {
+  if (!options_.headers && (cookie_sid.empty() || !options_.cookie)) return;
+  for (auto& [name, value] : extra_headers(req, initial, cookie_sid)) {
+    // Set-Cookie may come several times; any other header replaces the one already there.
+    if (net::iequals(name, "Set-Cookie"))
+      res.headers.push_back({std::move(name), std::move(value)});
+    else
+      res.set(std::move(name), std::move(value));
+  }
+}
+
 void Server::fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
-                  ErrorCode code, std::string_view message) {
+                  ErrorCode code, boost::json::object context, std::string_view message) {
   counters_.error(code).inc();
-  auto r = error_response(req, code, message);
+  auto r = error_response(req, code, message, context);
   if (res) {
     res->respond(std::move(r));
   } else if (ws) {
-    // The reference answers a refused upgrade with the bare message and closes.
+    // The reference answers a refused upgrade with a bare 400 and the message, and closes
+    // (abortUpgrade: whatever the code, FORBIDDEN included).
     net::HttpResponse plain;
-    plain.status = r.status;
+    plain.status = 400;
     plain.set("Content-Type", "text/html");
     plain.body = std::string(message.empty() ? error_message(code) : message);
     plain.close = true;
@@ -157,7 +197,7 @@ void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocke
 
   Query q;
   auto parsed = boost::urls::parse_query(req.query());
-  if (!parsed) return fail(req, res, ws, ErrorCode::bad_request);
+  if (!parsed) return fail(req, res, ws, ErrorCode::bad_request, {{"name", "BAD_QUERY"}});
   for (auto p : *parsed) {
     std::optional<std::string>* slot = nullptr;
     const auto key = p.key.decode();
@@ -176,25 +216,35 @@ void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocke
 
   const bool polling = q.transport == "polling" && options_.allow_polling;
   const bool websocket = q.transport == "websocket" && options_.allow_websocket;
-  if (!polling && !websocket) return fail(req, res, ws, ErrorCode::unknown_transport);
+  if (!polling && !websocket) {
+    boost::json::object context;
+    if (q.transport) context["transport"] = *q.transport;
+    return fail(req, res, ws, ErrorCode::unknown_transport, std::move(context));
+  }
   if (auto origin = req.header("Origin"); origin && invalid_header_value(*origin))
-    return fail(req, res, ws, ErrorCode::bad_request);
+    return fail(req, res, ws, ErrorCode::bad_request, {{"name", "INVALID_ORIGIN"}, {"origin", *origin}});
 
   if (q.sid) {
     const auto shard = core::session_shard(*q.sid);
-    if (!shard || *shard >= pool_.size()) return fail(req, res, ws, ErrorCode::unknown_sid);
+    if (!shard || *shard >= pool_.size())
+      return fail(req, res, ws, ErrorCode::unknown_sid, {{"sid", *q.sid}});
     // Hand the request to the shard that owns the session; the answer finds its way back
     // through the Responder / WebSocket, which post to their own shard.
     pool_.dispatch(*shard, [this, shard = *shard, sid = std::move(*q.sid), req = std::move(req), res, ws,
                             websocket]() mutable {
       auto session = find(shard, sid);
-      if (!session) return fail(req, res, ws, ErrorCode::unknown_sid);
+      if (!session) return fail(req, res, ws, ErrorCode::unknown_sid, {{"sid", sid}});
+      const auto mismatch = [&] {
+        return boost::json::object{{"name", "TRANSPORT_MISMATCH"},
+                                   {"transport", websocket ? "websocket" : "polling"},
+                                   {"previousTransport", session->transport_name()}};
+      };
       if (ws) {
-        if (!websocket) return fail(req, res, ws, ErrorCode::bad_request);
+        if (!websocket) return fail(req, res, ws, ErrorCode::bad_request, mismatch());
         session->on_upgrade_request(std::move(ws));
         return;
       }
-      if (websocket) return fail(req, res, ws, ErrorCode::bad_request);
+      if (websocket) return fail(req, res, ws, ErrorCode::bad_request, mismatch());
       session->on_polling_request(std::move(req), std::move(res));
     });
     return;
@@ -208,15 +258,29 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
     protocol = 4;
   else if (q.eio == "3" && options_.allow_eio3)
     protocol = 3;
-  if (protocol == 0) return fail(req, res, ws, ErrorCode::unsupported_protocol_version);
-  if (req.method != net::Method::get) return fail(req, res, ws, ErrorCode::bad_handshake_method);
+  if (protocol == 0) {
+    // The reference reads any EIO but "4" as revision 3.
+    return fail(req, res, ws, ErrorCode::unsupported_protocol_version, {{"protocol", q.eio == "4" ? 4 : 3}});
+  }
+  if (req.method != net::Method::get)
+    return fail(req, res, ws, ErrorCode::bad_handshake_method, {{"method", req.method_name}});
   const bool websocket = q.transport == "websocket";
-  if (websocket != static_cast<bool>(ws)) return fail(req, res, ws, ErrorCode::bad_request);
-  if (refusing_handshakes_.load(std::memory_order_relaxed))
-    return fail(req, res, ws, ErrorCode::forbidden, "Server is shutting down");
+  if (websocket != static_cast<bool>(ws))
+    return fail(req, res, ws, ErrorCode::bad_request, {{"name", "TRANSPORT_HANDSHAKE_ERROR"}});
+  if (refusing_handshakes_.load(std::memory_order_relaxed)) {
+    constexpr std::string_view kStopping = "Server is shutting down";
+    return fail(req, res, ws, ErrorCode::forbidden, {{"message", kStopping}}, kStopping);
+  }
   if (options_.allow_request) {
-    auto refusal = options_.allow_request(req);
-    if (!refusal.empty()) return fail(req, res, ws, ErrorCode::forbidden, refusal);
+    if (auto refusal = options_.allow_request(req)) {
+      // The reference's context is {message} even when the refusal gave none (null).
+      boost::json::object context;
+      if (refusal->empty())
+        context["message"] = nullptr;
+      else
+        context["message"] = *refusal;
+      return fail(req, res, ws, ErrorCode::forbidden, std::move(context), *refusal);
+    }
   }
   const std::size_t shard = ws ? ws->shard() : res->shard();
   std::unique_ptr<net::AddressLimits::Slot> slot;
@@ -230,7 +294,8 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
         spdlog::warn("limits: {}: refused {} handshake(s), last from {}", net::refusal_message(why), *n,
                      client);
       }
-      return fail(req, res, ws, ErrorCode::forbidden, net::refusal_message(why));
+      const std::string_view why_text = net::refusal_message(why);
+      return fail(req, res, ws, ErrorCode::forbidden, {{"message", why_text}}, why_text);
     }
   }
   auto session = std::make_shared<Session>(*this, core::make_session_id(shard), shard, protocol,

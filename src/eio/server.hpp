@@ -22,14 +22,6 @@
 
 namespace socketio::eio {
 
-enum class ErrorCode : int {
-  unknown_transport = 0,
-  unknown_sid = 1,
-  bad_handshake_method = 2,
-  bad_request = 3,
-  forbidden = 4,
-  unsupported_protocol_version = 5,
-};
 std::string_view error_message(ErrorCode code) noexcept;
 
 class Server final : public net::HttpHandler {
@@ -67,15 +59,22 @@ class Server final : public net::HttpHandler {
   const Counters& counters() const noexcept { return counters_; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
   void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const;
-  net::HttpResponse error_response(const net::HttpRequest& req, ErrorCode code,
-                                   std::string_view message = {}) const;
+  // The reference's error answer ({"code":N,"message":...}); reports connection_error with context.
+  net::HttpResponse error_response(const net::HttpRequest& req, ErrorCode code, std::string_view message = {},
+                                   const boost::json::object& context = {}) const;
+  // Headers of the cookie (cookie_sid non-empty: a polling handshake) and the headers hook for a
+  // response to req; invalid names/values dropped. Empty at no cost when neither is configured.
+  Options::ExtraHeaders extra_headers(const net::HttpRequest& req, bool initial,
+                                      std::string_view cookie_sid) const;
+  void add_extra_headers(net::HttpResponse& res, const net::HttpRequest& req, bool initial,
+                         std::string_view cookie_sid) const;
 
  private:
   struct Query;
   void handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocketPtr ws);
   void handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr res, net::WebSocketPtr ws);
   void fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
-            ErrorCode code, std::string_view message = {});
+            ErrorCode code, boost::json::object context = {}, std::string_view message = {});
   std::shared_ptr<Session> find(std::size_t shard, const std::string& sid);
 
   net::ShardPool& pool_;

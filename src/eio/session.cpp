@@ -122,12 +122,15 @@ void Session::start(net::WebSocketPtr ws) {
   ws_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
   push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, false)));
   std::weak_ptr<Session> w = weak_from_this();
-  ws_->accept(ws_link_, [w, pool = &server_.pool(), shard = shard_](bool ok) {
-    if (ok) return;
-    pool->dispatch(shard, [w] {
-      if (auto s = w.lock()) s->on_close("transport error", "websocket handshake failed");
-    });
-  });
+  ws_->accept(
+      ws_link_,
+      [w, pool = &server_.pool(), shard = shard_](bool ok) {
+        if (ok) return;
+        pool->dispatch(shard, [w] {
+          if (auto s = w.lock()) s->on_close("transport error", "websocket handshake failed");
+        });
+      },
+      server_.extra_headers(ws_->request(), true, {}));
   flush();
   schedule_ping();
 }
@@ -336,6 +339,11 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   }
   r.body = std::move(body);
   server_.add_cors_headers(request_, r);
+  // The first answer is the handshake's: the cookie and the initial headers go on it.
+  const bool initial = !handshake_answered_;
+  handshake_answered_ = true;
+  server_.add_extra_headers(r, initial ? request_ : pending_get_request_, initial,
+                            initial ? std::string_view(id_) : std::string_view());
   res->respond(std::move(r));
 }
 
@@ -419,11 +427,13 @@ void Session::on_get_aborted(const net::Responder* res) {
 
 void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) {
   if (heartbeat_expired() || state_ == State::closed) {
-    res->respond(server_.error_response(req, ErrorCode::unknown_sid));
+    res->respond(server_.error_response(req, ErrorCode::unknown_sid, {}, {{"sid", id_}}));
     return;
   }
   if (transport_ != TransportKind::polling) {
-    res->respond(server_.error_response(req, ErrorCode::bad_request));
+    res->respond(server_.error_response(
+        req, ErrorCode::bad_request, {},
+        {{"name", "TRANSPORT_MISMATCH"}, {"transport", "polling"}, {"previousTransport", transport_name()}}));
     return;
   }
   if (req.method == net::Method::get) {
@@ -437,14 +447,17 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     }
     pending_get_ = std::move(res);
     pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
+    pending_get_request_ = std::move(req);
     auto raw = pending_get_.get();
     pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
       pool->dispatch(shard, [w, raw] {
         if (auto s = w.lock()) s->on_get_aborted(raw);
       });
     });
-    if (upgrade_ == Upgrade::probing && probe_answered_ && buffer_.empty()) {
-      // The client is moving to WebSocket: release this poll at once.
+    if (upgrade_ == Upgrade::probing && probe_answered_) {
+      // The client is moving to WebSocket: release this poll at once with a noop. What is buffered
+      // (a ping that fell due meanwhile, messages) waits for the WebSocket, in order; it goes to
+      // the next poll if the upgrade fails.
       auto r = std::move(pending_get_);
       respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
       return;
@@ -500,6 +513,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   ok.set("Cache-Control", "no-store");
   ok.body = "ok";
   server_.add_cors_headers(req, ok);
+  server_.add_extra_headers(ok, req, false, {});
   auto self = shared_from_this();
   if (ec) {
     res->respond(std::move(ok));
@@ -561,7 +575,7 @@ void Session::on_packet(Packet&& p) {
 void Session::on_upgrade_request(net::WebSocketPtr ws) {
   const auto& o = server_.options();
   if (state_ != State::open || heartbeat_expired()) {
-    ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid));
+    ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid, {}, {{"sid", id_}}));
     return;
   }
   if (transport_ != TransportKind::polling || upgrade_ != Upgrade::none) {
@@ -574,7 +588,8 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
     return;
   }
   if (!o.allow_upgrades) {
-    ws->reject(server_.error_response(ws->request(), ErrorCode::bad_request));
+    ws->reject(
+        server_.error_response(ws->request(), ErrorCode::bad_request, {}, {{"name", "UPGRADE_REFUSED"}}));
     return;
   }
   upgrade_ = Upgrade::probing;
@@ -590,12 +605,15 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
         if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
       });
   auto link = probe_link_.get();
-  ws->accept(probe_link_, [w = weak_from_this(), link, pool = &server_.pool(), shard = shard_](bool ok) {
-    if (ok) return;
-    pool->dispatch(shard, [w, link] {
-      if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("handshake failed");
-    });
-  });
+  ws->accept(
+      probe_link_,
+      [w = weak_from_this(), link, pool = &server_.pool(), shard = shard_](bool ok) {
+        if (ok) return;
+        pool->dispatch(shard, [w, link] {
+          if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("handshake failed");
+        });
+      },
+      server_.extra_headers(ws->request(), false, {}));
 }
 
 void Session::cancel_upgrade(std::string_view why) {

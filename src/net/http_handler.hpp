@@ -58,10 +58,11 @@ class WebSocket {
   virtual const HttpRequest& request() const noexcept = 0;
   virtual std::size_t shard() const noexcept = 0;
 
-  // Completes the handshake, then delivers messages to handler (held weakly: the handler's owner
-  // keeps it alive). on_done(false) if the handshake failed (the handler gets no callbacks).
-  // Call once, from any thread.
-  virtual void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done) = 0;
+  // Completes the handshake (its 101 response carrying response_headers too), then delivers
+  // messages to handler (held weakly: the handler's owner keeps it alive). on_done(false) if the
+  // handshake failed (the handler gets no callbacks). Call once, from any thread.
+  virtual void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
+                      std::vector<std::pair<std::string, std::string>> response_headers = {}) = 0;
   // Instead of accepting: write this HTTP response and close.
   virtual void reject(HttpResponse response) = 0;
 

@@ -81,10 +81,11 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   const HttpRequest& request() const noexcept override { return req_; }
   std::size_t shard() const noexcept override { return shard_; }
 
-  void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done) override {
-    run([self = this->shared_from_this(), handler = std::move(handler),
-         on_done = std::move(on_done)]() mutable {
-      self->do_accept(std::move(handler), std::move(on_done));
+  void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
+              std::vector<std::pair<std::string, std::string>> response_headers) override {
+    run([self = this->shared_from_this(), handler = std::move(handler), on_done = std::move(on_done),
+         headers = std::move(response_headers)]() mutable {
+      self->do_accept(std::move(handler), std::move(on_done), std::move(headers));
     });
   }
 
@@ -144,8 +145,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       asio::post(ex_, std::forward<F>(f));
   }
 
-  void do_accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done) {
+  void do_accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
+                 std::vector<std::pair<std::string, std::string>> headers) {
     handler_ = std::move(handler);
+    if (!headers.empty()) {
+      ws_->set_option(
+          websocket::stream_base::decorator([h = std::move(headers)](websocket::response_type& res) {
+            for (const auto& [name, value] : h) res.insert(name, value);
+          }));
+    }
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
     t.idle_timeout = websocket::stream_base::none();  // Engine.IO's heartbeat bounds idleness

@@ -93,6 +93,10 @@ net::ProxyTrust proxy_trust(const ServerOptions& options);
 std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& options,
                                                         const net::ProxyTrust& trust, std::size_t shards);
 
+// ServerOptions' Engine.IO hooks (cookie, allow_request, headers, connection_error) as the
+// engine's options.
+void wire_engine_hooks(const ServerOptions& o, eio::Options& eo);
+
 class NamespaceImpl final : public Namespace, public std::enable_shared_from_this<NamespaceImpl> {
  public:
   NamespaceImpl(ServerCore& core, std::string name, std::shared_ptr<Handlers> handlers);

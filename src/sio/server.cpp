@@ -141,6 +141,34 @@ std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& o, 
   return std::make_shared<net::AddressLimits>(lo, shards);
 }
 
+// The public EngineError mirrors the engine's codes (the public headers do not include src/).
+static_assert(static_cast<int>(EngineError::unknown_transport) ==
+              static_cast<int>(eio::ErrorCode::unknown_transport));
+static_assert(static_cast<int>(EngineError::unsupported_protocol_version) ==
+              static_cast<int>(eio::ErrorCode::unsupported_protocol_version));
+
+void wire_engine_hooks(const ServerOptions& o, eio::Options& eo) {
+  if (o.cookie) eo.cookie = [c = *o.cookie](std::string_view sid) { return serialize_cookie(c, sid); };
+  if (o.allow_request)
+    eo.allow_request = [f = o.allow_request](const net::HttpRequest& r) { return f(EngineRequest(r)); };
+  if (o.initial_headers || o.headers) {
+    // engine.io emits initial_headers, then headers, on the same header object.
+    eo.headers = [initial_hook = o.initial_headers, every_hook = o.headers](
+                     eio::Options::ExtraHeaders& h, const net::HttpRequest& r, bool initial) {
+      const EngineRequest req(r);
+      if (initial && initial_hook) initial_hook(h, req);
+      if (every_hook) every_hook(h, req);
+    };
+  }
+  if (o.on_connection_error) {
+    eo.connection_error = [f = o.on_connection_error](eio::ErrorCode code, const boost::json::object& context,
+                                                      const net::HttpRequest& r) {
+      const EngineRequest req(r);
+      f(ConnectionError{static_cast<EngineError>(code), eio::error_message(code), context, req});
+    };
+  }
+}
+
 std::unique_ptr<Adapter> ServerCore::make_adapter(NamespaceImpl& nsp) {
   if (options.adapter) return options.adapter(nsp.local());
   return std::make_unique<Adapter>(nsp.local());
@@ -370,6 +398,7 @@ std::uint16_t Server::listen() {
   eo.cors.credentials = o.cors.credentials;
   eo.cors.methods = o.cors.methods;
   eo.cors.allowed_headers = o.cors.allowed_headers;
+  sio::wire_engine_hooks(o, eo);
   eo.metrics = impl_->metrics.get();
   eo.outbox.high_water = o.outbox_high_water;
   eo.outbox.slow_timeout = o.slow_client_timeout;

@@ -4,7 +4,9 @@
 // must say which transport it uses and that the connection is encrypted. A third page, served by a
 // tiny Node server on another origin, loads the client bundle from the server with a plain
 // <script src> and connects to it cross-origin (an echo ack proves the round trip). Then the server
-// is restarted on the same port and both chat pages must come back by themselves.
+// is restarted on the same port and both chat pages must come back by themselves. With
+// ?parser=msgpack the page loads /socket.io/socket.io.msgpack.min.js and talks to a server started
+// with --parser msgpack (one page on WebSocket, one on polling).
 //
 // TLS: the server makes its own certificate (--tls-self-signed localhost), the same command a
 // developer runs, and the browser contexts accept it with ignoreHTTPSErrors (Chromium's
@@ -72,14 +74,14 @@ let shotsDir;
 const pages = {};
 
 /** Each context is a separate browser "user" (own storage, own connection). */
-async function openChat(name, device) {
+async function openChat(name, device, { srv = server, query = "" } = {}) {
   const context = await browser.newContext({ ...device, ignoreHTTPSErrors: true, colorScheme: "light", locale: "en-GB" });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.errors = errors;
-  await page.goto(`https://localhost:${server.port}/`, WAIT);
+  await page.goto(`https://localhost:${srv.port}/${query}`, WAIT);
   pages[name] = page;
   return page;
 }
@@ -274,6 +276,34 @@ describe("chat page in Chromium over TLS", { skip }, () => {
     assert.match(result.transport, /^(polling|websocket)$/);
     assert.deepEqual(await page.evaluate(() => window.fetched), { status: 200, type: "cors" });
     await context.close();
+  });
+
+  test("with ?parser=msgpack the page loads the MessagePack bundle and talks to a --parser msgpack server", T, async () => {
+    const mp = await startServer({ kind: "chat", args: [...TLS_ARGS, "--parser", "msgpack"] });
+    const carol = await openChat("carol", DESKTOP, { srv: mp, query: "?parser=msgpack" });
+    const dave = await openChat("dave", PHONE, { srv: mp, query: "?parser=msgpack&transports=polling" });
+    for (const page of [carol, dave]) {
+      // A client with the default (JSON) parser never gets connected to this server.
+      await waitConnected(page);
+      const scripts = await page.evaluate(() => [...document.scripts].map((s) => new URL(s.src).pathname));
+      assert.ok(scripts.includes("/socket.io/socket.io.msgpack.min.js"), `bundles loaded: ${scripts}`);
+    }
+    assert.equal(await text(dave, "#transport"), "polling");
+    await carol.waitForFunction(() => document.getElementById("transport").textContent === "websocket", null, WAIT);
+    await setNick(carol, "Carol");
+    await setNick(dave, "Dave");
+    await join(carol, "msgpack");
+    await join(dave, "msgpack");
+    await waitMembers(carol, ["Carol", "Dave"]);
+    await waitMembers(dave, ["Carol", "Dave"]);
+    await send(carol, "MessagePack over wss, é✓");
+    await waitMessage(dave, "MessagePack over wss, é✓");
+    await send(dave, "and over polling (base64 binary packets)", { tap: true });
+    await waitMessage(carol, "and over polling (base64 binary packets)");
+    await carol.screenshot({ path: path.join(shotsDir, "chat-msgpack.png") });
+    for (const page of [carol, dave]) assert.deepEqual(page.errors, [], "no script errors on the page");
+    for (const page of [carol, dave]) await page.context().close();
+    await mp.stop();
   });
 
   test("the chat pages reconnect after a server restart on the same port", T, async () => {

@@ -9,9 +9,11 @@
 // --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
 // server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
-// ignored.
+// ignored. --parser json|msgpack (socket.io-msgpack-parser), --cookie[=false], --cookie-name,
+// --cookie-path and --cookie-same-site (lax|strict|none|false) map to socket.io's options.
 import http from "node:http";
 import { Server as SocketServer } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const positiveInt = (name, key, v) => {
   const n = Number(v);
@@ -87,6 +89,27 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--recovery-skip-middlewares":
         opts.skipMiddlewares = takeValue() !== "false";
         break;
+      case "--parser":
+        opts.parser = takeValue();
+        if (opts.parser !== "json" && opts.parser !== "msgpack") throw new Error(`${name}: invalid --parser`);
+        break;
+      case "--cookie":
+        opts.cookie = eq < 0 || arg.slice(eq + 1) !== "false" ? { ...(opts.cookie || {}) } : undefined;
+        break;
+      case "--cookie-name":
+        opts.cookie = { ...(opts.cookie || {}), name: takeValue() };
+        break;
+      case "--cookie-path":
+        opts.cookie = { ...(opts.cookie || {}), path: takeValue() };
+        break;
+      case "--cookie-same-site": {
+        const v = takeValue();
+        opts.cookie = { ...(opts.cookie || {}), sameSite: v === "false" ? false : v };
+        break;
+      }
+      case "--engine-hooks":
+        opts.engineHooks = true;
+        break;
       case "--outbox-high-water":
       case "--slow-client-timeout":
       case "--log-level":
@@ -101,7 +124,7 @@ export function parseArgs(argv, name, defaults = {}) {
 
 // An HTTP server answering 404 for anything but /socket.io/, with a socket.io 4.8 server on it
 // configured like the C++ binaries (any origin, no client bundle, the heartbeat from opts).
-export function createSocketServer(opts) {
+export function createSocketServer(opts, extra = {}) {
   const httpServer = http.createServer((req, res) => {
     res.writeHead(404, { "Content-Type": "text/plain" });
     res.end("Not Found");
@@ -122,6 +145,9 @@ export function createSocketServer(opts) {
           },
         }
       : {}),
+    ...(opts.parser === "msgpack" ? { parser: msgpackParser } : {}),
+    ...(opts.cookie ? { cookie: opts.cookie } : {}),
+    ...extra,
   });
   return { httpServer, io };
 }

@@ -10,7 +10,9 @@
 // --trust-proxy
 // (handshake address/secure from X-Forwarded-For/-Proto; socket.io has no such option, so it is
 // emulated here the way the C++ server does it). The C++-only flags --outbox-high-water and
-// --slow-client-timeout are accepted and ignored (Node has no outbox bound).
+// --slow-client-timeout are accepted and ignored (Node has no outbox bound). --parser json|msgpack,
+// --cookie, --cookie-name, --cookie-path, --cookie-same-site (socket.io's options) and --engine-hooks
+// (below).
 //
 // Namespaces
 //   "/"            middleware: auth.reject (string) refuses with {message: auth.reject, data:
@@ -27,7 +29,31 @@ const NAME = "socketio-features-server";
 
 const opts = parseArgs(process.argv.slice(2), NAME, { pingInterval: 25000, pingTimeout: 20000, trustProxy: false });
 
-const { httpServer, io } = createSocketServer(opts);
+// --engine-hooks (the same test hooks as the C++ server's): allowRequest refuses a handshake that
+// carries X-Refuse, with its value as the message (empty: none); initial_headers adds "X-Initial: 1"
+// and a "hook=1" cookie; headers adds "X-Every: <method>"; connection_error is logged.
+const engineHooks = opts.engineHooks
+  ? {
+      allowRequest: (req, callback) => {
+        const refuse = req.headers["x-refuse"];
+        if (refuse === undefined) callback(null, true);
+        else callback(refuse || null, false);
+      },
+    }
+  : {};
+const { httpServer, io } = createSocketServer(opts, engineHooks);
+if (opts.engineHooks) {
+  io.engine.on("initial_headers", (headers) => {
+    headers["X-Initial"] = "1";
+    headers["Set-Cookie"] = [...(headers["Set-Cookie"] ?? []), "hook=1"];
+  });
+  io.engine.on("headers", (headers, req) => {
+    headers["X-Every"] = req.method;
+  });
+  io.engine.on("connection_error", (err) => {
+    log({ ev: "connection_error", code: err.code, message: err.message, context: err.context });
+  });
+}
 
 const log = (obj) => process.stdout.write(`log ${JSON.stringify(obj)}\n`);
 

@@ -9,9 +9,10 @@
 // every "connect". They are also kept in localStorage so that a
 // reload comes back to the same rooms. Everything received is rendered with textContent, never
 // as HTML. No framework and no build step, on purpose: this file is served as it is.
+// ?transports=websocket|polling forces a transport; ?parser=msgpack uses the MessagePack bundle.
 "use strict";
 
-(() => {
+const startChat = () => {
   const ACK_TIMEOUT_MS = 5000;
   const MAX_MESSAGES_PER_ROOM = 500;
   const STORAGE_NICK = "sio-chat.nick";
@@ -441,4 +442,19 @@
   if (window.matchMedia("(max-width: 720px)").matches) $("members-panel").open = false;
   for (const name of load(STORAGE_ROOMS, [])) if (typeof name === "string" && name) roomState(name);
   activate(rooms.size ? [...rooms.keys()][0] : null);
-})();
+};
+
+// ?parser=msgpack loads the client bundle built with socket.io-msgpack-parser instead, for a server
+// started with --parser msgpack (a JSON client cannot talk to it). It replaces window.io.
+if (new URLSearchParams(location.search).get("parser") === "msgpack") {
+  const script = document.createElement("script");
+  script.src = "/socket.io/socket.io.msgpack.min.js";
+  script.onload = startChat;
+  script.onerror = () => {
+    window.io = undefined; // startChat reports the missing library
+    startChat();
+  };
+  document.head.appendChild(script);
+} else {
+  startChat();
+}

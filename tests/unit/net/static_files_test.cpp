@@ -401,7 +401,10 @@ TEST(StaticFilesPage, UpgradeIsRejectedAndOnRequestResponds) {
     std::optional<HttpResponse> rejected;
     const HttpRequest& request() const noexcept override { return req; }
     std::size_t shard() const noexcept override { return 0; }
-    void accept(std::weak_ptr<WebSocketHandler>, std::function<void(bool)>) override { FAIL(); }
+    void accept(std::weak_ptr<WebSocketHandler>, std::function<void(bool)>,
+                std::vector<std::pair<std::string, std::string>>) override {
+      FAIL();
+    }
     void reject(HttpResponse r) override { rejected = std::move(r); }
     void send(WsFrame) override {}
     void send(std::vector<WsFrame>) override {}

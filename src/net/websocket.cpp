@@ -229,6 +229,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       return;
     }
     rend_ += n;
+    if (discarding_) {
+      // After a protocol error the stream is out of frame sync: what follows is read and dropped
+      // (bounded by the close timer) so that the close frame reaches the peer before the TCP
+      // close, instead of being lost to the reset that unread data would cause.
+      rbeg_ = rend_ = need_ = 0;
+      do_read();
+      return;
+    }
     parse();  // while closing, only the peer's close frame matters (deliver() drops messages)
     if (closed_ || peer_closed_ || reading_stopped_) return;
     if (rbeg_ == rend_) {
@@ -535,6 +543,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                           self->arm_close_timer();
                         }
                         if (self->reading_stopped_ || self->read_paused_) {
+                          self->discarding_ = self->reading_stopped_;
                           self->reading_stopped_ = false;
                           self->read_paused_ = false;
                           self->rbeg_ = self->rend_ = 0;
@@ -598,6 +607,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool close_queued_ = false;
   bool close_sent_ = false;
   bool peer_closed_ = false;
+  bool discarding_ = false;  // closing after a protocol error: input is dropped unparsed
   bool reading_stopped_ = false;
   bool read_paused_ = false;  // backpressure: the writes must catch up first
   bool pong_pending_ = false;

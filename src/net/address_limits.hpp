@@ -47,7 +47,7 @@ inline constexpr std::size_t kRefusalKinds = 6;
 // What the refused client is told (Engine.IO error message) and the log says.
 std::string_view refusal_message(Refusal r) noexcept;
 
-class AddressLimits {
+class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
  public:
   using Key = std::array<std::uint8_t, 16>;
 
@@ -55,13 +55,22 @@ class AddressLimits {
   class Slot {
    public:
     Slot(AddressLimits& owner, Key key, bool total, bool per_address, bool session)
-        : owner_(owner), key_(key), total_(total), per_address_(per_address), session_(session) {}
+        : owner_(owner),
+          keep_(owner.weak_from_this().lock()),
+          key_(key),
+          total_(total),
+          per_address_(per_address),
+          session_(session) {}
     ~Slot();
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
 
    private:
     AddressLimits& owner_;
+    // A connection or session may outlive the server that counted it (it is destroyed on its
+    // shard after the server's teardown began): the table stays until the last slot is back.
+    // Null when the table is not owned by a shared_ptr (unit tests manage its lifetime).
+    std::shared_ptr<AddressLimits> keep_;
     Key key_;
     bool total_, per_address_, session_;
   };

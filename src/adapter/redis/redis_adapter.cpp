@@ -247,7 +247,8 @@ RedisAdapter::~RedisAdapter() {
   transport_->stop();
 }
 
-RedisConnection::RedisConnection(RedisConfig config) : hub_(std::make_shared<RedisHub>(std::move(config))) {}
+RedisConnection::RedisConnection(RedisConfig config)
+    : hub_(new RedisHub(std::move(config)), &RedisHub::destroy) {}
 
 AdapterFactory RedisConnection::factory() const {
   return [hub = hub_](LocalNamespace& local) -> std::unique_ptr<Adapter> {

@@ -46,11 +46,18 @@ RedisHub::~RedisHub() {
     io_.stop();
   });
   work_.reset();
-  if (thread_.get_id() == std::this_thread::get_id()) {
-    thread_.detach();  // the last owner was a callback on our own thread; io_ is stopping
-  } else if (thread_.joinable()) {
-    thread_.join();
-  }
+  // Never on our own thread (see RedisHub::destroy): joining it is what keeps io_ alive until
+  // run() has returned.
+  if (thread_.joinable()) thread_.join();
+}
+
+void RedisHub::destroy(RedisHub* hub) {
+  // The last owner may be a callback running on the hub's thread: its destructor must join that
+  // thread, so it is handed to a short-lived thread of its own instead.
+  if (hub->thread_.get_id() == std::this_thread::get_id())
+    std::thread([hub] { delete hub; }).detach();
+  else
+    delete hub;
 }
 
 bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {

@@ -46,16 +46,16 @@ class RedisTransport : public cluster::Transport,
                        public std::enable_shared_from_this<RedisTransport> {
  public:
   RedisTransport(std::shared_ptr<RedisHub> hub, const std::shared_ptr<cluster::ClusterCore>& core)
-      : hub_(std::move(hub)), core_(core), channel_(hub_->config().key + "#" + core->nsp() + "#") {}
+      : hub_(*hub), alive_(hub), core_(core), channel_(hub_.config().key + "#" + core->nsp() + "#") {}
 
   // Subscribes (posted to the Redis thread), and registers for the messages.
   void start() {
-    hub_->add(shared_from_this());
-    hub_->post([self = shared_from_this()] { self->subscribe(); });
+    hub_.add(shared_from_this());
+    hub_.post([self = shared_from_this()] { self->subscribe(); });
   }
   void stop() {
-    hub_->remove(shared_from_this());
-    hub_->post([self = shared_from_this()] { self->unsubscribe(); });
+    hub_.remove(shared_from_this());
+    hub_.post([self = shared_from_this()] { self->unsubscribe(); });
   }
 
   void on_hub_closing() override {
@@ -70,7 +70,7 @@ class RedisTransport : public cluster::Transport,
   void count(std::string_view verb, const std::string& channel, std::function<void(std::int64_t)> done) {
     const bool sent =
         // The hub owns the connection: a reply (or its failure) never outlives it.
-        hub_->command({"PUBSUB", verb, channel}, [hub = hub_.get(), done](const redisReply* r) {
+        hub_.command({"PUBSUB", verb, channel}, [hub = &hub_, done](const redisReply* r) {
           if (hub->closing()) return;
           if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
               r->element[1]->type == REDIS_REPLY_INTEGER)
@@ -83,7 +83,7 @@ class RedisTransport : public cluster::Transport,
 
   // Redis thread: a decoded message for the core, or a malformed one counted and logged.
   void deliver(std::optional<ClusterMessage> m, std::string_view what) {
-    auto& c = hub_->counters();
+    auto& c = hub_.counters();
     if (!m) {
       c.dropped.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("redis: dropped a malformed {} for {}", what, channel_);
@@ -96,7 +96,12 @@ class RedisTransport : public cluster::Transport,
     core->on_message(std::move(*m));
   }
 
-  std::shared_ptr<RedisHub> hub_;
+  // Not an owner: the tasks that run on the hub's thread hold this transport, and the hub's
+  // destructor joins that thread, so the hub is owned by the adapters and the RedisConnection
+  // only (released on their threads). On the hub's thread it is alive by definition; a publish
+  // from a shard checks alive_ first (a shard task may outlive the adapter at shutdown).
+  RedisHub& hub_;
+  std::weak_ptr<RedisHub> alive_;
   std::weak_ptr<cluster::ClusterCore> core_;
   std::string channel_;  // <key>#<nsp>#
 };
@@ -109,19 +114,21 @@ class ClassicTransport final : public RedisTransport {
  public:
   ClassicTransport(std::shared_ptr<RedisHub> hub, const std::shared_ptr<cluster::ClusterCore>& core)
       : RedisTransport(std::move(hub), core),
-        request_channel_(hub_->config().key + "-request#" + core->nsp() + "#"),
-        response_channel_(hub_->config().key + "-response#" + core->nsp() + "#"),
+        request_channel_(hub_.config().key + "-request#" + core->nsp() + "#"),
+        response_channel_(hub_.config().key + "-response#" + core->nsp() + "#"),
         specific_response_channel_(response_channel_ + core->uid() + "#"),
         nsp_(core->nsp()) {}
 
   void publish(const ClusterMessage& m) override {
+    const auto keep = alive_.lock();
+    if (!keep) return;
     if (m.type == MessageType::broadcast && m.request_id.empty())
-      return hub_->publish(broadcast_channel(m.opts), encode_classic_broadcast(m));
-    hub_->publish(request_channel_, encode_classic_request(m));
+      return hub_.publish(broadcast_channel(m.opts), encode_classic_broadcast(m));
+    hub_.publish(request_channel_, encode_classic_request(m));
   }
   // Answers go to the shared response channel, as the Node adapter sends them.
   void publish_response(const std::string&, const ClusterMessage& m) override {
-    hub_->publish(response_channel_, encode_classic_response(m));
+    if (const auto keep = alive_.lock()) hub_.publish(response_channel_, encode_classic_response(m));
   }
   void count_servers(std::function<void(std::int64_t)> done) override {
     count("NUMSUB", request_channel_, std::move(done));
@@ -143,14 +150,14 @@ class ClassicTransport final : public RedisTransport {
 
  private:
   void subscribe() override {
-    auto& sub = hub_->subscriber();
+    auto& sub = hub_.subscriber();
     sub.psubscribe(channel_ + "*");
     sub.subscribe(request_channel_);
     sub.subscribe(response_channel_);
     sub.subscribe(specific_response_channel_);
   }
   void unsubscribe() override {
-    auto& sub = hub_->subscriber();
+    auto& sub = hub_.subscriber();
     sub.punsubscribe(channel_ + "*");
     sub.unsubscribe(request_channel_);
     sub.unsubscribe(response_channel_);
@@ -175,11 +182,14 @@ class ShardedTransport final : public RedisTransport {
   void publish(const ClusterMessage& m) override {
     // A broadcast with acks goes to every node (the count of nodes that must answer is all of
     // them, not only those with members in the room), as in the Node adapter.
+    const auto keep = alive_.lock();
+    if (!keep) return;
     const bool dynamic = m.type == MessageType::broadcast && m.request_id.empty();
-    hub_->publish(dynamic ? broadcast_channel(m.opts) : channel_, cluster::encode_cluster_message(m));
+    hub_.publish(dynamic ? broadcast_channel(m.opts) : channel_, cluster::encode_cluster_message(m));
   }
   void publish_response(const std::string& requester, const ClusterMessage& m) override {
-    hub_->publish(channel_ + requester + "#", cluster::encode_cluster_message(m));
+    if (const auto keep = alive_.lock())
+      hub_.publish(channel_ + requester + "#", cluster::encode_cluster_message(m));
   }
   void count_servers(std::function<void(std::int64_t)> done) override {
     count("SHARDNUMSUB", channel_, std::move(done));
@@ -198,19 +208,19 @@ class ShardedTransport final : public RedisTransport {
 
  private:
   void subscribe() override {
-    hub_->subscriber().ssubscribe(channel_);
-    hub_->subscriber().ssubscribe(response_channel_);
+    hub_.subscriber().ssubscribe(channel_);
+    hub_.subscriber().ssubscribe(response_channel_);
   }
   void unsubscribe() override {
-    hub_->subscriber().sunsubscribe(channel_);
-    hub_->subscriber().sunsubscribe(response_channel_);
-    for (const auto& c : room_channels_) hub_->subscriber().sunsubscribe(c);
+    hub_.subscriber().sunsubscribe(channel_);
+    hub_.subscriber().sunsubscribe(response_channel_);
+    for (const auto& c : room_channels_) hub_.subscriber().sunsubscribe(c);
     room_channels_.clear();
   }
   void room_changed(const std::string& room, bool created) {
-    hub_->post([self = std::static_pointer_cast<ShardedTransport>(shared_from_this()),
-                channel = channel_ + room + "#", created] {
-      auto& sub = self->hub_->subscriber();
+    hub_.post([self = std::static_pointer_cast<ShardedTransport>(shared_from_this()),
+               channel = channel_ + room + "#", created] {
+      auto& sub = self->hub_.subscriber();
       if (created) {
         if (self->room_channels_.insert(channel).second) sub.ssubscribe(channel);
       } else if (self->room_channels_.erase(channel)) {
@@ -247,8 +257,7 @@ RedisAdapter::~RedisAdapter() {
   transport_->stop();
 }
 
-RedisConnection::RedisConnection(RedisConfig config)
-    : hub_(new RedisHub(std::move(config)), &RedisHub::destroy) {}
+RedisConnection::RedisConnection(RedisConfig config) : hub_(std::make_shared<RedisHub>(std::move(config))) {}
 
 AdapterFactory RedisConnection::factory() const {
   return [hub = hub_](LocalNamespace& local) -> std::unique_ptr<Adapter> {

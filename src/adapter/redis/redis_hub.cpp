@@ -46,18 +46,9 @@ RedisHub::~RedisHub() {
     io_.stop();
   });
   work_.reset();
-  // Never on our own thread (see RedisHub::destroy): joining it is what keeps io_ alive until
-  // run() has returned.
+  // Never on our own thread: the hub's owners are the adapters and the RedisConnection, not the
+  // tasks that run here (RedisTransport). Joining keeps io_ alive until run() has returned.
   if (thread_.joinable()) thread_.join();
-}
-
-void RedisHub::destroy(RedisHub* hub) {
-  // The last owner may be a callback running on the hub's thread: its destructor must join that
-  // thread, so it is handed to a short-lived thread of its own instead.
-  if (hub->thread_.get_id() == std::this_thread::get_id())
-    std::thread([hub] { delete hub; }).detach();
-  else
-    delete hub;
 }
 
 bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {

@@ -46,8 +46,6 @@ class RedisHub {
   const RedisConfig& config() const noexcept { return config_; }
   RedisCounters& counters() noexcept { return *config_.counters; }
   boost::asio::io_context& io() noexcept { return io_; }
-  // The deleter of the shared_ptr that owns a hub (from any thread, its own included).
-  static void destroy(RedisHub* hub);
 
   template <class Fn>
   void post(Fn&& fn) {

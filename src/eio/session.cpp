@@ -544,7 +544,8 @@ void Session::on_packet(Packet&& p) {
   }
   switch (p.type) {
     case PacketType::message:
-      if (handler_) handler_->on_message(p.data, p.binary);
+      // A copy: the handler may close the session, which lets go of it, while it still runs.
+      if (auto h = handler_) h->on_message(p.data, p.binary);
       break;
     case PacketType::ping:
       if (protocol_ != 3) {

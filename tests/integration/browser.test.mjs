@@ -42,20 +42,10 @@ const T = { timeout: 90000 };
 const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 
-let chromium = null;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch {
-  // reported through `skip` below
-}
+// A missing Chromium or playwright-core fails the tests (scripts/deps.sh test installs both).
+const { chromium } = await import("playwright-core");
 
-const skip = IS_REFERENCE
-  ? "the reference chat server serves neither TLS nor the chat page"
-  : !fs.existsSync(CHROMIUM)
-    ? `${CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh test) to run the browser test`
-    : !chromium
-      ? "playwright-core is not installed: run `npm ci` in tests/"
-      : false;
+const skip = IS_REFERENCE ? "the reference chat server serves neither TLS nor the chat page" : false;
 
 // SIO_CHAT_STATIC=../web/chat serves the page from the source tree (--static) instead of the copy
 // built into the binary: for working on web/chat/ without rebuilding.
@@ -141,6 +131,7 @@ async function waitMembers(page, names) {
 
 before(async () => {
   if (skip) return;
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/deps.sh test installs Debian's chromium`);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sio-browser-"));
   // The browser first (it removes its own profile), then the directory; closeAll() closes the
   // servers after this.

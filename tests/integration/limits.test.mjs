@@ -14,7 +14,7 @@ import { createClient } from "redis";
 import { startServer, request, openWebSocket, rawExchange, parseRawResponse, closeAll, until, sleep, track, IS_REFERENCE } from "./lib/harness.mjs";
 import { rssBytes } from "./lib/procstat.mjs";
 import { sioClient, sioConnect, waitFor } from "./lib/clients.mjs";
-import { startRedis, startNode, HAVE_REDIS } from "./lib/redis.mjs";
+import { startRedis, startNode } from "./lib/redis.mjs";
 
 after(closeAll);
 
@@ -109,7 +109,7 @@ describe("limits: safe defaults", () => {
     assert.deepEqual(await ack(a, "members", "secret-room"), { ok: true, room: "secret-room", members: [{ id: a.id, name: null }] });
   });
 
-  test("chat: only {id, name} travels between nodes, never a handshake (cookies)", { ...T, skip: T.skip || (!HAVE_REDIS && "no redis-server") }, async () => {
+  test("chat: only {id, name} travels between nodes, never a handshake (cookies)", T, async () => {
     const redis = await startRedis();
     const spy = createClient({ url: redis.url, socket: { reconnectStrategy: false } });
     spy.on("error", () => {});

@@ -3,6 +3,8 @@
 // --static request inside its directory. See static_files.hpp for who calls what from where.
 #include "net/static_files.hpp"
 
+#include "core/percent.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -135,30 +137,6 @@ std::string_view content_type_for(std::string_view name) noexcept {
       if (same_token(ext, e)) return type;
   }
   return "application/octet-stream";
-}
-
-// Decodes %XX escapes; nullopt for a malformed one (a path that cannot be decoded is refused).
-std::optional<std::string> percent_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
 }
 
 // Whether p lies inside root (both canonical): compared component by component, so that
@@ -440,7 +418,7 @@ HttpResponse StaticFiles::serve_page(const HttpRequest& request) {
 HttpResponse StaticFiles::serve_directory(const HttpRequest& request) {
   const auto raw = path_of(request);
   if (raw.empty() || raw.front() != '/') return not_found();
-  const auto decoded = percent_decode(raw);
+  const auto decoded = core::percent_decode(raw);
   // NUL would cut the path short in the OS; a backslash is a separator on some systems and a
   // smuggling attempt on this one.
   if (!decoded || decoded->find('\0') != std::string::npos || decoded->find('\\') != std::string::npos)

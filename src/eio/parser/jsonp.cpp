@@ -1,5 +1,7 @@
 #include "eio/parser/jsonp.hpp"
 
+#include "core/percent.hpp"
+
 #include <cstdio>
 
 namespace socketio::eio {
@@ -62,34 +64,6 @@ std::string jsonp_wrap(std::string_view index, std::string_view payload) {
   return out;
 }
 
-namespace {
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::optional<std::string> jsonp_unwrap_post(std::string_view body) {
   std::optional<std::string> d;
   while (!body.empty()) {
@@ -97,10 +71,11 @@ std::optional<std::string> jsonp_unwrap_post(std::string_view body) {
     const auto field = body.substr(0, amp);
     body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
     const auto eq = field.find('=');
-    auto key = form_decode(field.substr(0, eq));
+    auto key = core::percent_decode(field.substr(0, eq), core::PlusIs::space);
     if (!key || *key != "d") continue;
     if (d) return std::nullopt;  // d twice: the reference's qs.parse gives an array, ignored
-    d = form_decode(eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1));
+    d = core::percent_decode(eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1),
+                             core::PlusIs::space);
     if (!d) return std::nullopt;
   }
   if (!d) return std::nullopt;

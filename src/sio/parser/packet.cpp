@@ -1,5 +1,7 @@
 #include "sio/parser/packet.hpp"
 
+#include "core/percent.hpp"
+
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
@@ -142,19 +144,12 @@ class PreciseHandler {
   std::string number_;
 };
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The code unit of the six-character unicode escape (backslash, u, four hex digits) at text[i], or -1.
 int unicode_escape_at(std::string_view text, std::size_t i) noexcept {
   if (i + 6 > text.size() || text[i] != '\\' || text[i + 1] != 'u') return -1;
   int u = 0;
   for (std::size_t k = i + 2; k < i + 6; ++k) {
-    const int h = hex_value(text[k]);
+    const int h = core::hex_digit(text[k]);
     if (h < 0) return -1;
     u = u * 16 + h;
   }

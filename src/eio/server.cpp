@@ -288,7 +288,7 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
     const auto client =
         net::client_address(req.remote_address, req.header("X-Forwarded-For"), options_.trust_proxy);
     net::Refusal why = net::Refusal::none;
-    slot = options_.limits->open_session(shard, client, why);
+    slot = options_.limits->open_session(client, why);
     if (why != net::Refusal::none) {
       if (const auto n = trip_logs_[shard][static_cast<std::size_t>(why)].due()) {
         spdlog::warn("limits: {}: refused {} handshake(s), last from {}", net::refusal_message(why), *n,

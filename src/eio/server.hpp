@@ -6,6 +6,7 @@
 // called by src/net on shard threads.
 #pragma once
 
+#include "core/trip_log.hpp"
 #include "eio/counters.hpp"
 #include "eio/options.hpp"
 #include "eio/session.hpp"

@@ -34,11 +34,22 @@ AddressLimits::Slot::~Slot() {
   owner_.release(key_, total_, per_address_, session_);
 }
 
-AddressLimits::AddressLimits(AddressLimitOptions options, std::size_t shards)
+namespace {
+constexpr std::string_view kRefusedName = "socketio_connections_refused_total";
+// The `limit` label of each Refusal (none is never counted).
+constexpr std::array<std::string_view, kRefusalKinds> kRefusalLabel = {
+    "none",           "connections",     "connections_per_address", "sessions_per_address",
+    "handshake_rate", "client_addresses"};
+}  // namespace
+
+AddressLimits::AddressLimits(AddressLimitOptions options, Metrics& metrics)
     : options_(std::move(options)),
-      burst_(options_.handshake_burst > 0 ? options_.handshake_burst : 2.0 * options_.handshake_rate) {
-  counters_.reserve(shards);
-  for (std::size_t i = 0; i < shards; ++i) counters_.push_back(std::make_unique<ShardCounters>());
+      burst_(options_.handshake_burst > 0 ? options_.handshake_burst : 2.0 * options_.handshake_rate),
+      metrics_(metrics) {
+  for (std::size_t i = 1; i < kRefusalKinds; ++i)
+    refused_[i] = metrics_.counter(
+        kRefusedName, "Connections closed at accept and handshakes refused by a limit (docs/reliability.md)",
+        {{"limit", std::string(kRefusalLabel[i])}});
 }
 
 std::size_t AddressLimits::KeyHash::operator()(const Key& k) const noexcept {
@@ -55,14 +66,9 @@ AddressLimits::Key AddressLimits::key_of(std::string_view address) noexcept {
   return *ip;
 }
 
-void AddressLimits::count(std::size_t shard, Refusal why) noexcept {
-  if (shard < counters_.size()) counters_[shard]->refused[static_cast<std::size_t>(why)].add();
-}
-
 std::uint64_t AddressLimits::refused(Refusal r) const noexcept {
-  std::uint64_t n = 0;
-  for (const auto& c : counters_) n += c->refused[static_cast<std::size_t>(r)].get();
-  return n;
+  return static_cast<std::uint64_t>(
+      metrics_.value(kRefusedName, {{"limit", std::string(kRefusalLabel[static_cast<std::size_t>(r)])}}));
 }
 
 std::size_t AddressLimits::tracked_addresses() const {
@@ -99,14 +105,13 @@ AddressLimits::Entry* AddressLimits::find_or_add(const Key& key, Clock::time_poi
   return &e;
 }
 
-std::shared_ptr<AddressLimits::Slot> AddressLimits::open_connection(std::size_t shard, std::string_view peer,
-                                                                    Refusal& why) {
+std::shared_ptr<AddressLimits::Slot> AddressLimits::open_connection(std::string_view peer, Refusal& why) {
   why = Refusal::none;
   const bool total = options_.max_connections > 0;
   if (total && connections_.fetch_add(1, std::memory_order_relaxed) >= options_.max_connections) {
     connections_.fetch_sub(1, std::memory_order_relaxed);
     why = Refusal::connections;
-    count(shard, why);
+    count(why);
     return nullptr;
   }
   bool per_address = false;
@@ -126,14 +131,13 @@ std::shared_ptr<AddressLimits::Slot> AddressLimits::open_connection(std::size_t 
   }
   if (why != Refusal::none) {
     if (total) connections_.fetch_sub(1, std::memory_order_relaxed);
-    count(shard, why);
+    count(why);
     return nullptr;
   }
   return std::make_shared<Slot>(*this, key, total, per_address, false);
 }
 
-std::unique_ptr<AddressLimits::Slot> AddressLimits::open_session(std::size_t shard, std::string_view client,
-                                                                 Refusal& why) {
+std::unique_ptr<AddressLimits::Slot> AddressLimits::open_session(std::string_view client, Refusal& why) {
   why = Refusal::none;
   if (!limits_sessions()) return nullptr;
   const Key key = key_of(client);
@@ -157,7 +161,7 @@ std::unique_ptr<AddressLimits::Slot> AddressLimits::open_session(std::size_t sha
     if (why == Refusal::none) ++e->sessions;
   }
   if (why != Refusal::none) {
-    count(shard, why);
+    count(why);
     return nullptr;
   }
   return std::make_unique<Slot>(*this, key, false, false, true);

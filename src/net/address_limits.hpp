@@ -5,11 +5,11 @@
 // one mutex, taken once per accept, connection close, handshake and session close, never per
 // message. The address table is bounded (max_addresses): idle entries are dropped first, and a
 // new address is refused when every tracked one is in use. IPv6 addresses count per /64 (one
-// host usually owns a whole /64). Refusal counters are per shard (core::Counter).
+// host usually owns a whole /64). Refusals are counted in socketio::Metrics.
 #pragma once
 
-#include "core/counter.hpp"
 #include "net/forwarded.hpp"
+#include "socketio/metrics.hpp"
 
 #include <array>
 #include <chrono>
@@ -75,7 +75,8 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
     bool total_, per_address_, session_;
   };
 
-  AddressLimits(AddressLimitOptions options, std::size_t shards);
+  // Refusals are counted in metrics (socketio_connections_refused_total{limit}), per shard.
+  AddressLimits(AddressLimitOptions options, Metrics& metrics);
 
   const AddressLimitOptions& options() const noexcept { return options_; }
   bool limits_connections() const noexcept {
@@ -85,11 +86,11 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
     return options_.max_sessions_per_address > 0 || options_.handshake_rate > 0;
   }
 
-  // A new TCP connection from peer (an IP address as text) on shard. Null when refused (why
-  // says which limit; the refusal is counted on shard).
-  std::shared_ptr<Slot> open_connection(std::size_t shard, std::string_view peer, Refusal& why);
+  // A new TCP connection from peer (an IP address as text). Null when refused (why says which
+  // limit; the refusal is counted).
+  std::shared_ptr<Slot> open_connection(std::string_view peer, Refusal& why);
   // A new Engine.IO session of client; same contract.
-  std::unique_ptr<Slot> open_session(std::size_t shard, std::string_view client, Refusal& why);
+  std::unique_ptr<Slot> open_session(std::string_view client, Refusal& why);
 
   // Refusals of one kind, summed over the shards.
   std::uint64_t refused(Refusal r) const noexcept;
@@ -109,14 +110,11 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
   struct KeyHash {
     std::size_t operator()(const Key& k) const noexcept;
   };
-  struct ShardCounters {
-    std::array<core::Counter, kRefusalKinds> refused;
-  };
 
   Entry* find_or_add(const Key& key, std::chrono::steady_clock::time_point now);
   bool idle(const Entry& e, std::chrono::steady_clock::time_point now) const noexcept;
   void release(const Key& key, bool total, bool per_address, bool session);
-  void count(std::size_t shard, Refusal why) noexcept;
+  void count(Refusal why) const noexcept { refused_[static_cast<std::size_t>(why)].inc(); }
 
   const AddressLimitOptions options_;
   const double burst_;
@@ -124,7 +122,8 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
   mutable std::mutex mutex_;
   std::unordered_map<Key, Entry, KeyHash> table_;
   std::chrono::steady_clock::time_point next_sweep_{};
-  std::vector<std::unique_ptr<ShardCounters>> counters_;
+  Metrics& metrics_;
+  std::array<Metrics::Counter, kRefusalKinds> refused_;
 };
 
 }  // namespace socketio::net

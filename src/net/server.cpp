@@ -1,6 +1,7 @@
 // Listener, TLS detection and handshake, HTTP/1.1 sessions. All Beast/Asio of the HTTP side is
 // here (the WebSocket side is in websocket.cpp); each session type is instantiated once.
 #include "net/server.hpp"
+#include "core/trip_log.hpp"
 
 #include "net/detail/streams.hpp"
 #include "net/tls_context.hpp"
@@ -598,7 +599,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     const auto endpoint = socket.remote_endpoint(ec);
     const std::string peer = ec ? std::string() : endpoint.address().to_string();
     Refusal why = Refusal::none;
-    ctx.slot = limits->open_connection(shard_, peer, why);
+    ctx.slot = limits->open_connection(peer, why);
     if (ctx.slot) return true;
     if (const auto n = trip_log_[static_cast<std::size_t>(why)].due()) {
       spdlog::warn("limits: {} ({}): closed {} connection(s) at accept, last from {}", refusal_message(why),

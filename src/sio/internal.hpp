@@ -9,7 +9,7 @@
 #pragma once
 
 #include "adapter/local_adapter.hpp"
-#include "core/counter.hpp"
+#include "core/trip_log.hpp"
 #include "eio/server.hpp"
 #include "net/shards.hpp"
 #include "sio/counters.hpp"
@@ -91,7 +91,7 @@ struct ServerCore {
 net::ProxyTrust proxy_trust(const ServerOptions& options);
 // The connection budget of options (max_connections 0: the open-file limit minus a reserve).
 std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& options,
-                                                        const net::ProxyTrust& trust, std::size_t shards);
+                                                        const net::ProxyTrust& trust, Metrics& metrics);
 
 // ServerOptions' Engine.IO hooks (cookie, allow_request, headers, connection_error) as the
 // engine's options.

@@ -121,7 +121,7 @@ net::ProxyTrust proxy_trust(const ServerOptions& o) {
 }
 
 std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& o, const net::ProxyTrust& trust,
-                                                        std::size_t shards) {
+                                                        Metrics& metrics) {
   net::AddressLimitOptions lo;
   lo.max_connections = o.max_connections;
   if (lo.max_connections == 0) {
@@ -138,7 +138,7 @@ std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& o, 
   lo.handshake_burst = o.handshake_burst;
   lo.max_addresses = std::max<std::size_t>(1, o.max_client_addresses);
   lo.trust = trust;
-  return std::make_shared<net::AddressLimits>(lo, shards);
+  return std::make_shared<net::AddressLimits>(lo, metrics);
 }
 
 // The public EngineError mirrors the engine's codes (the public headers do not include src/).
@@ -403,20 +403,9 @@ std::uint16_t Server::listen() {
   eo.outbox.high_water = o.outbox_high_water;
   eo.outbox.slow_timeout = o.slow_client_timeout;
   eo.trust_proxy = impl_->core.proxy_trust;
-  impl_->limits = sio::make_address_limits(o, impl_->core.proxy_trust, impl_->pool->size());
+  impl_->limits = sio::make_address_limits(o, impl_->core.proxy_trust, *impl_->metrics);
   eo.limits = impl_->limits;
-  // The connection budget counts its refusals itself (per shard); read at scrape time.
   impl_->metrics->add_collector([limits = impl_->limits](MetricsSink& sink) {
-    static constexpr std::pair<net::Refusal, std::string_view> kinds[] = {
-        {net::Refusal::connections, "connections"},
-        {net::Refusal::connections_per_address, "connections_per_address"},
-        {net::Refusal::sessions_per_address, "sessions_per_address"},
-        {net::Refusal::handshake_rate, "handshake_rate"},
-        {net::Refusal::address_table_full, "client_addresses"}};
-    for (const auto& [kind, name] : kinds)
-      sink.counter("socketio_connections_refused_total",
-                   "Connections closed at accept and handshakes refused by a limit (docs/reliability.md)",
-                   {{"limit", std::string(name)}}, static_cast<double>(limits->refused(kind)));
     sink.gauge("socketio_client_addresses_tracked", "Client addresses in the per-address limits' table", {},
                static_cast<double>(limits->tracked_addresses()));
   });

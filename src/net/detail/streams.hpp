@@ -2,6 +2,7 @@
 // an HTTP session to a WebSocket session. Heavy (Beast); include only from src/net/*.cpp.
 #pragma once
 
+#include "core/trip_log.hpp"
 #include "net/http_convert.hpp"
 #include "net/http_handler.hpp"
 #include "net/server.hpp"

@@ -1,22 +1,12 @@
-// Counters kept per shard and summed on scrape, and the throttle for the log line a tripped
-// limit writes. A Counter is written by one thread only (its shard) and read by any: a relaxed
-// load and store, no locked instruction, clean under TSan. TripLog belongs to one thread.
+// The throttle for the log line a tripped limit writes (the trips themselves are counted in
+// socketio::Metrics). A TripLog belongs to one thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 
 namespace socketio::core {
-
-struct Counter {
-  std::atomic<std::uint64_t> n{0};
-  void add(std::uint64_t k = 1) noexcept {
-    n.store(n.load(std::memory_order_relaxed) + k, std::memory_order_relaxed);
-  }
-  std::uint64_t get() const noexcept { return n.load(std::memory_order_relaxed); }
-};
 
 // Under a flood a limit trips thousands of times a second; the log gets the first trip, then at
 // most one line per interval saying how many trips it stands for.

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
 import { Duplex } from "node:stream";
-import { startServer, closeAll, sleep, until, request, IS_REFERENCE, track } from "./lib/harness.mjs";
+import { startServer, closeAll, sleep, until, request, IS_REFERENCE, track, MEASURE_RSS_ENV } from "./lib/harness.mjs";
 import { sioConnect } from "./lib/clients.mjs";
 import { rssBytes, socketCount } from "./lib/procstat.mjs";
 import { frame, OP, rawWebSocket, closeFrameOf } from "./lib/wsraw.mjs";
@@ -29,6 +29,7 @@ function start(extra = []) {
   return startServer({
     kind: "chat",
     args: ["--threads", "1", "--log-level", "warn", "--close-timeout", String(CLOSE_TIMEOUT), ...extra],
+    env: MEASURE_RSS_ENV,
   });
 }
 
@@ -44,6 +45,8 @@ async function chatters(srv, { maxLatency = 3000, tls: secure = false } = {}) {
   b.on("chat message", (m) => got.push({ n: m.text.n, at: Date.now(), sent: m.text.at }));
   let n = 0;
   let running = true;
+  // A failed assertion skips stop(): the loop must still end, or the test process never exits.
+  track(b, () => (running = false));
   const loop = (async () => {
     while (running) {
       a.emit("chat message", "calm", { n: n++, at: Date.now() });

@@ -11,7 +11,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { createClient } from "redis";
-import { startServer, request, openWebSocket, rawExchange, parseRawResponse, closeAll, until, sleep, track, IS_REFERENCE } from "./lib/harness.mjs";
+import { startServer, request, openWebSocket, rawExchange, parseRawResponse, closeAll, until, sleep, track, IS_REFERENCE, MEASURE_RSS_ENV } from "./lib/harness.mjs";
 import { rssBytes } from "./lib/procstat.mjs";
 import { sioClient, sioConnect, waitFor } from "./lib/clients.mjs";
 import { startRedis, startNode } from "./lib/redis.mjs";
@@ -283,10 +283,7 @@ describe("limits: rooms, acks, namespaces", () => {
   });
 
   test("--max-pending-client-acks: unanswered ack ids are bounded, the newest still answered", T, async () => {
-    // Under ASan, freed blocks wait in a quarantine (256 MB by default) that RSS would count as
-    // held: a small one keeps the figure about what the server holds.
-    const asan = process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS}:quarantine_size_mb=1` } : {};
-    const server = await startServer({ kind: "chat", args: ["--max-pending-client-acks", "100"], env: asan });
+    const server = await startServer({ kind: "chat", args: ["--max-pending-client-acks", "100"], env: MEASURE_RSS_ENV });
     const other = await chatter(server, "acks");
     const peer = await chatter(server, "acks");
     const ws = await openWebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);

@@ -8,12 +8,11 @@ set(SIO_PACKAGE_MAINTAINER "socketio-server maintainers <socketio-server@users.n
     CACHE STRING "Maintainer field of the Debian package")
 set(CPACK_PACKAGE_CONTACT "${SIO_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Socket.IO server (Engine.IO v4, Socket.IO v5) in C++")
-# First line: the summary; the rest: the extended description.
-set(CPACK_DEBIAN_SERVER_DESCRIPTION "Socket.IO server (Engine.IO v4, Socket.IO v5) in C++
-socketio-server speaks Socket.IO exactly as the Node.js reference server, so the
-official socket.io-client works against it unchanged: long-polling, WebSocket,
-namespaces, rooms, acknowledgements, TLS, Prometheus metrics, health checks and a
-cluster of nodes through Redis.")
+# The extended description (the synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY).
+set(CPACK_DEBIAN_SERVER_DESCRIPTION "socketio-server speaks Socket.IO exactly as the Node.js
+reference server, so the official socket.io-client works against it
+unchanged: long-polling, WebSocket, namespaces, rooms, acknowledgements,
+TLS, Prometheus metrics, health checks and a cluster through Redis.")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL server)

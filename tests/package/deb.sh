@@ -59,8 +59,11 @@ pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$tmp/out" && break; sleep 0.1; done
 grep -q "listening on" "$tmp/out" || fail "the packaged binary did not start: $(cat "$tmp/err")"
 mport=$(grep -o 'metrics on http://127.0.0.1:[0-9]*' "$tmp/out" | grep -o '[0-9]*$')
-curl -fsS "http://127.0.0.1:$mport/readyz" | grep -q ready || fail "/readyz"
-curl -fsS "http://127.0.0.1:$mport/metrics" | grep -q '^socketio_build_info' || fail "/metrics"
+# Whole answers first: grep -q would stop reading early and fail curl under pipefail.
+ready=$(curl -fsS "http://127.0.0.1:$mport/readyz") || fail "/readyz"
+[ "$ready" = ready ] || fail "/readyz: $ready"
+metrics=$(curl -fsS "http://127.0.0.1:$mport/metrics") || fail "/metrics"
+grep -q '^socketio_build_info' <<<"$metrics" || fail "/metrics without socketio_build_info"
 head -c 300 "$tmp/err"; echo
 grep -q '^{"time":' "$tmp/err" || fail "the packaged config logs JSON"
 kill -TERM "$pid"

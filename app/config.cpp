@@ -573,6 +573,28 @@ const std::vector<Key>& keys() {
            throw Invalid(in_quotes(text(v)) + " is not text or json");
          s.log_format = text(v);
        }},
+      {"admin-ui", Kind::boolean, kOps, "[=BOOL]",
+       "the Socket.IO Admin UI: its /admin namespace, and the UI itself at /admin-ui/ [false]",
+       [](AppSettings& s, const Value& v) { s.admin_ui = boolean(v); }},
+      {"admin-ui-username", Kind::text, kOps, "NAME", "Admin UI basic auth user [admin]",
+       [](AppSettings& s, const Value& v) { s.admin.username = text(v); }},
+      {"admin-ui-password-hash", Kind::text, kOps, "BCRYPT",
+       "Admin UI password as a bcrypt hash ($2b$...; e.g. htpasswd -nbBC 10 \"\" PASSWORD) [required]",
+       [](AppSettings& s, const Value& v) { s.admin.password_hash = text(v); }},
+      {"admin-ui-auth", Kind::boolean, kOps, "[=BOOL]", "false: no authentication (development only) [true]",
+       [](AppSettings& s, const Value& v) { s.admin.auth = boolean(v); }},
+      {"admin-ui-readonly", Kind::boolean, kOps, "[=BOOL]",
+       "the UI can look but not emit, join, leave or disconnect [false]",
+       [](AppSettings& s, const Value& v) { s.admin.readonly = boolean(v); }},
+      {"admin-ui-mode", Kind::text, kOps, "MODE",
+       "development (sockets and events sent to the UI) or production (stats only) [development]",
+       [](AppSettings& s, const Value& v) {
+         if (text(v) != "development" && text(v) != "production")
+           throw Invalid(in_quotes(text(v)) + " is not development or production");
+         s.admin.development = text(v) == "development";
+       }},
+      {"admin-ui-server-id", Kind::text, kOps, "ID", "this node's name in the UI [the host name]",
+       [](AppSettings& s, const Value& v) { s.admin.server_id = text(v); }},
       {"drain-timeout", Kind::integer, kOps, "MS",
        "on SIGTERM/SIGINT, how long clients get to receive their disconnect before connections are cut "
        "[1000]",
@@ -813,6 +835,8 @@ void check_consistency(const AppSettings& s) {
         "--cors-credentials: needs an explicit --cors-origin list (credentials are never sent to *, "
         "which any site matches)");
   }
+  if (s.admin_ui && s.admin.auth && s.admin.password_hash.empty())
+    throw Failure("--admin-ui: needs --admin-ui-password-hash (a bcrypt hash), or --admin-ui-auth=false");
   const TlsConfig& tls = s.server.tls;
   if (!tls.self_signed_host.empty() &&
       (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty())) {

@@ -8,6 +8,7 @@
 // it is given, so it can be tested in process. Not thread-safe: call it once, from main().
 #pragma once
 
+#include "socketio/admin_ui.hpp"
 #include "socketio/server.hpp"
 
 #include <chrono>
@@ -35,6 +36,8 @@ struct AppSettings {
 
   std::string log_format = "text";                // text | json
   std::chrono::milliseconds drain_timeout{1000};  // graceful stop: --drain-timeout
+  bool admin_ui = false;                          // --admin-ui
+  AdminUiOptions admin{"/admin", true, "admin"};  // --admin-ui-*
 };
 
 struct ParseResult {

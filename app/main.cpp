@@ -23,7 +23,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
-#include "adapter/redis/redis_adapter.hpp"
+#include "socketio/admin_ui.hpp"
+#include "socketio/redis.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -230,6 +231,16 @@ int main(int argc, char** argv) {
   }
   socketio::app::install_chat(server->of("/"), {settings.presence_limit});
   if (redis) expose_redis(*server, *redis);
+  if (settings.admin_ui) {
+    socketio::AdminUiOptions admin = settings.admin;
+    admin.serve_ui = true;
+    try {
+      socketio::instrument(*server, admin);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 2;
+    }
+  }
 
   // The signal handlers exist before the listening line: a SIGTERM sent right after it must
   // stop the server gracefully, not kill it.

@@ -15,7 +15,10 @@ if(SIO_SANITIZE)
 endif()
 
 # Every library and executable of the project links this to get the same flags.
+# BUILD_INTERFACE: the warnings, -Werror and sanitizers and the source tree stay out of what
+# `cmake --install` exports (cmake/Install.cmake); installed, the headers are under include/.
 function(sio_target name)
-  target_link_libraries(${name} PUBLIC sio_options)
-  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC $<BUILD_INTERFACE:sio_options>)
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                            $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
 endfunction()

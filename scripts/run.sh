@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds Release and starts socketio-server (in-memory adapter, port 3000, chat page at /).
+# Builds Release into build/ (binaries in build/bin/) and starts socketio-server (in-memory
+# adapter, port 3000, chat page at /). scripts/test.sh builds elsewhere (build-test/, build-asan/,
+# build-tsan/), so running one after the other rebuilds nothing.
 # Extra arguments go to the server, e.g. scripts/run.sh --tls-self-signed localhost
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

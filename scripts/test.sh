@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test: the sanitizer builds first (ASan+UBSan on
-# unit + integration tests, TSan on the threaded ones), then the main build (-Werror), whose
-# ctest summary closes the output. Exit status: non-zero if any stage failed.
+# unit + integration tests, TSan on the threaded ones), then the main build (-Werror, Debug, in
+# build-test/: build/ belongs to scripts/run.sh's Release binaries, so neither undoes the other),
+# whose ctest summary closes the output. Exit status: non-zero if any stage failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -40,8 +41,8 @@ else
 fi
 
 echo "=== Main build (-Werror): every test ==="
-if configure_build "$root/build" "" -DCMAKE_BUILD_TYPE=Debug -DSIO_SANITIZE=; then
-  ctest --test-dir "$root/build" --output-on-failure -j2 || status=1
+if configure_build "$root/build-test" "" -DCMAKE_BUILD_TYPE=Debug -DSIO_SANITIZE=; then
+  ctest --test-dir "$root/build-test" --output-on-failure -j2 || status=1
 else
   echo "Main build failed"
   status=1

@@ -200,6 +200,8 @@ class Server {
   std::string tls_fingerprint() const;
 
   std::size_t client_count() const noexcept;
+  // The names of the namespaces created so far (static, and dynamic children), any thread.
+  std::vector<std::string> namespace_names() const;
 
   // The counters of this server (GET /metrics); register your own series here too.
   Metrics& metrics() noexcept;

@@ -84,6 +84,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   virtual bool recovered() const noexcept = 0;
   // "polling" or "websocket" (the current Engine.IO transport).
   virtual std::string_view transport() const noexcept = 0;
+  // The Engine.IO session id of the client this socket belongs to (one per connection; several
+  // sockets of one client, one per namespace, share it). Empty once the client is gone.
+  virtual std::string client_id() const = 0;
 
   virtual void on(std::string event, EventHandler handler) = 0;
   virtual void on_any(AnyHandler handler) = 0;

@@ -231,6 +231,7 @@ class SocketImpl final : public Socket {
   void restore(PersistedSession session);
   const std::string& pid() const noexcept { return pid_; }
   std::string_view transport() const noexcept override;
+  std::string client_id() const override;
 
   void on(std::string event, EventHandler handler) override {
     handlers_.emplace(std::move(event), std::move(handler));

@@ -552,6 +552,13 @@ void ServerAccess::add_route(Server& s, net::Router::Matcher matcher, net::HttpH
   s.impl_->router->add(std::move(matcher), handler);
 }
 
+std::vector<std::string> Server::namespace_names() const {
+  std::lock_guard lock(impl_->core.ns_mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, nsp] : impl_->core.namespaces) names.push_back(name);
+  return names;
+}
+
 Metrics& Server::metrics() noexcept {
   return *impl_->metrics;
 }

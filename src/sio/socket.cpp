@@ -35,6 +35,12 @@ std::string_view SocketImpl::transport() const noexcept {
   return c ? c->transport() : std::string_view("polling");
 }
 
+std::string SocketImpl::client_id() const {
+  auto c = client_.lock();
+  const auto* session = c ? c->session() : nullptr;
+  return session ? session->id() : std::string();
+}
+
 void SocketImpl::on_connected() {
   connected_ = true;
   nsp_.core().counters.connections.inc();

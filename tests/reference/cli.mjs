@@ -11,9 +11,17 @@
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
 // ignored. --parser json|msgpack (socket.io-msgpack-parser), --cookie[=false], --cookie-name,
 // --cookie-path and --cookie-same-site (lax|strict|none|false) map to socket.io's options.
+// --admin-ui[=false], --admin-ui-username, --admin-ui-password-hash, --admin-ui-readonly:
+// @socket.io/admin-ui's instrument().
+import fs from "node:fs";
 import http from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { instrument } from "@socket.io/admin-ui";
 import { Server as SocketServer } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
+
+const require = createRequire(import.meta.url);
 
 const positiveInt = (name, key, v) => {
   const n = Number(v);
@@ -110,6 +118,18 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--engine-hooks":
         opts.engineHooks = true;
         break;
+      case "--admin-ui":
+        opts.adminUi = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
+      case "--admin-ui-username":
+        opts.adminUsername = takeValue();
+        break;
+      case "--admin-ui-password-hash":
+        opts.adminPasswordHash = takeValue();
+        break;
+      case "--admin-ui-readonly":
+        opts.adminReadonly = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
       case "--outbox-high-water":
       case "--slow-client-timeout":
       case "--log-level":
@@ -126,6 +146,7 @@ export function parseArgs(argv, name, defaults = {}) {
 // configured like the C++ binaries (any origin, no client bundle, the heartbeat from opts).
 export function createSocketServer(opts, extra = {}) {
   const httpServer = http.createServer((req, res) => {
+    if (opts.adminUi && serveAdminUi(req, res)) return;
     res.writeHead(404, { "Content-Type": "text/plain" });
     res.end("Not Found");
   });
@@ -149,7 +170,34 @@ export function createSocketServer(opts, extra = {}) {
     ...(opts.cookie ? { cookie: opts.cookie } : {}),
     ...extra,
   });
+  if (opts.adminUi) {
+    // The twin of socketio-server --admin-ui: @socket.io/admin-ui's instrument(), basic auth.
+    instrument(io, {
+      auth: { type: "basic", username: opts.adminUsername ?? "admin", password: opts.adminPasswordHash },
+      readonly: !!opts.adminReadonly,
+      mode: "development",
+    });
+  }
   return { httpServer, io };
+}
+
+// GET /admin-ui/... from the package's ui/dist, as socketio-server --admin-ui serves it.
+const ADMIN_DIST = path.join(path.dirname(require.resolve("@socket.io/admin-ui/package.json")), "ui", "dist");
+const TYPES = { ".html": "text/html", ".js": "application/javascript", ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml" };
+function serveAdminUi(req, res) {
+  const url = new URL(req.url, "http://x");
+  if (url.pathname === "/admin-ui") {
+    res.writeHead(301, { Location: "/admin-ui/" });
+    res.end();
+    return true;
+  }
+  if (!url.pathname.startsWith("/admin-ui/")) return false;
+  const rel = url.pathname.slice("/admin-ui/".length) || "index.html";
+  const file = path.join(ADMIN_DIST, path.normalize(rel));
+  if (!file.startsWith(ADMIN_DIST + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) return false;
+  res.writeHead(200, { "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+  res.end(fs.readFileSync(file));
+  return true;
 }
 
 // Splits a trailing ack callback off an event's arguments.

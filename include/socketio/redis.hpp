@@ -1,0 +1,76 @@
+// The Redis adapter's public API: a cluster of socketio::Server nodes (C++ or Node.js) through
+// Redis, wire-compatible with `@socket.io/redis-adapter` 8.3 (classic and sharded) and
+// `@socket.io/redis-emitter` 5.1. Create one RedisConnection per process (it starts the
+// publisher and subscriber connections on a thread of its own) and pass its factory() as
+// ServerOptions::adapter:
+//
+//   socketio::redis::RedisConnection redis({.url = "redis://127.0.0.1:6379"});
+//   socketio::ServerOptions options;
+//   options.adapter = redis.factory();
+//   socketio::Server io(options);
+//
+// Losing Redis never stops local delivery; the connections come back by themselves. Every
+// member may be called from any thread. Link socketio::socketio (find_package(socketio)).
+#pragma once
+
+#include "socketio/adapter.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace socketio::redis {
+
+struct RedisCounters {
+  std::atomic<std::uint64_t> published{0};
+  std::atomic<std::uint64_t> publish_failed{0};  // Redis down or PUBLISH refused
+  std::atomic<std::uint64_t> received{0};        // broadcasts from other nodes delivered locally
+  std::atomic<std::uint64_t> dropped{0};         // oversized, undecodable or malformed messages
+  // Not published because Redis was slow: the bytes waiting for Redis were over
+  // RedisConfig::max_publish_queue_bytes (dropped for the other nodes, still delivered locally).
+  std::atomic<std::uint64_t> publish_overflow{0};
+};
+
+enum class RedisMode {
+  classic,  // PUBLISH/PSUBSCRIBE, as createAdapter()
+  sharded,  // Redis 7 SPUBLISH/SSUBSCRIBE, as createShardedAdapter() (subscriptionMode "dynamic")
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379";
+  std::string key =
+      "socket.io";  // channel prefix: the classic adapter's `key`, the sharded one's `channelPrefix`
+  RedisMode mode = RedisMode::classic;
+  std::chrono::milliseconds requests_timeout{5000};
+  std::size_t max_message_size = 1024 * 1024;  // larger messages from Redis are dropped
+  // Bytes of publishes handed to Redis and not yet answered (written or waiting to be): while
+  // Redis is slow, a publish that would go past this is dropped and counted (publish_overflow).
+  std::size_t max_publish_queue_bytes = 16 * 1024 * 1024;
+  // Optional: where the counters go (to expose them); created when null.
+  std::shared_ptr<RedisCounters> counters;
+};
+
+class RedisHub;
+
+// The process-wide connections. Throws std::invalid_argument on a bad URL; the connections start
+// at once, in the background. Any thread.
+class RedisConnection {
+ public:
+  explicit RedisConnection(RedisConfig config);
+  // For ServerOptions::adapter; the adapters keep the connections alive.
+  AdapterFactory factory() const;
+  // Blocks until both connections are up and Redis confirmed every subscription asked for so far
+  // (create the namespaces first); false after timeout.
+  bool wait_until_subscribed(std::chrono::milliseconds timeout) const;
+  const RedisCounters& counters() const;
+
+ private:
+  std::shared_ptr<RedisHub> hub_;
+};
+
+// Shorthand for RedisConnection(config).factory().
+AdapterFactory make_redis_adapter_factory(RedisConfig config);
+
+}  // namespace socketio::redis

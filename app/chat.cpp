@@ -147,11 +147,15 @@ json::array members_json(std::vector<SocketInfo>& sockets) {
 void publish_presence(Namespace& nsp, const RoomSizesPtr& sizes, const std::string& room) {
   const auto ticket = sizes->presence_ticket(room);
   if (!ticket) return;
-  nsp.in(room).fetch_sockets([&nsp, sizes, room, t = *ticket](std::vector<SocketInfo> sockets) {
-    if (!sizes->is_newest(room, t)) return;
-    nsp.to(room).emit("presence",
-                      Args().add(json::object{{"room", room}, {"members", members_json(sockets)}}));
-  });
+  // Member lists need ids and names only: handshakes (cookies included) and room lists never
+  // travel to other nodes for them.
+  nsp.in(room)
+      .detail(SocketDetail::id_and_data)
+      .fetch_sockets([&nsp, sizes, room, t = *ticket](std::vector<SocketInfo> sockets) {
+        if (!sizes->is_newest(room, t)) return;
+        nsp.to(room).emit("presence",
+                          Args().add(json::object{{"room", room}, {"members", members_json(sockets)}}));
+      });
 }
 
 // Characters (code points) of valid UTF-8, or nothing when a control character is in it: a name
@@ -256,9 +260,11 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     // Only what ack() needs: the arguments may be large.
     Event reply{ev.name, {}, ev.socket, ev.ack_id};
     std::string r(*room);
-    nsp.in(r).fetch_sockets([reply = std::move(reply), r](std::vector<SocketInfo> sockets) {
-      reply.ack(Args().add(json::object{{"ok", true}, {"room", r}, {"members", members_json(sockets)}}));
-    });
+    nsp.in(r)
+        .detail(SocketDetail::id_and_data)
+        .fetch_sockets([reply = std::move(reply), r](std::vector<SocketInfo> sockets) {
+          reply.ack(Args().add(json::object{{"ok", true}, {"room", r}, {"members", members_json(sockets)}}));
+        });
   });
 
   // The rooms are read while disconnecting (the socket still has them); presence goes out on
@@ -286,9 +292,6 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
 }  // namespace
 
 void install_chat(Namespace& nsp, ChatOptions options) {
-  // Member lists need ids and names only; handshakes (cookies included) and room lists then
-  // never travel to other nodes.
-  nsp.set_fetch_detail(SocketDetail::id_and_data);
   auto sizes = std::make_shared<RoomSizes>(options.presence_limit);
   nsp.on_connection([&nsp, sizes](const SocketPtr& socket) { attach(nsp, sizes, socket); });
 }

@@ -193,9 +193,6 @@ int main(int argc, char** argv) {
   so.adapter = cluster->factory();
   Server io(so);
   app::install_chat(io.of("/"));
-  // The cluster:* events test the whole fetchSockets answer (handshake, rooms), which the chat
-  // alone keeps at home.
-  io.of("/").set_fetch_detail(SocketDetail::full);
   install_cluster_events(io.of("/"), name);
 
   std::uint16_t port = 0;

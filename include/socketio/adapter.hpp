@@ -20,11 +20,19 @@
 
 namespace socketio {
 
+// What fetch_sockets answers carry about a socket, on this node and from the other nodes asked
+// (a cluster adapter sends the answer through Redis). full: like the reference (handshake with
+// every header and cookie, auth, rooms, data). id_and_data: the id and socket.data only, so
+// handshakes and room lists never leave the node that owns the socket.
+enum class SocketDetail : std::uint8_t { full, id_and_data };
+
 struct BroadcastFlags {
   bool volatile_ = false;
   bool compress = true;
   bool local = false;  // this node only
   std::optional<std::chrono::milliseconds> timeout;
+  // fetch_sockets only; unset: the namespace's default (Namespace::set_fetch_detail).
+  std::optional<SocketDetail> detail;
 };
 
 // Travels between nodes unchanged: rooms (empty = everyone), except (rooms excluded), flags.

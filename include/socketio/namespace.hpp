@@ -65,6 +65,8 @@ class BroadcastOperator {
   BroadcastOperator compress(bool on) const;
   BroadcastOperator local() const;
   BroadcastOperator timeout(std::chrono::milliseconds t) const;
+  // What fetch_sockets answers carry (SocketDetail), here and on the C++ nodes asked.
+  BroadcastOperator detail(SocketDetail d) const;
 
   void emit(std::string_view event, Args args = {}) const;
   // One Args per recipient that answered: callback(false, responses) once every recipient
@@ -85,18 +87,14 @@ class BroadcastOperator {
   BroadcastOptions opts_;
 };
 
-// What fetch_sockets answers carry about a namespace's sockets, on this node and to the other
-// nodes that ask (a cluster adapter sends the answer through Redis). full: like the reference
-// (handshake with every header and cookie, auth, rooms, data). id_and_data: the id and
-// socket.data only, so handshakes and room lists never leave the node that owns the socket.
-enum class SocketDetail : std::uint8_t { full, id_and_data };
-
 class Namespace {
  public:
   virtual ~Namespace() = default;
   virtual const std::string& name() const noexcept = 0;
 
-  // Set before listen(); the children of a dynamic namespace follow their parent.
+  // What fetch_sockets answers carry when the request does not say (BroadcastOperator::detail()):
+  // requests from Node nodes never do. Set before listen(); the children of a dynamic namespace
+  // follow their parent.
   virtual void set_fetch_detail(SocketDetail detail) = 0;
 
   virtual void on_connection(ConnectionHandler handler) = 0;

@@ -171,7 +171,7 @@ void InMemoryAdapter::fetch_sockets(const BroadcastOptions& opts,
   auto pool = core_.pool;
   on_each_shard([this, o, acc, origin, pool](std::size_t s) {
     std::vector<SocketInfo> part;
-    const auto detail = handlers_->fetch_detail;
+    const auto detail = o->flags.detail.value_or(handlers_->fetch_detail);
     for (auto* sock : targets(s, *o)) part.push_back(sock->info(detail));
     pool->dispatch(origin, [acc, part = std::move(part)]() mutable {
       for (auto& i : part) acc->all.push_back(std::move(i));

@@ -247,10 +247,14 @@ class AdminUi : public std::enable_shared_from_this<AdminUi> {
     };
     auto acc = std::make_shared<Acc>(Acc{names.size(), {}});
     for (const std::string& name : names) {
-      server_.of(name).fetch_sockets([acc, s, name](std::vector<SocketInfo> sockets) {
-        for (const auto& info : sockets) acc->all.emplace_back(serialize(info, name));
-        if (--acc->left == 0) s->emit("all_sockets", Args().add(std::move(acc->all)));
-      });
+      // The UI shows handshakes and rooms whatever the namespace's default detail.
+      server_.of(name)
+          .all()
+          .detail(SocketDetail::full)
+          .fetch_sockets([acc, s, name](std::vector<SocketInfo> sockets) {
+            for (const auto& info : sockets) acc->all.emplace_back(serialize(info, name));
+            if (--acc->left == 0) s->emit("all_sockets", Args().add(std::move(acc->all)));
+          });
     }
   }
 

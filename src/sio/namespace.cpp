@@ -97,6 +97,12 @@ BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds t) const 
   return BroadcastOperator(*nsp_, std::move(o));
 }
 
+BroadcastOperator BroadcastOperator::detail(SocketDetail d) const {
+  auto o = opts_;
+  o.flags.detail = d;
+  return BroadcastOperator(*nsp_, std::move(o));
+}
+
 static OutgoingPacket make_packet(const Namespace& nsp, std::string_view event, Args&& args) {
   OutgoingPacket p;
   p.nsp = nsp.name();

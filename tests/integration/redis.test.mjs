@@ -57,6 +57,31 @@ describe("redis adapter", () => {
     assert.deepEqual(outsider.received, []);
   });
 
+  test("members spans both nodes, and no handshake crosses Redis for it", T, async () => {
+    const secret = `hush-${process.pid}-${Date.now()}`;
+    const a = await chatter(nodeA, "crew");
+    const b = await sioConnect(nodeB, "/", { transports: ["websocket"], extraHeaders: { cookie: `session=${secret}` }, auth: { token: secret } }, 10000);
+    assert.deepEqual(await ack(b, "join", "crew"), { ok: true });
+    // Everything published on the adapter's channels while node A asks.
+    const spy = redis.duplicate();
+    spy.on("error", () => {});
+    await spy.connect();
+    const seen = [];
+    await spy.pSubscribe("socket.io*", (message) => seen.push(message), true);
+    try {
+      const r = await ack(a, "members", "crew");
+      assert.equal(r.ok, true);
+      assert.deepEqual(r.members.map((m) => m.id).sort(), [a.id, b.id].sort());
+      await sleep(200);
+      const traffic = Buffer.concat(seen);
+      assert.ok(traffic.includes(Buffer.from(b.id)), "node B's answer went through Redis");
+      assert.ok(!traffic.includes(Buffer.from(secret)), "node B's answer carries no cookie or auth");
+      assert.ok(!traffic.includes(Buffer.from("session=")), "nor its headers");
+    } finally {
+      await spy.disconnect().catch(() => {});
+    }
+  });
+
   test("@socket.io/redis-emitter reaches clients on both nodes", T, async () => {
     const a = await chatter(nodeA, "r2");
     const b = await chatter(nodeB, "r2");

@@ -66,7 +66,8 @@ std::string encode_classic_request(const ClusterMessage& m) {
       break;
     case MessageType::fetch_sockets:
       req["type"] = kRemoteFetch;
-      req["opts"] = options_to_json(m.opts, false);
+      // Node's request has no flags; ours carries the detail asked for (Node ignores it).
+      req["opts"] = options_to_json(m.opts, m.opts.flags.detail.has_value());
       break;
     case MessageType::server_side_emit:
       req["type"] = kServerSideEmit;

@@ -91,6 +91,8 @@ json::object options_to_json(const BroadcastOptions& opts, bool with_flags) {
     if (!opts.flags.compress) flags["compress"] = false;
     if (opts.flags.local) flags["local"] = true;
     if (opts.flags.timeout) flags["timeout"] = static_cast<std::int64_t>(opts.flags.timeout->count());
+    // Ours (Node ignores it, and answers in full): what the asked C++ nodes put in the answer.
+    if (opts.flags.detail) flags["detail"] = *opts.flags.detail == SocketDetail::full ? "full" : "idAndData";
     o["flags"] = std::move(flags);
   }
   return o;
@@ -108,6 +110,12 @@ BroadcastOptions options_from_json(const json::value& v) {
       opts.flags.volatile_ = x->get_bool();
     if (const auto* x = flags.if_contains("compress"); x && x->is_bool()) opts.flags.compress = x->get_bool();
     if (const auto* x = flags.if_contains("local"); x && x->is_bool()) opts.flags.local = x->get_bool();
+    if (const auto* x = flags.if_contains("detail"); x && x->is_string()) {
+      if (x->get_string() == "full")
+        opts.flags.detail = SocketDetail::full;
+      else if (x->get_string() == "idAndData")
+        opts.flags.detail = SocketDetail::id_and_data;
+    }
     // Out of range (negative, NaN, beyond setTimeout's ceiling): no timeout, as if absent.
     if (const auto ms = checked_uint(flags.if_contains("timeout"), kMaxTimeoutMs))
       opts.flags.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*ms));

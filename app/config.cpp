@@ -558,6 +558,13 @@ const std::vector<Key>& keys() {
          s.redis_max_publish_queue = static_cast<std::size_t>(integer(v));
        },
        1024, std::int64_t{1} << 40},
+      {"redis-requests-timeout", Kind::integer, kCluster, "MS",
+       "how long fetchSockets and serverSideEmit wait for the other nodes' answers "
+       "(the Redis adapter's requestsTimeout) [5000]",
+       [](AppSettings& s, const Value& v) {
+         s.redis_requests_timeout = std::chrono::milliseconds(integer(v));
+       },
+       1, 600'000},
 
       {"metrics", Kind::boolean, kOps, "[=BOOL]",
        "serve Prometheus metrics at GET /metrics on the main port [false]",

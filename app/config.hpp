@@ -32,6 +32,7 @@ struct AppSettings {
   std::string redis_key = "socket.io";
   bool redis_sharded = false;                              // --redis-mode sharded
   std::size_t redis_max_publish_queue = 16 * 1024 * 1024;  // RedisConfig::max_publish_queue_bytes
+  std::chrono::milliseconds redis_requests_timeout{5000};  // RedisConfig::requests_timeout
   std::string config_file;                                 // as given to --config; empty: none
 
   std::string log_format = "text";                // text | json

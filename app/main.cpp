@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
     rc.url = settings.redis_url;
     rc.key = settings.redis_key;
     rc.max_publish_queue_bytes = settings.redis_max_publish_queue;
+    rc.requests_timeout = settings.redis_requests_timeout;
     rc.mode =
         settings.redis_sharded ? socketio::redis::RedisMode::sharded : socketio::redis::RedisMode::classic;
     try {

@@ -20,6 +20,8 @@
 
 namespace socketio {
 
+class Metrics;
+
 // What fetch_sockets answers carry about a socket, on this node and from the other nodes asked
 // (a cluster adapter sends the answer through Redis). full: like the reference (handshake with
 // every header and cookie, auth, rooms, data). id_and_data: the id and socket.data only, so
@@ -95,6 +97,8 @@ class LocalNamespace {
   virtual void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) = 0;
   // Every room with at least one socket of this namespace on this node.
   virtual void all_rooms(std::function<void(std::vector<std::string>)> done) = 0;
+  // The server's registry, for an adapter's own series; null without one (unit tests).
+  virtual Metrics* metrics() const noexcept { return nullptr; }
 };
 
 class Adapter {

@@ -234,6 +234,10 @@ void InMemoryAdapter::on_server_side_emit(const std::string& event, Args args,
   });
 }
 
+Metrics* InMemoryAdapter::metrics() const noexcept {
+  return core_.metrics;
+}
+
 void InMemoryAdapter::all_rooms(std::function<void(std::vector<std::string>)> done) {
   const auto here = net::ShardPool::current();
   const std::size_t origin = here < core_.pool->size() ? here : 0;

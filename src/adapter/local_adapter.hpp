@@ -55,6 +55,7 @@ class InMemoryAdapter final : public LocalNamespace {
   // Runs the namespace's server-side handlers on one shard (always the same for a namespace).
   void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) override;
   void all_rooms(std::function<void(std::vector<std::string>)> done) override;
+  Metrics* metrics() const noexcept override;
 
   // Any thread: every room of this node with its size; done on the calling shard.
   void rooms(std::function<void(std::map<std::string, std::size_t>)> done);

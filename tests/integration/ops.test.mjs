@@ -192,6 +192,47 @@ describe("health", () => {
     await server.stop();
   });
 
+  test("cluster requests: their duration in a histogram, their timeouts counted (--redis-requests-timeout)", T, async () => {
+    const redis = await startRedis();
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => startServer({ kind: "chat", args: ["--redis", redis.url, "--metrics", "--redis-requests-timeout", "1000"] })),
+    );
+    const scrape = async () => (await request({ port: a.port, path: "/metrics" })).text;
+    const sample = (text, name, type) => Number(new RegExp(`^${name}\\{type="${type}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    const ca = await sioConnect(a, "/", { transports: ["websocket"] });
+    const cb = await sioConnect(b, "/", { transports: ["websocket"] });
+    for (const c of [ca, cb]) assert.deepEqual(await c.timeout(5000).emitWithAck("join", "ops"), { ok: true });
+    // Both nodes answer: fetchSockets observed (members, and the chat's presence on join), each
+    // well under the timeout.
+    let r = await ca.timeout(5000).emitWithAck("members", "ops");
+    assert.equal(r.members.length, 2);
+    let text = await scrape();
+    const count = (t) => sample(t, "socketio_cluster_request_duration_seconds_count", "fetchSockets");
+    const fast = (t) => Number(/^socketio_cluster_request_duration_seconds_bucket\{type="fetchSockets",le="0.5"\} (\d+)$/m.exec(t)?.[1]);
+    const n0 = count(text);
+    assert.ok(n0 >= 1, `fetchSockets observed (${n0})`);
+    assert.equal(fast(text), n0, "every answered request under 0.5 s");
+    assert.equal(sample(text, "socketio_cluster_request_timeouts_total", "fetchSockets"), 0);
+    // Node B stopped (SIGSTOP: still subscribed, never answers): the request waits 1 s, then
+    // answers with what came (node A's own member), and the timeout is counted.
+    b.proc.kill("SIGSTOP");
+    try {
+      const t0 = Date.now();
+      r = await ca.timeout(5000).emitWithAck("members", "ops");
+      const waited = Date.now() - t0;
+      assert.deepEqual(r.members.map((m) => m.id), [ca.id]);
+      assert.ok(waited >= 900 && waited < 4000, `answered after the 1 s requests timeout (${waited} ms)`);
+      text = await scrape();
+      assert.equal(count(text), n0 + 1);
+      assert.equal(sample(text, "socketio_cluster_request_timeouts_total", "fetchSockets"), 1);
+      assert.equal(fast(text), n0, "the timed-out one observed at about 1 s");
+    } finally {
+      b.proc.kill("SIGCONT");
+    }
+    await a.stop();
+    await b.stop();
+  });
+
   test("/readyz is 503 while draining; a clean drain exits 0 (--drain-timeout)", T, async () => {
     const opsPort = await freePort();
     const server = await startServer({

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "socketio/metrics.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <unordered_map>
@@ -61,6 +63,7 @@ struct ClusterCore::Pending {
   std::function<void(std::vector<SocketInfo>)> on_sockets;
   std::function<void(bool, AckResponses)> on_responses;
   std::unique_ptr<asio::steady_timer> timer;
+  std::chrono::steady_clock::time_point started;
 };
 
 // A broadcast with acks: client counts and acks from the other nodes.
@@ -70,9 +73,36 @@ struct ClusterCore::AckRequest {
   std::unique_ptr<asio::steady_timer> timer;
 };
 
+// How long requests to the other nodes take, answered or timed out (socketio_cluster_request_*;
+// observed on the transport's thread: the registry's shared slot, fine at request rates).
+struct RequestMetrics {
+  Metrics::Histogram duration[2];  // fetchSockets, serverSideEmit
+  Metrics::Counter timeouts[2];
+
+  explicit RequestMetrics(Metrics* m) {
+    if (!m) return;
+    static const char* const kTypes[2] = {"fetchSockets", "serverSideEmit"};
+    for (int i = 0; i < 2; ++i) {
+      duration[i] = m->histogram(
+          "socketio_cluster_request_duration_seconds",
+          "Requests to the other nodes, from publish to the last answer or the timeout",
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, {{"type", kTypes[i]}});
+      timeouts[i] = m->counter("socketio_cluster_request_timeouts_total",
+                               "Requests to the other nodes that timed out before every node answered",
+                               {{"type", kTypes[i]}});
+    }
+  }
+  void done(MessageType type, std::chrono::steady_clock::time_point started, bool timed_out) const {
+    const int i = type == MessageType::fetch_sockets ? 0 : 1;
+    duration[i].observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (timed_out) timeouts[i].inc();
+  }
+};
+
 struct ClusterCore::State {
   std::unordered_map<std::string, Pending> pending;
   std::unordered_map<std::string, AckRequest> acks;
+  RequestMetrics metrics;
 };
 
 ClusterCore::ClusterCore(LocalNamespace& local, asio::io_context& io, std::string uid,
@@ -82,7 +112,7 @@ ClusterCore::ClusterCore(LocalNamespace& local, asio::io_context& io, std::strin
       nsp_(local.name()),
       requests_timeout_(requests_timeout),
       local_(&local),
-      state_(std::make_unique<State>()) {}
+      state_(std::make_unique<State>(State{{}, {}, RequestMetrics(local.metrics())})) {}
 
 ClusterCore::~ClusterCore() = default;
 
@@ -229,6 +259,7 @@ void ClusterCore::on_response(ClusterMessage& m) {
   if (p.got < p.expected) return;
   auto done = std::move(p);
   st.pending.erase(it);
+  st.metrics.done(done.type, done.started, false);
   if (done.on_sockets) done.on_sockets(std::move(done.sockets));
   if (done.on_responses) done.on_responses(false, std::move(done.responses));
 }
@@ -244,6 +275,7 @@ void ClusterCore::start_request(ClusterMessage m, std::int64_t expected, std::ch
   p.sockets = std::move(mine);
   p.on_sockets = std::move(on_sockets);
   p.on_responses = std::move(on_responses);
+  p.started = std::chrono::steady_clock::now();
   p.timer = std::make_unique<asio::steady_timer>(io_, timeout);
   p.timer->async_wait([self = shared_from_this(), id = m.request_id](boost::system::error_code ec) {
     if (ec) return;
@@ -251,6 +283,7 @@ void ClusterCore::start_request(ClusterMessage m, std::int64_t expected, std::ch
     if (it == self->state_->pending.end()) return;
     auto pending = std::move(it->second);
     self->state_->pending.erase(it);
+    self->state_->metrics.done(pending.type, pending.started, true);
     spdlog::warn("cluster: {} timed out ({} of {} nodes answered)",
                  pending.type == MessageType::fetch_sockets ? "fetchSockets" : "serverSideEmit", pending.got,
                  pending.expected);

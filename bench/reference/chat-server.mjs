@@ -3,6 +3,7 @@
 //
 //   node chat-server.mjs [--host 127.0.0.1] [--port 3000] [--tls-cert FILE --tls-key FILE]
 //                        [--ping-interval MS] [--ping-timeout MS] [--presence-limit N]
+//                        [--parser json|msgpack]   (msgpack: socket.io-msgpack-parser, as ours)
 //
 // Prints "socketio-server listening on http(s)://HOST:PORT" once it listens; SIGINT/SIGTERM stop
 // it. Handlers on "/":
@@ -20,6 +21,7 @@ import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 
 const NAME = "socketio-server";
 
@@ -48,6 +50,10 @@ function parseArgs(argv) {
       case "--ping-timeout": opts.pingTimeout = int(value(), 1); break;
       case "--presence-limit": opts.presenceLimit = int(value(), 0); break;
       case "--threads": value(); break;
+      case "--parser":
+        opts.parser = value();
+        if (opts.parser !== "json" && opts.parser !== "msgpack") throw new Error(`${NAME}: invalid --parser ${opts.parser}`);
+        break;
       default: process.stderr.write(`${NAME}: ignoring unknown argument ${arg}\n`);
     }
   }
@@ -71,6 +77,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
+  ...(opts.parser === "msgpack" ? { parser: msgpackParser } : {}),
 });
 
 const MAX_NAME_CHARS = 32;

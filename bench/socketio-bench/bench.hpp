@@ -40,6 +40,7 @@ struct Options {
   double connect_timeout = 60;
   std::string stop_at = "sio";     // handshake: "sio" (Socket.IO CONNECT answered) or "tls"
   std::uint32_t concurrency = 16;  // handshake: connections in progress at once, per process
+  bool msgpack = false;            // socket.io-msgpack-parser packets (binary frames) instead of JSON text
 };
 
 struct Result {

@@ -7,6 +7,7 @@
 // Threads: each Worker and its connections belong to one thread; the main thread only touches
 // the Control atomics and the workers' atomic progress counters until the workers have joined.
 #include "bench.hpp"
+#include "msgpack_wire.hpp"
 
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -85,6 +86,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   virtual void close_now(bool reset) = 0;
 
   void send_text(std::string_view payload) { append_frame(0x1, payload); }
+  void send_binary(std::string_view payload) { append_frame(0x2, payload); }
   void send_raw(std::string_view framed) { out_.append(framed); }
   void flush() {
     if (writing_ || out_.empty() || closed_) return;
@@ -115,6 +117,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   void transport_ready();  // client: TCP (+TLS) up, send the upgrade
   void on_read(const error_code& ec, std::size_t n);
+  void on_sio_connect();
+  void on_sio_msgpack(std::string_view bytes);  // --parser msgpack: one Socket.IO packet
   void on_write(const error_code& ec) {
     writing_ = false;
     if (ec) {
@@ -253,6 +257,7 @@ class Worker {
   void on_tls_done(Conn& c);
   void on_ack(Conn& c, std::uint64_t id);
   void on_event(Conn& c, std::string_view body);
+  void on_chat_text(Conn& c, std::string_view text);  // fanout: "pub:seq:sent:payload"
   void on_ping() { ++r_.pings; }
   void on_fail(Conn& c, Fail why);
   void on_sink_message(Conn& c, std::string_view p);  // sink: one Engine.IO text packet
@@ -531,7 +536,8 @@ void Conn::on_frame(std::uint8_t op, std::string_view payload) {
         on_eio(payload);
       return;
     case 0x2:
-      return;  // binary: not used by these scenarios
+      if (!server_ && w_.opts().msgpack) on_sio_msgpack(payload);
+      return;  // otherwise binary is not used by these scenarios
     case 0x8:
       fail(Fail::dropped);
       return;
@@ -542,6 +548,40 @@ void Conn::on_frame(std::uint8_t op, std::string_view payload) {
       return;
     default:
       fail(Fail::dropped);  // fragmented messages are not expected from the servers
+      return;
+  }
+}
+
+void Conn::on_sio_connect() {
+  if (!sio_connected) {
+    sio_connected = true;
+    w_.on_sio_connected(*this);
+  }
+}
+
+void Conn::on_sio_msgpack(std::string_view bytes) {
+  bench::msgpack::Packet p;
+  if (!bench::msgpack::read(bytes, p)) {
+    fail(Fail::sio);
+    return;
+  }
+  switch (p.type) {
+    case 0:
+      on_sio_connect();
+      return;
+    case 3:
+      if (p.id) w_.on_ack(*this, *p.id);
+      return;
+    case 2:
+      if (p.event == "chat message" && p.text.data()) w_.on_chat_text(*this, p.text);
+      return;
+    case 4:
+      fail(Fail::sio);
+      return;
+    case 1:
+      fail(Fail::dropped);
+      return;
+    default:
       return;
   }
 }
@@ -560,7 +600,13 @@ void Conn::on_eio(std::string_view p) {
     case '0':
       if (!eio_open_) {
         eio_open_ = true;
-        send_text("40");
+        if (w_.opts().msgpack) {
+          std::string connect;
+          bench::msgpack::connect(connect);
+          send_binary(connect);
+        } else {
+          send_text("40");
+        }
       }
       return;
     case '2':
@@ -579,10 +625,7 @@ void Conn::on_eio(std::string_view p) {
   std::string_view rest = p.substr(2);
   switch (p[1]) {
     case '0':
-      if (!sio_connected) {
-        sio_connected = true;
-        w_.on_sio_connected(*this);
-      }
+      on_sio_connect();
       return;
     case '3': {
       const std::uint64_t id = parse_u64(rest);
@@ -725,12 +768,17 @@ void Worker::send_echo(Conn& c) {
   const std::uint64_t now = now_ns();
   c.ts[id & (c.ts.size() - 1)] = now;
   ++c.inflight;
-  scratch_ = "42";
-  scratch_ += std::to_string(id);
-  scratch_ += "[\"echo\",\"";
-  scratch_ += payload_;
-  scratch_ += "\"]";
-  c.send_text(scratch_);
+  if (o_.msgpack) {
+    bench::msgpack::event(scratch_, {"echo", payload_}, id);
+    c.send_binary(scratch_);
+  } else {
+    scratch_ = "42";
+    scratch_ += std::to_string(id);
+    scratch_ += "[\"echo\",\"";
+    scratch_ += payload_;
+    scratch_ += "\"]";
+    c.send_text(scratch_);
+  }
   if (ctl_.in_window(now)) ++r_.sent;
 }
 
@@ -738,16 +786,22 @@ void Worker::publish(Conn& c) {
   const std::uint64_t now = now_ns();
   const std::uint64_t seq = c.pub_seq++;
   ++c.inflight;
-  scratch_ = "42[\"chat message\",\"bench\",\"";
-  scratch_ += std::to_string(c.index());
-  scratch_ += ':';
-  scratch_ += std::to_string(seq);
-  scratch_ += ':';
-  scratch_ += std::to_string(now);
-  scratch_ += ':';
-  scratch_ += payload_;
-  scratch_ += "\"]";
-  c.send_text(scratch_);
+  std::string text = std::to_string(c.index());
+  text += ':';
+  text += std::to_string(seq);
+  text += ':';
+  text += std::to_string(now);
+  text += ':';
+  text += payload_;
+  if (o_.msgpack) {
+    bench::msgpack::event(scratch_, {"chat message", "bench", text}, std::nullopt);
+    c.send_binary(scratch_);
+  } else {
+    scratch_ = "42[\"chat message\",\"bench\",\"";
+    scratch_ += text;
+    scratch_ += "\"]";
+    c.send_text(scratch_);
+  }
   if (ctl_.in_window(now)) ++r_.sent;
 }
 
@@ -769,7 +823,12 @@ void Worker::on_sio_connected(Conn& c) {
   ++r_.connected;
   settle();
   if (o_.scenario == Scenario::fanout) {
-    c.send_text("420[\"join\",\"bench\"]");
+    if (o_.msgpack) {
+      bench::msgpack::event(scratch_, {"join", "bench"}, 0);
+      c.send_binary(scratch_);
+    } else {
+      c.send_text("420[\"join\",\"bench\"]");
+    }
     c.next_seq.assign(o_.publishers, 0);
   } else if (o_.scenario == Scenario::echo && running_ && rate_ <= 0) {
     while (c.inflight < o_.window) send_echo(c);  // connected late
@@ -808,7 +867,10 @@ void Worker::on_event(Conn& c, std::string_view body) {
   constexpr std::string_view kText = "\"text\":\"";
   const std::size_t at = body.find(kText);
   if (at == std::string_view::npos) return;
-  std::string_view s = body.substr(at + kText.size());
+  on_chat_text(c, body.substr(at + kText.size()));
+}
+
+void Worker::on_chat_text(Conn& c, std::string_view s) {
   const std::uint64_t pub = parse_u64(s);
   if (s.empty() || s[0] != ':') return;
   s.remove_prefix(1);

@@ -198,6 +198,14 @@ int main(int argc, char** argv) {
   app.add_option("-p,--publishers", o.publishers, "fanout: publishing connections")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
+  app.add_option_function<std::string>(
+         "--parser",
+         [&o](const std::string& v) {
+           if (v != "json" && v != "msgpack") throw CLI::ValidationError("--parser", "json or msgpack");
+           o.msgpack = v == "msgpack";
+         },
+         "Socket.IO packet format: json (text frames) or msgpack (socket.io-msgpack-parser, binary frames)")
+      ->default_str("json");
   app.add_option("--size", o.size, "payload characters")
       ->capture_default_str()
       ->check(CLI::Range(0u, 1000000u));
@@ -366,20 +374,22 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"scenario\":\"%s\",\"label\":\"%s\",\"host\":\"%s\",\"port\":%u,\"tls\":%s,\"conns\":%u,\"procs\":"
         "%u,"
-        "\"threads\":%u,\"window\":%u,\"rate\":%.0f,\"publishers\":%u,\"size\":%u,\"measured_s\":%.3f,"
+        "\"threads\":%u,\"parser\":\"%s\",\"window\":%u,\"rate\":%.0f,\"publishers\":%u,\"size\":%u,"
+        "\"measured_s\":%.3f,"
         "\"connected\":%llu,\"errors\":%llu,\"dropped\":%llu,\"done\":%llu,\"sent\":%llu,\"per_s\":%.1f,"
         "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"loss\":%llu,\"dups\":%llu,"
         "\"expected\":%llu,\"pings\":%llu,\"connect_s\":%.2f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,"
         "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f}\n",
         scenario_name(o.scenario), json_escape(label).c_str(), json_escape(o.host).c_str(),
-        static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads, o.window,
-        o.rate, o.publishers, o.size, secs, static_cast<unsigned long long>(r.connected),
-        static_cast<unsigned long long>(errors), static_cast<unsigned long long>(r.dropped),
-        static_cast<unsigned long long>(r.done), static_cast<unsigned long long>(r.sent), per_s,
-        us(r.lat.quantile(0.5)), us(r.lat.quantile(0.99)), us(r.lat.quantile(0.999)), us(r.lat.max()),
-        static_cast<unsigned long long>(r.loss), static_cast<unsigned long long>(r.dups),
-        static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.pings), r.connect_s,
-        rss_before, rss_after, per_conn, srv_cpu, gen_cpu_frac);
+        static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads,
+        o.msgpack ? "msgpack" : "json", o.window, o.rate, o.publishers, o.size, secs,
+        static_cast<unsigned long long>(r.connected), static_cast<unsigned long long>(errors),
+        static_cast<unsigned long long>(r.dropped), static_cast<unsigned long long>(r.done),
+        static_cast<unsigned long long>(r.sent), per_s, us(r.lat.quantile(0.5)), us(r.lat.quantile(0.99)),
+        us(r.lat.quantile(0.999)), us(r.lat.max()), static_cast<unsigned long long>(r.loss),
+        static_cast<unsigned long long>(r.dups), static_cast<unsigned long long>(r.expected),
+        static_cast<unsigned long long>(r.pings), r.connect_s, rss_before, rss_after, per_conn, srv_cpu,
+        gen_cpu_frac);
     std::fflush(stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -720,8 +720,10 @@ describe("maxHttpBufferSize", () => {
     assertPostOk(await post(sid, body));
     const res = await get(sid);
     assert.equal(res.status, 200);
-    assert.equal(res.body.length, 1000000);
-    assert.equal(res.text, body);
+    // A ping may fall due in the same poll on a loaded machine ("2" + separator before the body).
+    const packets = res.text.split("\x1e").filter((p) => p !== "2");
+    assert.deepEqual(packets.map((p) => p.length), [1000000]);
+    assert.equal(packets[0], body);
     await post(sid, "1");
   });
 

@@ -5,6 +5,7 @@
 // applied first, then every flag that was given, then the cross-key checks.
 #include "config.hpp"
 
+#include "adapter/cluster/node_record.hpp"
 #include "net/forwarded.hpp"
 
 #include <arpa/inet.h>
@@ -282,6 +283,19 @@ void apply_redis(AppSettings& s, const Value& v) {
   s.redis_url = url;
 }
 
+void apply_public_url(AppSettings& s, const Value& v) {
+  std::string why;
+  if (!cluster::check_public_url(text(v), &why)) throw Invalid(in_quotes(text(v)) + ": " + why);
+  s.topology.public_url = text(v);
+}
+
+std::string route_path(const Value& v) {
+  const std::string& path = text(v);
+  if (path.empty() || path.front() != '/' || path.find_first_of("?# \t\r\n") != std::string::npos)
+    throw Invalid(in_quotes(path) + " is not a path starting with '/'");
+  return path;
+}
+
 // "HOST:PORT", "[V6]:PORT" or ":PORT" (all interfaces) for --metrics-listen.
 void apply_metrics_listen(AppSettings& s, const Value& v) {
   const std::string& spec = text(v);
@@ -551,6 +565,23 @@ const std::vector<Key>& keys() {
        },
        1, 100'000'000},
 
+      {"public-url", Kind::text, kCluster, "URL",
+       "this node's origin for clients (https://node1.chat.example.com): announce it in the Redis node "
+       "registry and answer the first-contact routes; needs --redis [none]",
+       apply_public_url},
+      {"node-weight", Kind::integer, kCluster, "N",
+       "relative share of new clients /cluster/pick sends here; 0: never picked [1]",
+       [](AppSettings& s, const Value& v) { s.topology.weight = static_cast<std::uint32_t>(integer(v)); }, 0,
+       cluster::kMaxNodeWeight},
+      {"node-ttl", Kind::integer, kCluster, "MS",
+       "a node that stops refreshing leaves the registry within this long; refreshed every ttl/4 [10000]",
+       [](AppSettings& s, const Value& v) { s.topology.ttl = ms(v); }, 1000, 600'000},
+      {"cluster-nodes-path", Kind::text, kCluster, "PATH",
+       "GET route listing the live nodes [/cluster/nodes]",
+       [](AppSettings& s, const Value& v) { s.topology.nodes_path = route_path(v); }},
+      {"cluster-pick-path", Kind::text, kCluster, "PATH",
+       "GET route answering {\"url\"} of the node a new client should use [/cluster/pick]",
+       [](AppSettings& s, const Value& v) { s.topology.pick_path = route_path(v); }},
       {"redis-max-publish-queue", Kind::integer, kCluster, "BYTES",
        "bytes of publishes waiting for a slow Redis; beyond, dropped for the other nodes and counted "
        "[16777216]",
@@ -844,6 +875,22 @@ void check_consistency(const AppSettings& s) {
   }
   if (s.admin_ui && s.admin.auth && s.admin.password_hash.empty())
     throw Failure("--admin-ui: needs --admin-ui-password-hash (a bcrypt hash), or --admin-ui-auth=false");
+  const redis::TopologyOptions& topo = s.topology;
+  if (!topo.public_url.empty() && s.redis_url.empty())
+    throw Failure("--public-url: needs --redis (the node registry lives in Redis)");
+  if (topo.public_url.empty()) {
+    const redis::TopologyOptions defaults;
+    const std::pair<bool, std::string_view> needs_url[] = {
+        {topo.weight != defaults.weight, "--node-weight"},
+        {topo.ttl != defaults.ttl, "--node-ttl"},
+        {topo.nodes_path != defaults.nodes_path, "--cluster-nodes-path"},
+        {topo.pick_path != defaults.pick_path, "--cluster-pick-path"},
+    };
+    for (const auto& [set, flag] : needs_url)
+      if (set) throw Failure(std::string(flag) + ": needs --public-url");
+  }
+  if (topo.nodes_path == topo.pick_path)
+    throw Failure("--cluster-pick-path: the same path as --cluster-nodes-path");
   const TlsConfig& tls = s.server.tls;
   if (!tls.self_signed_host.empty() &&
       (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty())) {

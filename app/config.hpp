@@ -10,6 +10,7 @@
 
 #include "socketio/admin_ui.hpp"
 #include "socketio/server.hpp"
+#include "socketio/topology.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -39,6 +40,9 @@ struct AppSettings {
   std::chrono::milliseconds drain_timeout{1000};  // graceful stop: --drain-timeout
   bool admin_ui = false;                          // --admin-ui
   AdminUiOptions admin{"/admin", true, "admin"};  // --admin-ui-*
+  // --public-url, --node-weight, --node-ttl, --cluster-*-path: the node registry and the first
+  // contact routes (socketio/topology.hpp); off while public_url is empty.
+  redis::TopologyOptions topology;
 };
 
 struct ParseResult {

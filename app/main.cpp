@@ -25,6 +25,7 @@
 #include <boost/system/system_error.hpp>
 #include "socketio/admin_ui.hpp"
 #include "socketio/redis.hpp"
+#include "socketio/topology.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -49,6 +50,9 @@ using socketio::app::AppSettings;
 constexpr auto kStopMargin = std::chrono::milliseconds(1800);
 constexpr auto kTlsPollInterval = std::chrono::seconds(2);
 constexpr auto kRedisReadyWait = std::chrono::milliseconds(10'000);
+// Leaving the node registry comes first on SIGTERM (no new client is sent to a draining node);
+// a Redis that does not answer must not eat the drain.
+constexpr auto kWithdrawWait = std::chrono::milliseconds(500);
 
 std::string url_host(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -97,8 +101,10 @@ void expose_redis(socketio::Server& server, const socketio::redis::RedisConnecti
 // Runs the control io_context: signals and the TLS watch timer.
 class Control {
  public:
-  Control(socketio::Server& server, const AppSettings& settings)
+  // before_stop runs on the stop thread, before the server drains.
+  Control(socketio::Server& server, const AppSettings& settings, std::function<void()> before_stop)
       : server_(server),
+        before_stop_(std::move(before_stop)),
         settings_(settings),
         stop_signals_(io_, SIGINT, SIGTERM),
         hup_(io_, SIGHUP),
@@ -150,7 +156,10 @@ class Control {
                      static_cast<long long>(deadline.count()));
         std::_Exit(1);
       });
-      stopper_ = std::thread([this] { server_.stop(settings_.drain_timeout); });
+      stopper_ = std::thread([this] {
+        if (before_stop_) before_stop_();
+        server_.stop(settings_.drain_timeout);
+      });
       wait_stop();
     });
   }
@@ -175,6 +184,7 @@ class Control {
   static const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
 
   socketio::Server& server_;
+  std::function<void()> before_stop_;
   const AppSettings& settings_;
   asio::io_context io_;
   asio::signal_set stop_signals_;
@@ -243,9 +253,22 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::optional<socketio::redis::ClusterTopology> topology;
+  if (!settings.topology.public_url.empty()) {
+    try {
+      topology.emplace(*server, *redis, settings.topology);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: --public-url: %s\n", e.what());
+      return 2;
+    }
+  }
+
   // The signal handlers exist before the listening line: a SIGTERM sent right after it must
   // stop the server gracefully, not kill it.
-  Control control(*server, settings);
+  Control control(*server, settings, [&topology] {
+    if (topology && !topology->withdraw(kWithdrawWait))
+      spdlog::warn("cluster: Redis did not confirm that this node left the registry; it expires by itself");
+  });
 
   const bool tls = settings.server.tls.enabled();
   std::uint16_t port = 0;
@@ -279,6 +302,8 @@ int main(int argc, char** argv) {
         "redis: not subscribed after {} ms; serving anyway, cross-node delivery starts once Redis answers",
         kRedisReadyWait.count());
   }
+
+  if (topology) topology->start();
 
   if (tls) {
     report_tls_warnings(*server);

@@ -8,7 +8,7 @@ include(CMakePackageConfigHelpers)
 
 # What a consumer links: every layer (static), the Redis adapter included.
 set(SIO_INSTALLED_LIBS sio_core sio_eio_parser sio_sio_parser sio_net sio_static sio_eio sio_sio
-                       sio_redis_codec sio_redis sio_admin)
+                       sio_redis_codec sio_redis sio_topology sio_admin)
 add_library(socketio INTERFACE)
 target_link_libraries(socketio INTERFACE ${SIO_INSTALLED_LIBS})
 target_include_directories(socketio INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

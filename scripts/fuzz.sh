@@ -5,7 +5,8 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, jsonp, utf8, http_request, tls_stream
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, node_record, jsonp, utf8, http_request,
+# tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -19,7 +20,7 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message jsonp utf8 http_request tls_stream)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message node_record jsonp utf8 http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -27,6 +28,7 @@ case "$target" in
   sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
+  node_record | node_record_fuzz) targets=(node_record) ;;
   jsonp | jsonp_fuzz) targets=(jsonp) ;;
   utf8 | utf8_fuzz) targets=(utf8) ;;
   http_request | http_request_fuzz) targets=(http_request) ;;
@@ -54,6 +56,7 @@ sources_for() {
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
+    node_record) echo "$root/tests/fuzz/node_record_fuzz.cpp $root/src/adapter/cluster/node_record.cpp" ;;
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
     # Beast and Asio header-only here (the project compiles them once, in src/net/asio_impl.cpp).
     http_request) echo "$root/tests/fuzz/http_request_fuzz.cpp $root/src/net/http_convert.cpp $root/src/net/http_message.cpp" ;;
@@ -68,6 +71,7 @@ libs_for() {
     sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
     redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
+    node_record) echo "-lboost_json -lboost_url" ;;
     utf8) echo "" ;;
     http_request) echo "" ;;
     tls_stream) echo "-lssl -lcrypto -lpthread" ;;

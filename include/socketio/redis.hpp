@@ -53,6 +53,7 @@ struct RedisConfig {
 };
 
 class RedisHub;
+class ClusterTopology;
 
 // The process-wide connections. Throws std::invalid_argument on a bad URL; the connections start
 // at once, in the background. Any thread.
@@ -67,6 +68,7 @@ class RedisConnection {
   const RedisCounters& counters() const;
 
  private:
+  friend class ClusterTopology;  // topology.hpp: the node registry shares the connections
   std::shared_ptr<RedisHub> hub_;
 };
 

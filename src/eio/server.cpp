@@ -110,6 +110,24 @@ void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& re
   }
 }
 
+std::optional<net::HttpResponse> Server::preflight_response(const net::HttpRequest& req) const {
+  if (!options_.cors.enabled) return std::nullopt;
+  net::HttpResponse pre;
+  pre.status = 204;
+  add_cors_headers(req, pre);
+  pre.set("Access-Control-Allow-Methods", options_.cors.methods);
+  if (!options_.cors.allowed_headers.empty()) {
+    pre.set("Access-Control-Allow-Headers", options_.cors.allowed_headers);
+  } else if (auto h = req.header("Access-Control-Request-Headers")) {
+    pre.set("Access-Control-Allow-Headers", std::string(*h));
+    pre.set("Vary",
+            pre.header("Vary") ? "Origin, Access-Control-Request-Headers" : "Access-Control-Request-Headers");
+  }
+  if (options_.cors.max_age >= 0) pre.set("Access-Control-Max-Age", std::to_string(options_.cors.max_age));
+  pre.set("Content-Length", "0");
+  return pre;
+}
+
 net::HttpResponse Server::error_response(const net::HttpRequest& req, ErrorCode code,
                                          std::string_view message, const boost::json::object& context) const {
   if (options_.connection_error) options_.connection_error(code, context, req);
@@ -177,22 +195,8 @@ void Server::on_upgrade(net::WebSocketPtr ws) {
 }
 
 void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocketPtr ws) {
-  if (res && req.method == net::Method::options && options_.cors.enabled) {
-    net::HttpResponse pre;
-    pre.status = 204;
-    add_cors_headers(req, pre);
-    pre.set("Access-Control-Allow-Methods", options_.cors.methods);
-    if (!options_.cors.allowed_headers.empty()) {
-      pre.set("Access-Control-Allow-Headers", options_.cors.allowed_headers);
-    } else if (auto h = req.header("Access-Control-Request-Headers")) {
-      pre.set("Access-Control-Allow-Headers", std::string(*h));
-      pre.set("Vary", pre.header("Vary") ? "Origin, Access-Control-Request-Headers"
-                                         : "Access-Control-Request-Headers");
-    }
-    if (options_.cors.max_age >= 0) pre.set("Access-Control-Max-Age", std::to_string(options_.cors.max_age));
-    pre.set("Content-Length", "0");
-    res->respond(std::move(pre));
-    return;
+  if (res && req.method == net::Method::options) {
+    if (auto pre = preflight_response(req)) return res->respond(std::move(*pre));
   }
 
   Query q;

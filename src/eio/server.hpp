@@ -17,6 +17,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,6 +61,8 @@ class Server final : public net::HttpHandler {
   const Counters& counters() const noexcept { return counters_; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
   void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const;
+  // The answer to a CORS preflight (OPTIONS) for req; nullopt when CORS is off.
+  std::optional<net::HttpResponse> preflight_response(const net::HttpRequest& req) const;
   // The reference's error answer ({"code":N,"message":...}); reports connection_error with context.
   net::HttpResponse error_response(const net::HttpRequest& req, ErrorCode code, std::string_view message = {},
                                    const boost::json::object& context = {}) const;

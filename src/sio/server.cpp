@@ -552,6 +552,14 @@ void ServerAccess::add_route(Server& s, net::Router::Matcher matcher, net::HttpH
   s.impl_->router->add(std::move(matcher), handler);
 }
 
+void ServerAccess::add_cors_headers(const Server& s, const net::HttpRequest& req, net::HttpResponse& res) {
+  if (s.impl_->engine) s.impl_->engine->add_cors_headers(req, res);
+}
+
+std::optional<net::HttpResponse> ServerAccess::cors_preflight(const Server& s, const net::HttpRequest& req) {
+  return s.impl_->engine ? s.impl_->engine->preflight_response(req) : std::nullopt;
+}
+
 std::vector<std::string> Server::namespace_names() const {
   std::lock_guard lock(impl_->core.ns_mutex);
   std::vector<std::string> names;

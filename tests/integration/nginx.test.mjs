@@ -14,18 +14,15 @@
 // Clients get distinct source addresses by binding to 127.0.0.x (all of 127/8 is loopback).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
-import tls from "node:tls";
-import { setTimeout as delay } from "node:timers/promises";
-import { startServer, closeAll, track, until, rawExchange, parseRawResponse, toBuffer, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
+import { startServer, closeAll, track, until, rawExchange, parseRawResponse, toBuffer, IS_REFERENCE, TESTS_DIR } from "./lib/harness.mjs";
 import { sioConnect, waitForUpgrade } from "./lib/clients.mjs";
 import { createPki } from "./lib/pki.mjs";
+import { NGINX, must, readOr, startNginx, tlsReachable } from "./lib/nginx.mjs";
 
-const NGINX = process.env.NGINX ?? "/usr/sbin/nginx";
 const CONFIG = path.resolve(TESTS_DIR, "..", "deploy", "nginx", "socketio.conf");
 // A missing nginx fails the test (scripts/deps.sh test installs it), it does not skip it.
 const SKIP = IS_REFERENCE ? "the Node reference chat server has no --trust-proxy" : false;
@@ -44,17 +41,11 @@ before(async () => {
   const leaf = pki.issue("localhost", { dns: ["localhost"], ip: ["127.0.0.1"] });
   const fullchain = pki.bundle("fullchain.pem", leaf.cert, pki.intermediate.cert);
   nodes = await Promise.all([0, 1].map(() => startServer({ kind: "chat", args: ["--trust-proxy"] })));
-  proxy = await startNginx({ fullchain, key: leaf.key });
+  proxy = await startProxy({ fullchain, key: leaf.key });
 });
 after(closeAll);
 
 
-/** Applies one substitution that must match (at least `min` times). */
-function must(text, pattern, replacement, what, min = 1) {
-  const count = (text.match(new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`)) ?? []).length;
-  assert.ok(count >= min, `deploy/nginx/socketio.conf: expected ${what} (${pattern})`);
-  return text.replace(pattern, replacement);
-}
 
 /** The runtime copy of deploy/nginx/socketio.conf for this test. */
 function runtimeConfig({ dir, port, httpPort, fullchain, key }) {
@@ -70,7 +61,7 @@ function runtimeConfig({ dir, port, httpPort, fullchain, key }) {
   conf = must(conf, /^\s*listen \[::\]:80;\n/m, "", "listen [::]:80");
   conf = must(conf, /^(\s*)listen 443 ssl;$/m, `$1listen 127.0.0.1:${port} ssl;`, "listen 443 ssl");
   conf = must(conf, /^\s*listen \[::\]:443 ssl;\n/m, "", "listen [::]:443 ssl");
-  conf = must(conf, /^(\s*)server_name [^;]+;$/gm, "$1server_name localhost;", "server_name", 2);
+  conf = must(conf, /^(\s*)server_name [^;]+;$/gm, "$1server_name localhost;", "server_name", { min: 2 });
   conf = must(conf, /^(\s*)ssl_certificate\s+[^;]+;$/m, `$1ssl_certificate ${fullchain};`, "ssl_certificate");
   conf = must(conf, /^(\s*)ssl_certificate_key\s+[^;]+;$/m, `$1ssl_certificate_key ${key};`, "ssl_certificate_key");
   conf = must(conf, /^(\s*)access_log\s+\S+\s+socketio;$/m, `$1access_log ${path.join(dir, "access.log")} socketio;`, "access_log");
@@ -78,101 +69,11 @@ function runtimeConfig({ dir, port, httpPort, fullchain, key }) {
   return conf;
 }
 
-async function startNginx({ fullchain, key }) {
-  const dir = path.join(pki.dir, "nginx");
-  fs.mkdirSync(dir);
-  for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) fs.mkdirSync(path.join(dir, sub));
-  const [port, httpPort] = [await freePort(), await freePort()];
-  fs.writeFileSync(path.join(dir, "socketio.conf"), runtimeConfig({ dir, port, httpPort, fullchain, key }));
-  // Only the test's wrapper: the production file is included as it would be from conf.d.
-  // As root, nginx would run its worker as "nobody", which cannot use this private temp dir.
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  fs.writeFileSync(path.join(dir, "nginx.conf"), `${isRoot ? "user root;\n" : ""}worker_processes 1;
-events { worker_connections 1024; }
-http {
-    client_body_temp_path ${dir}/client_body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    access_log ${dir}/default-access.log;
-    include ${dir}/socketio.conf;
-}
-`);
-  const errorLog = path.join(dir, "error.log");
-  const common = ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", errorLog];
-  const globals = `daemon off; pid ${path.join(dir, "nginx.pid")};`;
-
-  const check = await new Promise((resolve) => {
-    execFile(NGINX, [...common, "-t", "-g", globals], { timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr }));
-  });
-  assert.equal(check.err, null, `nginx -t refused the runtime copy of ${CONFIG}:\n${check.out}`);
-
-  const proc = spawn(NGINX, [...common, "-g", globals], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  proc.stdout.on("data", (d) => (output += d));
-  proc.stderr.on("data", (d) => (output += d));
-  let exited = null;
-  const exit = new Promise((resolve) => proc.once("exit", (code, signal) => resolve((exited = { code, signal }))));
-  // A test process that dies must not leave nginx behind: SIGTERM stops master and worker.
-  const onExit = () => proc.kill("SIGTERM");
-  process.on("exit", onExit);
-  const stop = async () => {
-    process.off("exit", onExit);
-    if (exited) return;
-    const workers = childrenOf(proc.pid);
-    proc.kill("SIGTERM");
-    const res = await Promise.race([exit, delay(5000, null, { ref: false })]);
-    if (res === null) {
-      for (const pid of [...workers, ...childrenOf(proc.pid)]) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // gone already
-        }
-      }
-      proc.kill("SIGKILL");
-      await exit;
-    }
-  };
-  // Stopped with the servers, after the clients.
-  track({ __isServer: true }, stop);
-
-  await until(
-    async () => {
-      if (exited) throw new Error(`nginx exited (${JSON.stringify(exited)}):\n${output}\n${readOr(errorLog)}`);
-      return tlsReachable(port);
-    },
-    { timeoutMs: 20000, intervalMs: 100, message: "nginx accepting TLS connections" },
-  );
-  return { port, httpPort, dir, proc, accessLog: path.join(dir, "access.log"), errorLog, output: () => output };
-}
-
-function readOr(file) {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-/** Pids of the direct children of `pid` (nginx's worker), from /proc. */
-function childrenOf(pid) {
-  const text = readOr(`/proc/${pid}/task/${pid}/children`).trim();
-  return text ? text.split(/\s+/).map(Number) : [];
-}
-
-function tlsReachable(port) {
-  return new Promise((resolve) => {
-    const sock = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: rootPem }, () => {
-      sock.end();
-      resolve(true);
-    });
-    sock.once("error", () => resolve(false));
-    sock.setTimeout(2000, () => {
-      sock.destroy();
-      resolve(false);
-    });
+function startProxy({ fullchain, key }) {
+  return startNginx({
+    dir: path.join(pki.dir, "nginx"),
+    site: ({ dir, port, httpPort }) => runtimeConfig({ dir, port, httpPort, fullchain, key }),
+    reachable: (port) => tlsReachable(port, { servername: "localhost", ca: rootPem }),
   });
 }
 

@@ -10,9 +10,14 @@
 // reload comes back to the same rooms. Everything received is rendered with textContent, never
 // as HTML. No framework and no build step, on purpose: this file is served as it is.
 // ?transports=websocket|polling forces a transport; ?parser=msgpack uses the MessagePack bundle.
+//
+// In a cluster with a node registry (--public-url on the nodes, docs/cluster.md), the page asks
+// the server it came from (the balancer) which node to use (GET /cluster/pick) and connects
+// straight to that node; if that node cannot be reached any more, it asks again, leaving that
+// node out, and moves on. Without a registry (404), it connects to the server it came from.
 "use strict";
 
-const startChat = () => {
+const startChat = async () => {
   const ACK_TIMEOUT_MS = 5000;
   const MAX_MESSAGES_PER_ROOM = 500;
   const STORAGE_NICK = "sio-chat.nick";
@@ -23,6 +28,7 @@ const startChat = () => {
     status: $("status"),
     transport: $("transport"),
     secure: $("secure"),
+    node: $("node"),
     nickForm: $("nick-form"),
     nick: $("nick"),
     nickStatus: $("nick-status"),
@@ -47,6 +53,7 @@ const startChat = () => {
   const rooms = new Map();
   let active = null;
   let nick = load(STORAGE_NICK, "");
+  let nodeUrl = null; // the cluster node this page talks to; null: the server that served it
 
   function load(key, fallback) {
     try {
@@ -91,7 +98,7 @@ const startChat = () => {
   }
 
   function showSecurity() {
-    const secure = location.protocol === "https:";
+    const secure = (nodeUrl ? new URL(nodeUrl).protocol : location.protocol) === "https:";
     ui.secure.dataset.secure = String(secure);
     ui.secure.textContent = secure ? "encrypted (TLS)" : "not encrypted";
     ui.secure.title = secure
@@ -106,14 +113,53 @@ const startChat = () => {
     return;
   }
 
+  // ---- cluster: first contact through the balancer, then straight to a node ---------------
+
+  /** The URL of the node to use, leaving `exclude` out; null when there is no node registry. */
+  async function pickNode(exclude) {
+    try {
+      const query = exclude ? `?exclude=${encodeURIComponent(exclude)}` : "";
+      const res = await fetch(`/cluster/pick${query}`, { cache: "no-store" });
+      if (!res.ok) return null;
+      const body = await res.json();
+      return typeof body.url === "string" ? body.url : null;
+    } catch {
+      return null; // the balancer is unreachable too: keep trying the node we have
+    }
+  }
+
+  setStatus("connecting", "connecting…");
   // ?transports=websocket (or polling) forces a transport, for trying each one by hand or in tests.
   const params = new URLSearchParams(location.search);
   const options = {};
   if (params.get("transports")) options.transports = params.get("transports").split(",");
-  const socket = window.io(options);
+  nodeUrl = await pickNode(); // null: not a cluster with a registry, use this server
+  const socket = nodeUrl ? window.io(nodeUrl, options) : window.io(options);
+
+  function showNode() {
+    ui.node.textContent = nodeUrl ? new URL(nodeUrl).host : "this server";
+    ui.node.dataset.node = nodeUrl || "";
+  }
+  showNode();
+
+  // The node went away (connection refused, or it is shutting down): ask for another one. The
+  // manager's next reconnection attempt goes there (socket.io.uri is where it connects; the same
+  // Socket object keeps its id and offset, so the new node can recover the session if it can).
+  let moving = null;
+  function moveOn() {
+    if (!nodeUrl || moving) return moving;
+    moving = pickNode(nodeUrl).then((next) => {
+      moving = null;
+      if (next && next !== nodeUrl) {
+        nodeUrl = next;
+        socket.io.uri = next;
+        showNode();
+      }
+    });
+    return moving;
+  }
 
   showSecurity();
-  setStatus("connecting", "connecting…");
 
   // The engine is replaced on every reconnect: follow each one's transport and upgrade.
   socket.io.on("open", () => {
@@ -142,12 +188,17 @@ const startChat = () => {
     for (const r of rooms.values()) r.members = [];
     renderMembers();
     // The client only reconnects by itself after a lost connection; a server that closed the
-    // session on purpose (e.g. while shutting down for a restart) is tried again a bit later.
-    if (reason === "io server disconnect") setTimeout(() => socket.connected || socket.connect(), 2000);
+    // session on purpose (e.g. while shutting down for a restart) is tried again a bit later
+    // (in a cluster, another node at once).
+    if (reason === "io server disconnect") {
+      if (nodeUrl) moveOn().then(() => socket.connected || socket.connect());
+      else setTimeout(() => socket.connected || socket.connect(), 2000);
+    }
   });
 
   socket.on("connect_error", (err) => {
     setStatus("error", `cannot connect: ${err.message}`);
+    moveOn();
   });
 
   socket.io.on("reconnect_attempt", (attempt) => {

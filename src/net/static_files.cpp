@@ -33,11 +33,13 @@ constexpr std::array<std::string_view, 8> kBundleNames = {
     "socket.io.msgpack.min.js.map",
 };
 
-// The chat page's Content-Security-Policy: it loads only its own files and talks only to its own
-// server, so an injected message can never run script (the page also renders text, not HTML).
+// The chat page's Content-Security-Policy: it loads only its own files, so an injected message
+// can never run script (the page also renders text, not HTML). It connects to its own server, or
+// in a cluster with a node registry to the node /cluster/pick names (https: for its long-polling
+// requests; WebSocket connections were never limited to the page's origin).
 constexpr std::string_view kPagePolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    "connect-src 'self' ws: wss: https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 char lower(char c) noexcept {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;

@@ -119,7 +119,7 @@ void NodeRegistry::announce() {
     if (!ok_reply(r)) round->ok = false;
   };
   const std::string record = cluster::encode(self_);
-  const std::string px = std::to_string((options_.ttl - refresh_).count());
+  const std::string px = std::to_string((options_.ttl / 2).count());
   const std::string expiry = std::to_string(now + options_.ttl.count());
   const std::string prune = "(" + std::to_string(now - options_.ttl.count());
   const std::string last = std::to_string(kMaxNodes - 1);

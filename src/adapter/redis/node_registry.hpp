@@ -3,7 +3,7 @@
 // NodePicker, from which GET /cluster/nodes and /cluster/pick are answered without asking Redis.
 //
 // Keys (<key> is --redis-key, "socket.io" by default):
-//   <key>#node#<id>  the node's record (JSON), SET with PX = ttl - refresh: Redis's own expiry
+//   <key>#node#<id>  the node's record (JSON), SET with PX = ttl / 2: Redis's own expiry
 //                    decides that a node which stopped refreshing is gone, whatever the nodes'
 //                    clocks say.
 //   <key>#nodes      sorted set of node ids scored by their announced expiry (ms, the writer's
@@ -14,9 +14,10 @@
 // Every command names one key (no MGET, no scripts), so the layout also holds on a Redis Cluster.
 // A refresh is one pipelined round on the publisher connection: SET, ZADD, ZREMRANGEBYSCORE,
 // ZRANGE, then one GET per listed id. With ttl T and refresh T/4, a SIGKILLed node's record
-// expires at most 3T/4 after its last refresh, and the other nodes drop it at their next
-// refresh: gone everywhere within T. While Redis is unreachable the last view is kept for one
-// ttl, then only this node is listed (each node then sends first contacts to itself).
+// expires at most T/2 after its last refresh (one late refresh is tolerated), and the other
+// nodes drop it at their next refresh: gone everywhere within 3T/4, inside T with room for late
+// timers. While Redis is unreachable the last view is kept for one ttl, then only this node is
+// listed (each node then sends first contacts to itself).
 // Lives on the Redis thread (the hub's); start(), withdraw() and stop() may be called from any
 // thread but that one; the picker is thread-safe.
 #pragma once

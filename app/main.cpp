@@ -12,6 +12,7 @@
 #include "chat.hpp"
 #include "config.hpp"
 #include "logging.hpp"
+#include "page_config.hpp"
 #include "tls_watch.hpp"
 
 #include "socketio/server.hpp"
@@ -262,6 +263,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  socketio::app::serve_page_config(*server, topology ? settings.topology.pick_path : std::string());
 
   // The signal handlers exist before the listening line: a SIGTERM sent right after it must
   // stop the server gracefully, not kill it.

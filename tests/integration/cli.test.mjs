@@ -130,6 +130,21 @@ describe("socketio-server command line", () => {
     await expectConfigError(["--redis", "http://127.0.0.1:6379"], "--redis");
   });
 
+  test("the node registry flags: bad values and missing companions exit 2 naming the flag", CLI, async () => {
+    const redis = ["--redis", "redis://127.0.0.1:1"];
+    await expectConfigError(["--public-url", "https://node1.example.com"], "--public-url", "--redis");
+    await expectConfigError([...redis, "--public-url", "node1.example.com"], "--public-url", "not an absolute URL");
+    await expectConfigError([...redis, "--public-url", "https://node1.example.com/socket.io"], "--public-url", "namespace");
+    await expectConfigError([...redis, "--public-url", "ftp://node1.example.com"], "--public-url", "http or https");
+    await expectConfigError(["--node-weight", "2"], "--node-weight", "--public-url");
+    await expectConfigError(["--node-ttl", "5000"], "--node-ttl", "--public-url");
+    const node = [...redis, "--public-url", "https://node1.example.com"];
+    await expectConfigError([...node, "--node-weight", "1001"], "--node-weight", "1001");
+    await expectConfigError([...node, "--node-ttl", "999"], "--node-ttl", "999");
+    await expectConfigError([...node, "--cluster-pick-path", "cluster/pick"], "--cluster-pick-path");
+    await expectConfigError([...node, "--cluster-pick-path", "/cluster/nodes"], "--cluster-pick-path", "--cluster-nodes-path");
+  });
+
   test("a config file value of the wrong type exits 2 naming the file and the key", CLI, async () => {
     const file = writeTmp("badtype.toml", 'port = "3000"\n');
     await expectConfigError(["--config", file], file, "'port'", "expected an integer");

@@ -127,6 +127,8 @@ describe("direct-to-node topology: node registry and first contact", { skip: SKI
       assert.ok(n.updated >= n.started);
     }
     assert.equal(ids.size, 3);
+    // What the chat page reads to know it is in a cluster.
+    assert.deepEqual(await getJson(nodes[0].publicUrl, "/chat-config.json"), { pick: "/cluster/pick" });
     assert.ok(ids.has(view.self), "self is one of the listed ids");
     // The same view from every node (the registry, not each node's own idea).
     for (const node of nodes) assert.deepEqual(await listed(node), urls);
@@ -337,7 +339,7 @@ function assertOnlyFirstContactThroughNginx(minPicks) {
   const entries = accessLog();
   const paths = entries.map((e) => e.request.split(" ")[1]);
   assert.deepEqual(paths.filter((p) => /[?&]EIO=/.test(p)), [], "no Engine.IO request through the balancer");
-  for (const p of paths) assert.match(p, /^\/(|app\.js|style\.css|socket\.io\/socket\.io\.js|cluster\/pick(\?exclude=[^&]+)?)$/, p);
+  for (const p of paths) assert.match(p, /^\/(|app\.js|style\.css|socket\.io\/socket\.io\.js|chat-config\.json|cluster\/pick(\?exclude=[^&]+)?)$/, p);
   assert.ok(paths.filter((p) => p.startsWith("/cluster/pick")).length >= minPicks, JSON.stringify(paths));
 }
 

@@ -12,9 +12,10 @@
 // ?transports=websocket|polling forces a transport; ?parser=msgpack uses the MessagePack bundle.
 //
 // In a cluster with a node registry (--public-url on the nodes, docs/cluster.md), the page asks
-// the server it came from (the balancer) which node to use (GET /cluster/pick) and connects
-// straight to that node; if that node cannot be reached any more, it asks again, leaving that
-// node out, and moves on. Without a registry (404), it connects to the server it came from.
+// the server it came from (the balancer) which node to use (GET /cluster/pick; /chat-config.json
+// says whether and where) and connects straight to that node; if that node cannot be reached any
+// more, it asks again, leaving that node out, and moves on. Otherwise it connects to the server
+// it came from.
 "use strict";
 
 const startChat = async () => {
@@ -115,11 +116,18 @@ const startChat = async () => {
 
   // ---- cluster: first contact through the balancer, then straight to a node ---------------
 
+  // Where this server answers first contacts (null: not a cluster with a node registry).
+  const pickPath = await fetch("/chat-config.json", { cache: "no-store" })
+    .then((res) => (res.ok ? res.json() : {}))
+    .then((config) => (typeof config.pick === "string" ? config.pick : null))
+    .catch(() => null);
+
   /** The URL of the node to use, leaving `exclude` out; null when there is no node registry. */
   async function pickNode(exclude) {
+    if (!pickPath) return null;
     try {
       const query = exclude ? `?exclude=${encodeURIComponent(exclude)}` : "";
-      const res = await fetch(`/cluster/pick${query}`, { cache: "no-store" });
+      const res = await fetch(`${pickPath}${query}`, { cache: "no-store" });
       if (!res.ok) return null;
       const body = await res.json();
       return typeof body.url === "string" ? body.url : null;

@@ -25,17 +25,8 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { startServer, closeAll, track, IS_REFERENCE } from "./lib/harness.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, waitMessage as waitMessageFor, waitSent } from "./lib/browser.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 // Generous: on the loaded 2-core CI machine Chromium's start and first paint take seconds.
 const WAIT = { timeout: 30000 };
 const T = { timeout: 90000 };
@@ -99,22 +90,11 @@ async function send(page, message, { tap = false } = {}) {
   if (tap) await page.tap("#send");
   else await page.press("#message", "Enter");
   // Our own line is shown at once and marked sent when the server acks it.
-  await page.waitForFunction(
-    (m) =>
-      [...document.querySelectorAll("#messages .msg.mine")].some(
-        (li) => li.querySelector(".text").textContent === m && li.dataset.state === "sent",
-      ),
-    message,
-    WAIT,
-  );
+  await waitSent(page, message, WAIT.timeout);
 }
 
 async function waitMessage(page, message) {
-  await page.waitForFunction(
-    (m) => [...document.querySelectorAll("#messages .msg.theirs .text")].some((el) => el.textContent === m),
-    message,
-    WAIT,
-  );
+  await waitMessageFor(page, message, WAIT.timeout);
 }
 
 async function waitMembers(page, names) {

@@ -25,7 +25,7 @@ import { closeAll, track, until, IS_REFERENCE, TESTS_DIR, freePort } from "./lib
 import { startRedis, startNode } from "./lib/redis.mjs";
 import { createPki } from "./lib/pki.mjs";
 import { must, readOr, startNginx, tlsReachable } from "./lib/nginx.mjs";
-import { launchChromium } from "./lib/browser.mjs";
+import { launchChromium, waitMessage, waitSent } from "./lib/browser.mjs";
 import { io } from "socket.io-client";
 
 const SKIP = IS_REFERENCE ? "the Node reference server has no node registry" : false;
@@ -374,18 +374,5 @@ async function setNickAndJoin(page, nick, room) {
 async function send(page, message) {
   await page.fill("#message", message);
   await page.press("#message", "Enter");
-  await page.waitForFunction(
-    (m) => [...document.querySelectorAll("#messages .msg.mine")].some(
-      (li) => li.querySelector(".text").textContent === m && li.dataset.state === "sent"),
-    message,
-    WAIT,
-  );
-}
-
-async function waitMessage(page, message) {
-  await page.waitForFunction(
-    (m) => [...document.querySelectorAll("#messages .msg.theirs .text")].some((el) => el.textContent === m),
-    message,
-    WAIT,
-  );
+  await waitSent(page, message, WAIT.timeout);
 }

@@ -67,16 +67,13 @@ bool check_public_url(std::string_view url, std::string* why) {
   return true;
 }
 
+json::object to_json(const NodeRecord& r) {
+  return {{"id", r.id},         {"url", r.url},         {"clients", r.clients}, {"load", r.load},
+          {"weight", r.weight}, {"started", r.started}, {"updated", r.updated}};
+}
+
 std::string encode(const NodeRecord& r) {
-  json::object o;
-  o["id"] = r.id;
-  o["url"] = r.url;
-  o["clients"] = r.clients;
-  o["load"] = r.load;
-  o["weight"] = r.weight;
-  o["started"] = r.started;
-  o["updated"] = r.updated;
-  return json::serialize(o);
+  return json::serialize(to_json(r));
 }
 
 std::optional<NodeRecord> decode_node_record(std::string_view text, std::string* why) {

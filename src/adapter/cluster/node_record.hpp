@@ -5,6 +5,8 @@
 // I/O), any thread.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -33,7 +35,8 @@ constexpr std::uint32_t kMaxNodeWeight = 1000;
 // would be taken for a namespace by io(url)). True when `url` is one; otherwise why says why.
 bool check_public_url(std::string_view url, std::string* why = nullptr);
 
-std::string encode(const NodeRecord& record);
+boost::json::object to_json(const NodeRecord& record);
+std::string encode(const NodeRecord& record);  // to_json, serialized
 // nullopt (and the reason in *why) when `json` is not a valid record within the bounds above.
 std::optional<NodeRecord> decode_node_record(std::string_view json, std::string* why = nullptr);
 

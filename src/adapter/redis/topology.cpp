@@ -38,11 +38,6 @@ net::HttpResponse json_response(unsigned status, std::string body) {
   return res;
 }
 
-boost::json::object to_json(const cluster::NodeRecord& r) {
-  return {{"id", r.id},         {"url", r.url},         {"clients", r.clients}, {"load", r.load},
-          {"weight", r.weight}, {"started", r.started}, {"updated", r.updated}};
-}
-
 class TopologyRoutes final : public net::HttpHandler {
  public:
   TopologyRoutes(const Server& server, std::shared_ptr<NodeRegistry> registry, const TopologyOptions& o,
@@ -85,7 +80,7 @@ class TopologyRoutes final : public net::HttpHandler {
  private:
   net::HttpResponse nodes() const {
     boost::json::array list;
-    for (const auto& r : registry_->picker().nodes()) list.push_back(to_json(r));
+    for (const auto& r : registry_->picker().nodes()) list.push_back(cluster::to_json(r));
     return json_response(200, boost::json::serialize(boost::json::object{{"self", registry_->id()},
                                                                          {"nodes", std::move(list)}}));
   }

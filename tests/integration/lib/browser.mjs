@@ -43,3 +43,26 @@ export async function launchChromium({ args = [] } = {}) {
     else process.env.TMPDIR = savedTmp;
   }
 }
+
+// ---- the built-in chat page (web/chat) ---------------------------------------------------
+
+/** Resolves once our own line `message` is shown and marked sent (the server acked it). */
+export async function waitSent(page, message, timeout = 30000) {
+  await page.waitForFunction(
+    (m) =>
+      [...document.querySelectorAll("#messages .msg.mine")].some(
+        (li) => li.querySelector(".text").textContent === m && li.dataset.state === "sent",
+      ),
+    message,
+    { timeout },
+  );
+}
+
+/** Resolves once someone else's line `message` is shown. */
+export async function waitMessage(page, message, timeout = 30000) {
+  await page.waitForFunction(
+    (m) => [...document.querySelectorAll("#messages .msg.theirs .text")].some((el) => el.textContent === m),
+    message,
+    { timeout },
+  );
+}

@@ -3,7 +3,8 @@
 // sessions, config, all_sockets, server_stats every 2 s with its fields and aggregated events,
 // socket events, the join/leave/emit/_disconnect commands, readonly), then the real UI, served by
 // the server at /admin-ui/, in headless Chromium: it logs in, shows the sockets the test holds and
-// a socket's rooms, and disconnects one (the test's client sees it). With SIO_TARGET=reference the
+// a socket's rooms, and disconnects one (the test's client sees it); two nodes on Redis seen and
+// commanded from one UI. With SIO_TARGET=reference the
 // same file runs against socket.io 4.8 + instrument() (tests/reference/cli.mjs), which pins the
 // contract to the package's.
 import { describe, test, before, after } from "node:test";
@@ -12,6 +13,7 @@ import fs from "node:fs";
 import bcrypt from "bcryptjs";
 import { startServer, closeAll, request, until, sleep, IS_REFERENCE } from "./lib/harness.mjs";
 import { sioConnect, sioClient, waitFor } from "./lib/clients.mjs";
+import { startRedis } from "./lib/redis.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const T = { timeout: 90000 };
@@ -168,6 +170,37 @@ describe("the /admin namespace", () => {
     await sleep(500);
     assert.equal(disconnected, false);
     assert.ok(c.connected);
+  });
+});
+
+describe("one UI for a cluster", () => {
+  test("two nodes on Redis: the sockets and stats of both, and commands that reach the other node", T, async () => {
+    const redis = await startRedis();
+    const admin = ["--admin-ui", "--admin-ui-username", "admin", "--admin-ui-password-hash", HASH, "--redis", redis.url];
+    const [a, b] = await Promise.all([
+      startServer({ kind: "chat", args: [...admin, "--admin-ui-server-id", "node-a"] }),
+      startServer({ kind: "chat", args: [...admin, "--admin-ui-server-id", "node-b"] }),
+    ]);
+    const far = await sioConnect(b, "/", { transports: ["websocket"] });
+    await joined(far, "far-room");
+    const near = await sioConnect(a, "/", { transports: ["websocket"] });
+    // Stats from both nodes reach an admin connected to node A (through the adapter).
+    const ui = await adminConnect(a, { username: "admin", password: PASSWORD });
+    const seen = new Set();
+    ui.socket.on("server_stats", (s) => seen.add(s.serverId));
+    // all_sockets: fetchSockets of every namespace across the cluster.
+    const listed = ui.allSockets.find((s) => s.id === far.id);
+    assert.ok(listed, "the socket on node B is listed by node A");
+    assert.deepEqual(listed.rooms.slice().sort(), [far.id, "far-room"].sort());
+    assert.ok(ui.allSockets.some((s) => s.id === near.id));
+    await until(() => seen.has("node-a") && seen.has("node-b"), { timeoutMs: 8000, message: `stats of both nodes (${[...seen]})` });
+    // A command from the UI on node A reaches the socket on node B.
+    const gone = waitFor(far, "disconnect", 5000);
+    ui.socket.emit("_disconnect", "/", false, far.id);
+    assert.equal((await gone)[0], "io server disconnect");
+    assert.ok(near.connected, "only the target was disconnected");
+    await a.stop();
+    await b.stop();
   });
 });
 

@@ -22,7 +22,7 @@
 // and members without an ack are ignored. Never a crash. After a join, leave, nick or disconnect
 // that changes a room, "presence" {room, members:[{id, name}]} goes to that room, unless it has
 // more than PRESENCE_LIMIT members.
-import { parseArgs, announce, handleSignals, createSocketServer, splitAck } from "./cli.mjs";
+import { parseArgs, announce, handleSignals, createSocketServer, instrumentAdmin, splitAck } from "./cli.mjs";
 
 const NAME = "socketio-server";
 const opts = parseArgs(process.argv.slice(2), NAME, { pingInterval: 25000, pingTimeout: 20000 });
@@ -142,7 +142,10 @@ io.on("connection", (socket) => {
 
 // Opt-in: a member of a Redis cluster (@socket.io/redis-adapter), with test hooks (redis-cluster.mjs).
 let closeRedis = async () => {};
-if (opts.redis) closeRedis = await (await import("./redis-cluster.mjs")).attachRedis(io, opts);
+if (opts.redis) {
+  closeRedis = await (await import("./redis-cluster.mjs")).attachRedis(io, opts);
+  instrumentAdmin(io, opts);
+}
 
 handleSignals(NAME, () => new Promise((resolve) => io.close(() => resolve())).then(closeRedis));
 

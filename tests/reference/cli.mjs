@@ -11,7 +11,7 @@
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
 // ignored. --parser json|msgpack (socket.io-msgpack-parser), --cookie[=false], --cookie-name,
 // --cookie-path and --cookie-same-site (lax|strict|none|false) map to socket.io's options.
-// --admin-ui[=false], --admin-ui-username, --admin-ui-password-hash, --admin-ui-readonly:
+// --admin-ui[=false], --admin-ui-username, --admin-ui-password-hash, --admin-ui-readonly, --admin-ui-server-id:
 // @socket.io/admin-ui's instrument().
 import fs from "node:fs";
 import http from "node:http";
@@ -127,6 +127,9 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--admin-ui-password-hash":
         opts.adminPasswordHash = takeValue();
         break;
+      case "--admin-ui-server-id":
+        opts.adminServerId = takeValue();
+        break;
       case "--admin-ui-readonly":
         opts.adminReadonly = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
@@ -170,15 +173,21 @@ export function createSocketServer(opts, extra = {}) {
     ...(opts.cookie ? { cookie: opts.cookie } : {}),
     ...extra,
   });
-  if (opts.adminUi) {
-    // The twin of socketio-server --admin-ui: @socket.io/admin-ui's instrument(), basic auth.
-    instrument(io, {
-      auth: { type: "basic", username: opts.adminUsername ?? "admin", password: opts.adminPasswordHash },
-      readonly: !!opts.adminReadonly,
-      mode: "development",
-    });
-  }
+  // On a Redis cluster the chat server instruments once the adapter is set (namespaces made
+  // before keep the in-memory adapter, and the UI would see this node only).
+  if (!opts.redis) instrumentAdmin(io, opts);
   return { httpServer, io };
+}
+
+// The twin of socketio-server --admin-ui: @socket.io/admin-ui's instrument(), basic auth.
+export function instrumentAdmin(io, opts) {
+  if (!opts.adminUi) return;
+  instrument(io, {
+    auth: { type: "basic", username: opts.adminUsername ?? "admin", password: opts.adminPasswordHash },
+    readonly: !!opts.adminReadonly,
+    mode: "development",
+    ...(opts.adminServerId ? { serverId: opts.adminServerId } : {}),
+  });
 }
 
 // GET /admin-ui/... from the package's ui/dist, as socketio-server --admin-ui serves it.

@@ -237,7 +237,17 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       do_read();
       return;
     }
+    // Corked while this read's messages are handled: what their handlers send to this peer (an
+    // ack, an echo) goes out in one write right after, not one loop turn later behind every
+    // other connection's read of the same turn (uWS corks the same way). Writes to other peers
+    // stay deferred to the end of the turn, which coalesces broadcasts.
+    corked_ = true;
     parse();  // while closing, only the peer's close frame matters (deliver() drops messages)
+    corked_ = false;
+    if (write_on_uncork_) {
+      write_on_uncork_ = false;
+      maybe_write();
+    }
     if (closed_ || peer_closed_ || reading_stopped_) return;
     if (rbeg_ == rend_) {
       rbeg_ = rend_ = 0;
@@ -395,9 +405,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // --- writing: one gathered write of everything queued ---------------------------------------
 
   // Defers the write to the end of the shard's current run of handlers, so that every frame
-  // queued meanwhile (a burst of broadcasts, several acks) goes out in the same write.
+  // queued meanwhile (a burst of broadcasts, several acks) goes out in the same write; while
+  // this peer's own read is handled (corked_), to the end of that read instead.
   void schedule_write() {
     if (!accepted_ || writing_ || write_posted_ || closed_) return;
+    if (corked_) {
+      write_on_uncork_ = true;  // on_read writes once this read is handled
+      return;
+    }
     write_posted_ = true;
     asio::post(ex_, [self = this->shared_from_this()] {
       self->write_posted_ = false;
@@ -602,6 +617,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool accepted_ = false;
   bool writing_ = false;
   bool write_posted_ = false;
+  bool corked_ = false;           // on_read is handling this peer's messages
+  bool write_on_uncork_ = false;  // something was queued meanwhile
   bool closed_ = false;
   bool notified_ = false;
   bool close_queued_ = false;

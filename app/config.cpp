@@ -637,6 +637,10 @@ const std::vector<Key>& keys() {
        "on SIGTERM/SIGINT, how long clients get to receive their disconnect before connections are cut "
        "[1000]",
        [](AppSettings& s, const Value& v) { s.drain_timeout = ms(v); }, 0, 600'000},
+      {"memory-trim-interval", Kind::integer, kOps, "MS",
+       "how often freed heap memory is given back to the system (malloc_trim; after a burst of "
+       "connections leaves, RSS otherwise stays at its peak); 0: never [30000]",
+       [](AppSettings& s, const Value& v) { s.memory_trim_interval = ms(v); }, 0, 86'400'000},
   };
   return table;
 }

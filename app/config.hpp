@@ -36,10 +36,11 @@ struct AppSettings {
   std::chrono::milliseconds redis_requests_timeout{5000};  // RedisConfig::requests_timeout
   std::string config_file;                                 // as given to --config; empty: none
 
-  std::string log_format = "text";                // text | json
-  std::chrono::milliseconds drain_timeout{1000};  // graceful stop: --drain-timeout
-  bool admin_ui = false;                          // --admin-ui
-  AdminUiOptions admin{"/admin", true, "admin"};  // --admin-ui-*
+  std::string log_format = "text";                        // text | json
+  std::chrono::milliseconds drain_timeout{1000};          // graceful stop: --drain-timeout
+  std::chrono::milliseconds memory_trim_interval{30000};  // --memory-trim-interval (0: off)
+  bool admin_ui = false;                                  // --admin-ui
+  AdminUiOptions admin{"/admin", true, "admin"};          // --admin-ui-*
   // --public-url, --node-weight, --node-ttl, --cluster-*-path: the node registry and the first
   // contact routes (socketio/topology.hpp); off while public_url is empty.
   redis::TopologyOptions topology;

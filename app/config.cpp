@@ -582,6 +582,19 @@ const std::vector<Key>& keys() {
       {"cluster-pick-path", Kind::text, kCluster, "PATH",
        "GET route answering {\"url\"} of the node a new client should use [/cluster/pick]",
        [](AppSettings& s, const Value& v) { s.topology.pick_path = route_path(v); }},
+      {"forward-sessions", Kind::boolean, kCluster, "[=BOOL]",
+       "with --redis: serve a polling request or upgrade for another node's session by forwarding it there "
+       "over Redis (no sticky sessions needed) [true]",
+       [](AppSettings& s, const Value& v) { s.forward_sessions = boolean(v); }},
+      {"forward-timeout", Kind::integer, kCluster, "MS",
+       "how long a forwarded request waits for the session's node (keep above --ping-interval) [45000]",
+       [](AppSettings& s, const Value& v) { s.forwarding.timeout = ms(v); }, 1000, kMaxMs},
+      {"forward-max-pending", Kind::integer, kCluster, "N",
+       "forwarded requests and WebSockets open at once on this node; more get 503 [10000]",
+       [](AppSettings& s, const Value& v) {
+         s.forwarding.max_pending = static_cast<std::size_t>(integer(v));
+       },
+       1, 10'000'000},
       {"redis-max-publish-queue", Kind::integer, kCluster, "BYTES",
        "bytes of publishes waiting for a slow Redis; beyond, dropped for the other nodes and counted "
        "[16777216]",

@@ -44,6 +44,9 @@ struct AppSettings {
   // --public-url, --node-weight, --node-ttl, --cluster-*-path: the node registry and the first
   // contact routes (socketio/topology.hpp); off while public_url is empty.
   redis::TopologyOptions topology;
+  // --forward-sessions (on with --redis), --forward-timeout, --forward-max-pending.
+  bool forward_sessions = true;
+  redis::ForwardingOptions forwarding;
 };
 
 struct ParseResult {

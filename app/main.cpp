@@ -281,6 +281,8 @@ int main(int argc, char** argv) {
     }
   }
   socketio::app::serve_page_config(*server, topology ? settings.topology.pick_path : std::string());
+  std::optional<socketio::redis::SessionForwarding> forwarding;
+  if (redis && settings.forward_sessions) forwarding.emplace(*server, *redis, settings.forwarding);
 
   // The signal handlers exist before the listening line: a SIGTERM sent right after it must
   // stop the server gracefully, not kill it.

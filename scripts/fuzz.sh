@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, node_record, jsonp, utf8, http_request,
-# tls_stream
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, node_record, forward_message, jsonp, utf8,
+# http_request, tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -20,7 +20,7 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message node_record jsonp utf8 http_request tls_stream)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message node_record forward_message jsonp utf8 http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -29,6 +29,7 @@ case "$target" in
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
   node_record | node_record_fuzz) targets=(node_record) ;;
+  forward_message | forward_message_fuzz) targets=(forward_message) ;;
   jsonp | jsonp_fuzz) targets=(jsonp) ;;
   utf8 | utf8_fuzz) targets=(utf8) ;;
   http_request | http_request_fuzz) targets=(http_request) ;;
@@ -57,6 +58,7 @@ sources_for() {
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
     node_record) echo "$root/tests/fuzz/node_record_fuzz.cpp $root/src/adapter/cluster/node_record.cpp" ;;
+    forward_message) echo "$root/tests/fuzz/forward_message_fuzz.cpp $root/src/adapter/cluster/forward_message.cpp" ;;
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
     # Beast and Asio header-only here (the project compiles them once, in src/net/asio_impl.cpp).
     http_request) echo "$root/tests/fuzz/http_request_fuzz.cpp $root/src/net/http_convert.cpp $root/src/net/http_message.cpp" ;;
@@ -72,6 +74,7 @@ libs_for() {
     ws_frame) echo "" ;;
     redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
     node_record) echo "-lboost_json -lboost_url" ;;
+    forward_message) echo "" ;;
     utf8) echo "" ;;
     http_request) echo "" ;;
     tls_stream) echo "-lssl -lcrypto -lpthread" ;;

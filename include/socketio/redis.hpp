@@ -54,6 +54,7 @@ struct RedisConfig {
 
 class RedisHub;
 class ClusterTopology;
+class SessionForwarding;
 
 // The process-wide connections. Throws std::invalid_argument on a bad URL; the connections start
 // at once, in the background. Any thread.
@@ -68,7 +69,8 @@ class RedisConnection {
   const RedisCounters& counters() const;
 
  private:
-  friend class ClusterTopology;  // topology.hpp: the node registry shares the connections
+  friend class ClusterTopology;    // topology.hpp: the node registry and the session forwarding
+  friend class SessionForwarding;  // share the connections
   std::shared_ptr<RedisHub> hub_;
 };
 

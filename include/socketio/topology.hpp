@@ -64,4 +64,31 @@ class ClusterTopology {
   std::unique_ptr<Impl> impl_;
 };
 
+// No sticky sessions (docs/cluster.md, "One name, round-robin"): this node's Engine.IO session
+// ids carry a tag naming it, and a polling request or WebSocket upgrade that reaches it for
+// another node's session is forwarded over Redis to that node and answered from there (a
+// WebSocket stays bridged through the node it reached). Create before Server::listen(); keep
+// until the server stopped; the RedisConnection must outlive it.
+struct ForwardingOptions {
+  // How long a forwarded exchange waits for the owner's answer (a long-poll is held up to
+  // pingInterval by the owner: keep this above it). Then "Session ID unknown".
+  std::chrono::milliseconds timeout{45'000};
+  // Exchanges open at once on this node for other nodes' sessions; more get 503.
+  std::size_t max_pending = 10'000;
+};
+
+class SessionForwarding {
+ public:
+  SessionForwarding(Server& server, const RedisConnection& redis, ForwardingOptions options = {});
+  ~SessionForwarding();
+  SessionForwarding(const SessionForwarding&) = delete;
+  SessionForwarding& operator=(const SessionForwarding&) = delete;
+  // The tag this node's session ids carry.
+  const std::string& tag() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace socketio::redis

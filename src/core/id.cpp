@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -19,10 +20,12 @@ void fill_random(char* out, std::size_t n) {
 
 }  // namespace
 
-std::string make_session_id(std::size_t shard) {
+std::string make_session_id(std::size_t shard, std::string_view node_tag) {
   std::string id(kIdLength, '\0');
   id[0] = kAlphabet[shard % kMaxShards];
-  fill_random(id.data() + 1, kIdLength - 1);
+  const std::size_t tag = std::min<std::size_t>(node_tag.size(), 4);
+  std::copy_n(node_tag.begin(), tag, id.begin() + 1);
+  fill_random(id.data() + 1 + tag, kIdLength - 1 - tag);
   return id;
 }
 

@@ -29,6 +29,8 @@ Counters::Counters(Metrics& m) {
     closes[i] = m.counter("socketio_disconnections_total", "Engine.IO sessions closed, by reason",
                           {{"reason", i < kCloseReasons.size() ? std::string(kCloseReasons[i]) : "other"}});
   upgrades = m.counter("socketio_upgrades_total", "Sessions upgraded from polling to WebSocket");
+  forwarded = m.counter("socketio_forwarded_requests_total",
+                        "Polling requests and upgrades for other nodes' sessions, forwarded to them");
   packets_in = m.counter("socketio_packets_received_total", "Engine.IO packets received");
   packets_out = m.counter("socketio_packets_sent_total", "Engine.IO packets queued to clients");
   bytes_in = m.counter("socketio_received_bytes_total", "Engine.IO packet payload bytes received");

@@ -36,10 +36,11 @@ struct Counters {
   std::array<Metrics::Counter, 6> errors;              // by ErrorCode
   std::array<Metrics::Counter, kCloseReasons.size() + 1> closes;
   Metrics::Counter upgrades;
+  Metrics::Counter forwarded;  // requests for other nodes' sessions (eio/forwarder.hpp)
   Metrics::Counter packets_in, packets_out, bytes_in, bytes_out;
   Metrics::Gauge outbox_bytes;
   Metrics::Counter polling_compressed, polling_compressed_saved;  // --http-compression
-  OutboxStats outbox;  // the slow-client policy's (eio/outbox.hpp)
+  OutboxStats outbox;                                             // the slow-client policy's (eio/outbox.hpp)
 };
 
 }  // namespace socketio::eio

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "eio/forwarder.hpp"
 #include "eio/outbox.hpp"
 #include "net/address_limits.hpp"
 #include "net/forwarded.hpp"
@@ -80,6 +81,11 @@ struct Options {
   std::function<void(ErrorCode, const boost::json::object& context, const net::HttpRequest&)>
       connection_error;
   Metrics* metrics = nullptr;  // where the counters go; null: not counted
+  // Sessions of other nodes (eio/forwarder.hpp): this node's session ids carry node_tag
+  // (kNodeTagLength characters of the id alphabet), and requests for ids that carry another
+  // tag go to the forwarder. Both empty: plain random ids, unknown ids refused.
+  std::string node_tag;
+  std::shared_ptr<Forwarder> forwarder;
 };
 
 }  // namespace socketio::eio

@@ -229,6 +229,13 @@ void Server::handle(net::HttpRequest&& req, net::ResponderPtr res, net::WebSocke
     return fail(req, res, ws, ErrorCode::bad_request, {{"name", "INVALID_ORIGIN"}, {"origin", *origin}});
 
   if (q.sid) {
+    if (options_.forwarder && node_tag_of(*q.sid) != options_.node_tag && core::session_shard(*q.sid)) {
+      // Another node's session: forwarded there, answered from there (Session ID unknown if it
+      // has no such session or is gone).
+      counters_.forwarded.inc();
+      if (ws) return options_.forwarder->forward_upgrade(*q.sid, std::move(ws));
+      return options_.forwarder->forward_request(*q.sid, std::move(req), std::move(res));
+    }
     const auto shard = core::session_shard(*q.sid);
     if (!shard || *shard >= pool_.size())
       return fail(req, res, ws, ErrorCode::unknown_sid, {{"sid", *q.sid}});
@@ -302,8 +309,8 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
       return fail(req, res, ws, ErrorCode::forbidden, {{"message", why_text}}, why_text);
     }
   }
-  auto session = std::make_shared<Session>(*this, core::make_session_id(shard), shard, protocol,
-                                           !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
+  auto session = std::make_shared<Session>(*this, core::make_session_id(shard, options_.node_tag), shard,
+                                           protocol, !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
   if (q.j && !websocket) session->use_jsonp(jsonp_index(*q.j));
   session->hold(std::move(slot));
   sessions_[shard].emplace(session->id(), session);

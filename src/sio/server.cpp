@@ -297,6 +297,8 @@ struct Server::Impl {
   bool running = false;
   bool stopped = false;
   std::atomic<bool> stopping{false};
+  std::string node_tag;  // ServerAccess::set_forwarding
+  std::shared_ptr<eio::Forwarder> forwarder;
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -403,6 +405,8 @@ std::uint16_t Server::listen() {
   eo.outbox.high_water = o.outbox_high_water;
   eo.outbox.slow_timeout = o.slow_client_timeout;
   eo.trust_proxy = impl_->core.proxy_trust;
+  eo.node_tag = impl_->node_tag;
+  eo.forwarder = impl_->forwarder;
   impl_->limits = sio::make_address_limits(o, impl_->core.proxy_trust, *impl_->metrics);
   eo.limits = impl_->limits;
   impl_->metrics->add_collector([limits = impl_->limits](MetricsSink& sink) {
@@ -558,6 +562,19 @@ void ServerAccess::add_cors_headers(const Server& s, const net::HttpRequest& req
 
 std::optional<net::HttpResponse> ServerAccess::cors_preflight(const Server& s, const net::HttpRequest& req) {
   return s.impl_->engine ? s.impl_->engine->preflight_response(req) : std::nullopt;
+}
+
+void ServerAccess::set_forwarding(Server& s, std::string tag, std::shared_ptr<eio::Forwarder> forwarder) {
+  s.impl_->node_tag = std::move(tag);
+  s.impl_->forwarder = std::move(forwarder);
+}
+
+void ServerAccess::handle_forwarded(Server& s, net::HttpRequest&& req, net::ResponderPtr res) {
+  if (s.impl_->engine) s.impl_->engine->on_request(std::move(req), std::move(res));
+}
+
+void ServerAccess::handle_forwarded(Server& s, net::WebSocketPtr ws) {
+  if (s.impl_->engine) s.impl_->engine->on_upgrade(std::move(ws));
 }
 
 std::vector<std::string> Server::namespace_names() const {

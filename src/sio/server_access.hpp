@@ -3,11 +3,14 @@
 // Engine.IO endpoint, static files). Call before Server::listen().
 #pragma once
 
+#include "eio/forwarder.hpp"
 #include "net/router.hpp"
 #include "net/shards.hpp"
 #include "socketio/server.hpp"
 
+#include <memory>
 #include <optional>
+#include <string>
 
 namespace socketio {
 
@@ -18,6 +21,12 @@ struct ServerAccess {
   // listening. preflight: nullopt when CORS is off.
   static void add_cors_headers(const Server& s, const net::HttpRequest& req, net::HttpResponse& res);
   static std::optional<net::HttpResponse> cors_preflight(const Server& s, const net::HttpRequest& req);
+  // Sessions of other nodes (eio/forwarder.hpp), before listen(): this node's session ids carry
+  // tag; requests for other tags go to forwarder.
+  static void set_forwarding(Server& s, std::string tag, std::shared_ptr<eio::Forwarder> forwarder);
+  // A request or upgrade forwarded here by another node, as if it had arrived here (any thread).
+  static void handle_forwarded(Server& s, net::HttpRequest&& req, net::ResponderPtr res);
+  static void handle_forwarded(Server& s, net::WebSocketPtr ws);
 };
 
 }  // namespace socketio

@@ -143,6 +143,9 @@ describe("socketio-server command line", () => {
     await expectConfigError([...node, "--node-ttl", "999"], "--node-ttl", "999");
     await expectConfigError([...node, "--cluster-pick-path", "cluster/pick"], "--cluster-pick-path");
     await expectConfigError([...node, "--cluster-pick-path", "/cluster/nodes"], "--cluster-pick-path", "--cluster-nodes-path");
+    await expectConfigError([...redis, "--forward-timeout", "999"], "--forward-timeout", "999");
+    await expectConfigError([...redis, "--forward-max-pending", "0"], "--forward-max-pending", "0");
+    await expectConfigError([...redis, "--forward-sessions=maybe"], "--forward-sessions");
   });
 
   test("a config file value of the wrong type exits 2 naming the file and the key", CLI, async () => {

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <unordered_map>
 
 namespace socketio::cluster {
@@ -299,7 +300,19 @@ ClusterAdapter::ClusterAdapter(LocalNamespace& local, asio::io_context& io, std:
 
 ClusterAdapter::~ClusterAdapter() {
   core_->detach();
-  core_->post([core = core_] { core->clear_requests(); });
+  if (core_->io().get_executor().running_in_this_thread()) {
+    core_->clear_requests();
+    return;
+  }
+  // Wait for it: an answer already queued on the transport's thread would otherwise complete a
+  // request into a server that is being destroyed (its shard pool gone: seen at shutdown).
+  auto done = std::make_shared<std::promise<void>>();
+  auto cleared = done->get_future();
+  core_->post([core = core_, done] {
+    core->clear_requests();
+    done->set_value();
+  });
+  cleared.wait_for(std::chrono::seconds(2));
 }
 
 void ClusterAdapter::set_transport(std::shared_ptr<Transport> transport) {

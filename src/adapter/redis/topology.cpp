@@ -5,6 +5,7 @@
 #include "adapter/cluster/node_record.hpp"
 #include "adapter/redis/node_registry.hpp"
 #include "adapter/redis/redis_hub.hpp"
+#include "adapter/redis/session_forwarder.hpp"
 #include "sio/server_access.hpp"
 
 #include <spdlog/spdlog.h>
@@ -188,6 +189,41 @@ bool ClusterTopology::withdraw(std::chrono::milliseconds timeout) {
 
 const std::string& ClusterTopology::id() const noexcept {
   return impl_->registry->id();
+}
+
+struct SessionForwarding::Impl {
+  std::shared_ptr<SessionForwarder> forwarder;
+};
+
+SessionForwarding::SessionForwarding(Server& server, const RedisConnection& redis, ForwardingOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->forwarder = std::make_shared<SessionForwarder>(
+      server, redis.hub_, SessionForwarder::Options{options.timeout, options.max_pending});
+  ServerAccess::set_forwarding(server, impl_->forwarder->tag(), impl_->forwarder);
+  impl_->forwarder->start();
+  spdlog::info(
+      "forwarding: this node's session ids carry the tag {}; requests for other nodes' sessions go to them",
+      impl_->forwarder->tag());
+  server.metrics().add_collector([fwd = impl_->forwarder](MetricsSink& sink) {
+    const auto n = [](const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load()); };
+    const auto& c = fwd->counters();
+    const char* help = "Exchanges for sessions of other nodes (forwarded) and for ours (served), by outcome";
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "forwarded"}}, n(c.forwarded));
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "served"}}, n(c.served));
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "no_owner"}}, n(c.no_owner));
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "timeout"}}, n(c.timeouts));
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "refused"}}, n(c.refused));
+    sink.counter("socketio_forward_dropped_total", "Malformed forwarding messages from Redis", {},
+                 n(c.dropped));
+  });
+}
+
+SessionForwarding::~SessionForwarding() {
+  impl_->forwarder->stop();
+}
+
+const std::string& SessionForwarding::tag() const noexcept {
+  return impl_->forwarder->tag();
 }
 
 }  // namespace socketio::redis

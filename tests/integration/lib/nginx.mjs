@@ -124,3 +124,30 @@ http {
   );
   return { port, httpPort, dir, proc, accessLog: path.join(dir, "access.log"), errorLog, output: () => output, stop };
 }
+
+/**
+ * A runtime copy of a deploy/nginx site config for one TLS server block: the `server` lines of
+ * `upstream` replaced by `servers` (host:port), listen ports, server_name, certificate and log
+ * paths rewritten, each rewrite asserted. `logFormat`: the access_log's format name.
+ */
+export function rewriteSite(conf, { file, upstream, servers, port, httpPort, serverName, cert, key, dir, logFormat }) {
+  const opts = { file };
+  conf = must(conf, new RegExp(`(upstream ${upstream} \\{[\\s\\S]*?)\\n\\}`), (_, body) => {
+    const lines = body.split("\n").filter((l) => !/^\s*server\s+\S+[^;]*;\s*$/.test(l));
+    lines.splice(1, 0, ...servers.map((s) => `    server ${s} max_fails=3 fail_timeout=10s;`));
+    return `${lines.join("\n")}\n}`;
+  }, `upstream ${upstream}`, opts);
+  if (httpPort !== undefined) {
+    conf = must(conf, /^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${httpPort};`, "listen 80", opts);
+    conf = must(conf, /^\s*listen \[::\]:80;\n/m, "", "listen [::]:80", opts);
+  }
+  conf = must(conf, /^(\s*)listen 443 ssl;$/m, `$1listen 127.0.0.1:${port} ssl;`, "listen 443 ssl", opts);
+  conf = must(conf, /^\s*listen \[::\]:443 ssl;\n/m, "", "listen [::]:443 ssl", opts);
+  conf = must(conf, /^(\s*)server_name [^;]+;$/gm, `$1server_name ${serverName};`, "server_name", opts);
+  conf = must(conf, /^(\s*)ssl_certificate\s+[^;]+;$/m, `$1ssl_certificate ${cert};`, "ssl_certificate", opts);
+  conf = must(conf, /^(\s*)ssl_certificate_key\s+[^;]+;$/m, `$1ssl_certificate_key ${key};`, "ssl_certificate_key", opts);
+  conf = must(conf, new RegExp(`^(\\s*)access_log\\s+\\S+\\s+${logFormat};$`, "m"), `$1access_log ${path.join(dir, "access.log")} ${logFormat};`, "access_log", opts);
+  conf = must(conf, /^(\s*)error_log\s+\S+\s+(\w+);$/m, `$1error_log ${path.join(dir, "error.log")} $2;`, "error_log", opts);
+  assert.doesNotMatch(conf.replace(/#.*$/gm, ""), /10\.0\.0\.\d+/, `${file}: every production address was replaced`);
+  return conf;
+}

@@ -53,10 +53,10 @@ sources_for() {
   case "$1" in
     eio_payload) echo "$root/tests/fuzz/eio_payload_fuzz.cpp $root/src/eio/parser/packet.cpp ${common[*]}" ;;
     sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
-    sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp" ;;
+    sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp $root/src/core/utf8.cpp" ;;
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
-    redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp" ;;
+    redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp $root/src/core/utf8.cpp" ;;
     node_record) echo "$root/tests/fuzz/node_record_fuzz.cpp $root/src/adapter/cluster/node_record.cpp" ;;
     forward_message) echo "$root/tests/fuzz/forward_message_fuzz.cpp $root/src/adapter/cluster/forward_message.cpp" ;;
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;

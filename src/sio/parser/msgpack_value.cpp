@@ -1,5 +1,7 @@
 #include "sio/parser/msgpack_value.hpp"
 
+#include "core/utf8.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
@@ -262,6 +264,8 @@ bool decode_msgpack_checked(const char*& p, json::value& out, std::vector<Bytes>
     case MP_STR: {
       std::uint32_t len = 0;
       const char* s = mp_decode_str(&p, &len);
+      // Relayed to JSON clients as text: invalid UTF-8 there makes their WebSocket close (1007).
+      if (!core::is_valid_utf8(std::string_view(s, len))) return false;
       out = json::string(s, len);
       return true;
     }
@@ -291,6 +295,7 @@ bool decode_msgpack_checked(const char*& p, json::value& out, std::vector<Bytes>
           case MP_STR: {
             std::uint32_t len = 0;
             const char* s = mp_decode_str(&p, &len);
+            if (!core::is_valid_utf8(std::string_view(s, len))) return false;
             key.assign(s, len);
             break;
           }

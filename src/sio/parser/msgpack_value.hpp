@@ -42,7 +42,8 @@ void msgpack_put_int(std::string& out, std::int64_t n);
 // Decodes exactly one MessagePack value spanning all of `in`. `bin` values, and notepack's
 // ArrayBuffer extension (ext 8/16/32 of type 0), become placeholders numbered in
 // order of appearance, their bytes appended to attachments. Other extensions (notepack's
-// `undefined` and Date) decode as null. nullopt on malformed input, trailing bytes or a limit hit.
+// `undefined` and Date) decode as null. nullopt on malformed input (strings and keys must be
+// valid UTF-8), trailing bytes or a limit hit.
 std::optional<boost::json::value> decode_msgpack(std::string_view in, std::vector<Bytes>& attachments,
                                                  const MsgpackLimits& limits = {});
 

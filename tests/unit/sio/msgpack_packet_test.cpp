@@ -176,6 +176,14 @@ TEST(MsgpackPacket, Limits) {
   EXPECT_EQ(dec("dfffffffff"), ParseError::bad_msgpack);
 }
 
+TEST(MsgpackPacket, StringsMustBeUtf8) {
+  // ["\xff"] and [{"\xff": null}]: relayed to JSON clients as text, invalid UTF-8 would make their
+  // WebSocket close (1007); refused like any malformed packet.
+  EXPECT_EQ(dec("83a47479706502a46461746191a1ffa36e7370a12f"), ParseError::bad_msgpack);
+  EXPECT_EQ(dec("83a47479706502a4646174619181a1ffc0a36e7370a12f"), ParseError::bad_msgpack);
+  EXPECT_FALSE(dec("83a47479706502a46461746191a3e282aca36e7370a12f"));  // ["€"]
+}
+
 TEST(MultiEncoded, EncodesOnlyTheFormatsInTheSet) {
   const json::array data{"ev", 1};
   const MultiEncoded json_only(format_bit(WireFormat::json_v5), "/", data, {}, std::nullopt);

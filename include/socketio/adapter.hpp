@@ -75,6 +75,32 @@ struct SocketInfo {
 
 using AckResponses = std::vector<Args>;
 
+// Connection state recovery (socket.io-adapter's Session): what a socket gets back when its
+// client reconnects with its private session id.
+struct PersistedSession {
+  std::string sid;  // the socket id, given back
+  std::string pid;  // private session id: what the client presents (never broadcast)
+  std::vector<std::string> rooms;
+  boost::json::value data;
+};
+
+// A packet a recovered socket missed: [event, ...args, offset] and its binary parts.
+struct MissedPacket {
+  boost::json::array data;
+  std::vector<Bytes> attachments;
+};
+
+struct RestoredSession {
+  PersistedSession session;
+  std::vector<std::shared_ptr<const MissedPacket>> missed;  // in order
+};
+
+// What an adapter needs to know of the server's connection state recovery options.
+struct RecoverySettings {
+  std::chrono::milliseconds window{2 * 60 * 1000};  // maxDisconnectionDuration
+  std::size_t max_bytes = 64 * 1024 * 1024;         // of packets held for recovery, per namespace
+};
+
 class LocalNamespace {
  public:
   virtual ~LocalNamespace() = default;
@@ -99,6 +125,17 @@ class LocalNamespace {
   virtual void all_rooms(std::function<void(std::vector<std::string>)> done) = 0;
   // The server's registry, for an adapter's own series; null without one (unit tests).
   virtual Metrics* metrics() const noexcept { return nullptr; }
+  // Connection state recovery's settings, nullopt when it is off.
+  virtual std::optional<RecoverySettings> recovery() const { return std::nullopt; }
+  // The in-process store of recovery (this node's packets and sessions), for adapters that keep
+  // none of their own: persist a disconnected socket's session; restore one (nullopt: unknown or
+  // expired pid, or an offset out of the window).
+  virtual void persist_session(PersistedSession session) { (void)session; }
+  virtual std::optional<RestoredSession> restore_session(const std::string& pid, const std::string& offset) {
+    (void)pid;
+    (void)offset;
+    return std::nullopt;
+  }
 };
 
 class Adapter {
@@ -142,6 +179,22 @@ class Adapter {
   // per room (Redis sharded pub/sub); the in-process adapter ignores them.
   virtual void on_room_created(const std::string& room) { (void)room; }
   virtual void on_room_deleted(const std::string& room) { (void)room; }
+
+  // Connection state recovery (socket.io-adapter's persistSession / restoreSession). By default
+  // the in-process store of this node (LocalNamespace). An adapter that keeps sessions and
+  // packets itself (keeps_sessions(): Redis streams) has the local store turned off, gives
+  // recoverable packets their offsets, and is told of every change of a connected socket's
+  // session (save_session: connected, joined, left, data changed) and of its end for good
+  // (drop_session: a disconnect that is not recoverable), so that the session outlives the node.
+  // restore_session's done may run on any thread, once.
+  virtual bool keeps_sessions() const { return false; }
+  virtual void persist_session(PersistedSession session) { local_.persist_session(std::move(session)); }
+  virtual void restore_session(const std::string& pid, const std::string& offset,
+                               std::function<void(std::optional<RestoredSession>)> done) {
+    done(local_.restore_session(pid, offset));
+  }
+  virtual void save_session(const PersistedSession& session) { (void)session; }
+  virtual void drop_session(const std::string& pid) { (void)pid; }
 
  protected:
   LocalNamespace& local_;

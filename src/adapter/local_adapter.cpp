@@ -13,6 +13,27 @@ InMemoryAdapter::InMemoryAdapter(ServerCore& core, const std::string& name,
 
 InMemoryAdapter::~InMemoryAdapter() = default;
 
+void InMemoryAdapter::set_adapter(Adapter* adapter) {
+  adapter_ = adapter;
+  if (adapter && adapter->keeps_sessions()) sessions_.reset();
+}
+
+std::optional<RecoverySettings> InMemoryAdapter::recovery() const {
+  const auto& o = core_.options.connection_state_recovery;
+  if (!o.enabled) return std::nullopt;
+  return RecoverySettings{o.max_disconnection_duration, o.max_bytes};
+}
+
+void InMemoryAdapter::persist_session(PersistedSession session) {
+  if (sessions_) sessions_->persist(std::move(session));
+}
+
+std::optional<RestoredSession> InMemoryAdapter::restore_session(const std::string& pid,
+                                                                const std::string& offset) {
+  if (!sessions_) return std::nullopt;
+  return sessions_->restore(pid, offset);
+}
+
 void InMemoryAdapter::on_each_shard(std::function<void(std::size_t)> fn) {
   const auto n = core_.pool->size();
   const auto here = net::ShardPool::current();

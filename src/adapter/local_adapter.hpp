@@ -35,8 +35,9 @@ class InMemoryAdapter final : public LocalNamespace {
   InMemoryAdapter(ServerCore& core, const std::string& name, std::shared_ptr<Handlers> handlers);
   ~InMemoryAdapter() override;
 
-  // Where room creations/deletions are reported (the namespace's adapter); set once.
-  void set_adapter(Adapter* adapter) noexcept { adapter_ = adapter; }
+  // Where room creations/deletions are reported (the namespace's adapter); set once. An adapter
+  // that keeps sessions itself (Redis streams) turns the in-process store off.
+  void set_adapter(Adapter* adapter);
   // What owns this (the namespace): every task queued on another shard holds it, so that a
   // namespace removed meanwhile (cleanup_empty_child_namespaces) lives until its tasks ran.
   void set_owner(std::weak_ptr<void> owner) noexcept { owner_ = std::move(owner); }
@@ -56,6 +57,9 @@ class InMemoryAdapter final : public LocalNamespace {
   void on_server_side_emit(const std::string& event, Args args, std::function<void(Args)> ack) override;
   void all_rooms(std::function<void(std::vector<std::string>)> done) override;
   Metrics* metrics() const noexcept override;
+  std::optional<RecoverySettings> recovery() const override;
+  void persist_session(PersistedSession session) override;
+  std::optional<RestoredSession> restore_session(const std::string& pid, const std::string& offset) override;
 
   // Any thread: every room of this node with its size; done on the calling shard.
   void rooms(std::function<void(std::map<std::string, std::size_t>)> done);

@@ -27,28 +27,15 @@
 
 namespace socketio::sio {
 
-struct PersistedSession {
-  std::string sid;  // the socket id, given back
-  std::string pid;  // private session id: what the client presents (never broadcast)
-  std::vector<std::string> rooms;
-  boost::json::value data;
-};
-
-// One recoverable packet: [event, ...args, offset] and its binary parts, and who it was for.
-struct StoredPacket {
+// One recoverable packet: [event, ...args, offset] and its binary parts (MissedPacket), and who
+// it was for.
+struct StoredPacket : MissedPacket {
   std::uint64_t seq = 0;
   std::vector<std::string> rooms, except;
-  boost::json::array data;
-  std::vector<Bytes> attachments;
   std::chrono::steady_clock::time_point emitted;
   std::size_t bytes = 0;  // what it counts against max_bytes
 };
 using StoredPacketPtr = std::shared_ptr<const StoredPacket>;
-
-struct RestoredSession {
-  PersistedSession session;
-  std::vector<StoredPacketPtr> missed;  // in order
-};
 
 struct RecoveryCounters {
   std::atomic<std::uint64_t> packets_stored{0};

@@ -199,14 +199,33 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
     return refuse_connect(nsp_name, "Invalid namespace");
   }
   // Connection state recovery: a pid and an offset (strings) in the CONNECT ask for the session
-  // back (namespace.ts _createSocket).
-  std::optional<RestoredSession> restored;
-  if (auto* store = nsp->local().sessions()) {
-    const auto* pid = auth_obj.if_contains("pid");
-    const auto* offset = auth_obj.if_contains("offset");
-    if (pid && pid->is_string() && offset && offset->is_string())
-      restored = store->restore(std::string(pid->get_string()), std::string(offset->get_string()));
+  // back (namespace.ts _createSocket). The adapter answers, at once (this node's store) or once
+  // Redis did (streams): the CONNECT goes on on this shard, unless the client left meanwhile.
+  const auto* pid = auth_obj.if_contains("pid");
+  const auto* offset = auth_obj.if_contains("offset");
+  if (core_.options.connection_state_recovery.enabled && pid && pid->is_string() && offset &&
+      offset->is_string()) {
+    connecting_.insert(nsp_name);
+    const std::string p(pid->get_string()), o(offset->get_string());
+    nsp->adapter().restore_session(
+        p, o,
+        [w = weak_from_this(), nsp, nsp_name, auth = std::move(auth_obj), pool = core_.pool,
+         shard = shard_](std::optional<RestoredSession> restored) mutable {
+          pool->dispatch(
+              shard, [w, nsp, nsp_name, auth = std::move(auth), restored = std::move(restored)]() mutable {
+                auto self = w.lock();
+                if (!self || self->closed_) return nsp->connect_done();
+                self->connecting_.erase(nsp_name);
+                self->create_socket(nsp, nsp_name, std::move(auth), std::move(restored));
+              });
+        });
+    return;
   }
+  create_socket(nsp, nsp_name, std::move(auth_obj), std::nullopt);
+}
+
+void Client::create_socket(const std::shared_ptr<NamespaceImpl>& nsp, const std::string& nsp_name,
+                           boost::json::object auth_obj, std::optional<RestoredSession> restored) {
   // Protocol v4 clients know their socket id without being told: the Engine.IO id ("/") or
   // "<nsp>#<Engine.IO id>", as the reference names them. v5 ids are random (the Engine.IO id is
   // a secret).
@@ -224,7 +243,7 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
       write(encode_event(format_, nsp_name, p->data, p->attachments, std::nullopt), false);
     socket->restore(std::move(restored->session));
     if (core_.options.connection_state_recovery.skip_middlewares) return finish_connect(socket);
-  } else if (nsp->local().sessions()) {
+  } else if (core_.options.connection_state_recovery.enabled) {
     socket->set_pid(core::make_random_id());
   }
   run_middleware(socket, 0);

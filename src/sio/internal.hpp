@@ -191,6 +191,9 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   bool decode(std::string_view data, bool binary, std::error_code& ec);
   void on_packet(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_connect(const std::string& nsp, boost::json::value&& auth);
+  // The CONNECT once the namespace is known and any session to restore was looked up.
+  void create_socket(const std::shared_ptr<NamespaceImpl>& nsp, const std::string& nsp_name,
+                     boost::json::object auth, std::optional<RestoredSession> restored);
   void refuse_connect(const std::string& nsp, std::string_view message);
   void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
   void finish_connect(const std::shared_ptr<SocketImpl>& socket);
@@ -223,7 +226,10 @@ class SocketImpl final : public Socket {
   const Handshake& handshake() const noexcept override { return handshake_; }
   Namespace& nsp() noexcept override { return nsp_; }
   bool connected() const noexcept override { return connected_; }
-  boost::json::value& data() noexcept override { return data_; }
+  boost::json::value& data() noexcept override {
+    session_changed();  // perhaps: saved if it did change (save_session)
+    return data_;
+  }
   bool recovered() const noexcept override { return recovered_; }
   // Connection state recovery: a fresh private session id, or the restored session (rooms are
   // joined when the socket connects).
@@ -280,6 +286,10 @@ class SocketImpl final : public Socket {
 
  private:
   SendResult emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id);
+  // Recovery with an adapter that keeps sessions: rooms or data may have changed; the session is
+  // saved once the current handler returned (save_session), if it did change.
+  void session_changed();
+  void save_session();
   void dispatch_event(Event& ev, std::size_t middleware_index);
 
   struct PendingAck {
@@ -298,6 +308,8 @@ class SocketImpl final : public Socket {
   boost::json::value data_;
   std::string pid_;  // empty unless connection state recovery is on
   bool recovered_ = false;
+  bool save_posted_ = false;
+  std::size_t saved_hash_ = 0;  // of the session last given to save_session
   std::vector<std::string> restored_rooms_;
   bool connected_ = false;
   std::multimap<std::string, EventHandler> handlers_;

@@ -50,6 +50,29 @@ void SocketImpl::on_connected() {
   join(id_);
   for (const auto& r : restored_rooms_) join(r);
   restored_rooms_.clear();
+  session_changed();
+}
+
+void SocketImpl::session_changed() {
+  if (pid_.empty() || !connected_ || save_posted_ || !nsp_.adapter().keeps_sessions()) return;
+  // Once per turn of the shard's loop, however many rooms the handler joined.
+  save_posted_ = true;
+  nsp_.core().pool->post(shard_, [w = weak_from_this()] {
+    auto self = std::static_pointer_cast<SocketImpl>(w.lock());
+    if (!self) return;
+    self->save_posted_ = false;
+    if (self->connected_) self->save_session();
+  });
+}
+
+void SocketImpl::save_session() {
+  // data() may have been asked for without a change: nothing is written then.
+  std::string state = boost::json::serialize(data_);
+  for (const auto& r : rooms_) (state += '\0') += r;
+  const auto hash = std::hash<std::string>{}(state);
+  if (hash == saved_hash_) return;
+  saved_hash_ = hash;
+  nsp_.adapter().save_session({id_, pid_, rooms_, data_});
 }
 
 void SocketImpl::restore(PersistedSession session) {
@@ -181,6 +204,7 @@ bool SocketImpl::join(const std::string& room) {
   }
   rooms_.push_back(room);
   nsp_.join(shard_, this, room);
+  session_changed();
   return true;
 }
 
@@ -189,6 +213,7 @@ void SocketImpl::leave(const std::string& room) {
     if (*it == room) {
       rooms_.erase(it);
       nsp_.leave(shard_, this, room);
+      session_changed();
       return;
     }
   }
@@ -230,8 +255,12 @@ void SocketImpl::on_close(const std::string& reason) {
   auto self = shared_from_this();
   nsp_.core().counters.disconnected(reason).inc();
   for (auto& h : disconnecting_) h(reason);
-  if (auto* store = nsp_.local().sessions(); store && recoverable(reason))
-    store->persist({id_, pid_, rooms_, data_});
+  if (!pid_.empty()) {
+    if (recoverable(reason))
+      nsp_.adapter().persist_session({id_, pid_, rooms_, data_});
+    else if (nsp_.adapter().keeps_sessions())
+      nsp_.adapter().drop_session(pid_);  // saved while connected: it must not be restored now
+  }
   connected_ = false;
   for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
   rooms_.clear();

@@ -112,6 +112,7 @@ ClusterCore::ClusterCore(LocalNamespace& local, asio::io_context& io, std::strin
       uid_(std::move(uid)),
       nsp_(local.name()),
       requests_timeout_(requests_timeout),
+      recovery_(local.recovery().has_value()),
       local_(&local),
       state_(std::make_unique<State>(State{{}, {}, RequestMetrics(local.metrics())})) {}
 
@@ -154,9 +155,16 @@ void ClusterCore::count_servers(std::function<void(std::int64_t)> done) {
   });
 }
 
-void ClusterCore::on_message(ClusterMessage m) {
+bool ClusterCore::recoverable(const OutgoingPacket& packet, const BroadcastOptions& opts) const noexcept {
+  return recovery_ && packet.type == 2 && !opts.flags.volatile_;
+}
+
+void ClusterCore::on_message(ClusterMessage m, const std::string& offset) {
   if (m.uid == uid_ || m.nsp != nsp_) return;
   if (is_response(m.type)) return on_response(m);
+  if (!offset.empty() && m.type == MessageType::broadcast && m.request_id.empty() &&
+      recoverable(m.packet, m.opts))
+    m.packet.data.emplace_back(offset);
   on_request(m);
 }
 
@@ -336,12 +344,45 @@ void ClusterAdapter::on_room_deleted(const std::string& room) {
   core_->transport_->on_room_deleted(room);
 }
 
+bool ClusterAdapter::keeps_sessions() const {
+  return core_->transport_->keeps_sessions();
+}
+
+void ClusterAdapter::persist_session(PersistedSession session) {
+  if (!keeps_sessions()) return Adapter::persist_session(std::move(session));
+  core_->transport_->persist_session(std::move(session));
+}
+
+void ClusterAdapter::restore_session(const std::string& pid, const std::string& offset,
+                                     std::function<void(std::optional<RestoredSession>)> done) {
+  if (!keeps_sessions()) return Adapter::restore_session(pid, offset, std::move(done));
+  core_->transport_->restore_session(pid, offset, std::move(done));
+}
+
+void ClusterAdapter::save_session(const PersistedSession& session) {
+  if (keeps_sessions()) core_->transport_->save_session(session);
+}
+
+void ClusterAdapter::drop_session(const std::string& pid) {
+  if (keeps_sessions()) core_->transport_->drop_session(pid);
+}
+
 void ClusterAdapter::broadcast(const OutgoingPacket& packet, const BroadcastOptions& opts) {
   if (!opts.flags.local) {
     auto m = core_->message(MessageType::broadcast);
     m.packet = packet;
     m.packet.nsp = core_->nsp();
     m.opts = opts;
+    if (keeps_sessions() && core_->recoverable(packet, opts)) {
+      // As socket.io-adapter's ClusterAdapter: delivered here once stored, with its position as
+      // the offset (without one when it could not be stored: local delivery never waits for a
+      // Redis that is down).
+      return core_->transport_->publish_with_offset(
+          m, [core = core_, packet = m.packet, opts](std::string offset) mutable {
+            if (!offset.empty()) packet.data.emplace_back(std::move(offset));
+            core->with_local([&](LocalNamespace& l) { l.broadcast(packet, opts); });
+          });
+    }
     core_->transport_->publish(m);
   }
   local_.broadcast(packet, opts);

@@ -43,6 +43,26 @@ class Transport {
   // room. Called on the shard that made the change.
   virtual void on_room_created(const std::string& room) { (void)room; }
   virtual void on_room_deleted(const std::string& room) { (void)room; }
+
+  // Connection state recovery kept by the transport (Redis streams; see
+  // Adapter::keeps_sessions): a broadcast is stored at a position of the transport's log, which
+  // becomes the offset its recoverable packets carry, and sessions live in the transport's store.
+  virtual bool keeps_sessions() const { return false; }
+  // Any thread: publishes a broadcast; done(offset) on the transport's thread once it is stored,
+  // done("") when it could not be (Redis down or slow): it is then delivered without an offset.
+  virtual void publish_with_offset(const ClusterMessage& m, std::function<void(std::string offset)> done) {
+    publish(m);
+    done({});
+  }
+  virtual void persist_session(PersistedSession session) { (void)session; }
+  virtual void restore_session(const std::string& pid, const std::string& offset,
+                               std::function<void(std::optional<RestoredSession>)> done) {
+    (void)pid;
+    (void)offset;
+    done(std::nullopt);
+  }
+  virtual void save_session(const PersistedSession& session) { (void)session; }
+  virtual void drop_session(const std::string& pid) { (void)pid; }
 };
 
 class ClusterCore;
@@ -74,6 +94,13 @@ class ClusterAdapter : public Adapter {
   std::size_t server_count() const override;
   void on_room_created(const std::string& room) override;
   void on_room_deleted(const std::string& room) override;
+  // The transport's when it keeps sessions, the in-process store's otherwise.
+  bool keeps_sessions() const override;
+  void persist_session(PersistedSession session) override;
+  void restore_session(const std::string& pid, const std::string& offset,
+                       std::function<void(std::optional<RestoredSession>)> done) override;
+  void save_session(const PersistedSession& session) override;
+  void drop_session(const std::string& pid) override;
 
   const std::string& uid() const noexcept;
 
@@ -95,8 +122,11 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   Transport& transport() noexcept { return *transport_; }
 
   // Transport thread: a message from another node (own messages and other namespaces' are
-  // ignored here).
-  void on_message(ClusterMessage m);
+  // ignored here). offset: where the transport stored it (a stream entry id), "" when it keeps
+  // no positions; a recoverable broadcast carries it to the clients, as socket.io-adapter does.
+  void on_message(ClusterMessage m, const std::string& offset = {});
+  // Recovery is on and the packet is recoverable (an EVENT without ack, not volatile).
+  bool recoverable(const OutgoingPacket& packet, const BroadcastOptions& opts) const noexcept;
   // Transport thread: every request in flight is dropped (the namespace or the transport is
   // going away); their callbacks are not called.
   void clear_requests();
@@ -126,6 +156,7 @@ class ClusterCore : public std::enable_shared_from_this<ClusterCore> {
   std::string uid_;
   std::string nsp_;
   std::chrono::milliseconds requests_timeout_;
+  bool recovery_;  // connection state recovery is on
   std::shared_ptr<Transport> transport_;
   std::mutex mutex_;  // guards local_ (cleared by detach)
   LocalNamespace* local_;

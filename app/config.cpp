@@ -532,12 +532,24 @@ const std::vector<Key>& keys() {
          s.redis_key = text(v);
        }},
       {"redis-mode", Kind::text, kCluster, "MODE",
-       "classic (PUBLISH/PSUBSCRIBE) or sharded (Redis 7 SPUBLISH/SSUBSCRIBE) [classic]",
+       "classic (PUBLISH/PSUBSCRIBE), sharded (Redis 7 SPUBLISH/SSUBSCRIBE) or streams (a Redis stream, "
+       "as @socket.io/redis-streams-adapter; recovery across nodes) [classic]",
        [](AppSettings& s, const Value& v) {
-         if (text(v) != "classic" && text(v) != "sharded")
-           throw Invalid(in_quotes(text(v)) + " is not classic or sharded");
+         if (text(v) != "classic" && text(v) != "sharded" && text(v) != "streams")
+           throw Invalid(in_quotes(text(v)) + " is not classic, sharded or streams");
          s.redis_sharded = text(v) == "sharded";
+         s.redis_streams = text(v) == "streams";
        }},
+      {"redis-streams-max-len", Kind::integer, kCluster, "N",
+       "streams mode: the stream is trimmed to about N entries (XADD MAXLEN ~, the adapter's maxLen) [10000]",
+       [](AppSettings& s, const Value& v) { s.redis_streams_max_len = static_cast<std::size_t>(integer(v)); },
+       1, std::int64_t{1} << 40},
+      {"redis-streams-read-count", Kind::integer, kCluster, "N",
+       "streams mode: entries read per XREAD (the adapter's readCount) [100]",
+       [](AppSettings& s, const Value& v) {
+         s.redis_streams_read_count = static_cast<std::size_t>(integer(v));
+       },
+       1, 100'000},
       {"connection-state-recovery", Kind::boolean, kServer, "[=BOOL]",
        "give a client that lost its connection its id, rooms, data and missed messages back [false]",
        [](AppSettings& s, const Value& v) { s.server.connection_state_recovery.enabled = boolean(v); }},
@@ -549,9 +561,8 @@ const std::vector<Key>& keys() {
        1, kMaxMs},
       {"recovery-skip-middlewares", Kind::boolean, kServer, "[=BOOL]",
        "a recovered connection skips the connection middlewares [true]",
-       [](AppSettings& s, const Value& v) {
-         s.server.connection_state_recovery.skip_middlewares = boolean(v);
-       }},
+       [](AppSettings& s,
+          const Value& v) { s.server.connection_state_recovery.skip_middlewares = boolean(v); }},
       {"recovery-max-bytes", Kind::integer, kServer, "BYTES",
        "messages kept for recovery, per namespace; the oldest are dropped first [67108864]",
        [](AppSettings& s, const Value& v) {

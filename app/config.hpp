@@ -32,6 +32,9 @@ struct AppSettings {
   std::string redis_url;   // empty: in-process adapter
   std::string redis_key = "socket.io";
   bool redis_sharded = false;                              // --redis-mode sharded
+  bool redis_streams = false;                              // --redis-mode streams
+  std::size_t redis_streams_max_len = 10'000;              // RedisConfig::stream_max_len
+  std::size_t redis_streams_read_count = 100;              // RedisConfig::stream_read_count
   std::size_t redis_max_publish_queue = 16 * 1024 * 1024;  // RedisConfig::max_publish_queue_bytes
   std::chrono::milliseconds redis_requests_timeout{5000};  // RedisConfig::requests_timeout
   std::string config_file;                                 // as given to --config; empty: none

@@ -91,6 +91,18 @@ void expose_redis(socketio::Server& server, const socketio::redis::RedisConnecti
                  get(c.received));
     sink.counter("socketio_redis_dropped_total", "Messages from Redis dropped (oversized, undecodable)", {},
                  get(c.dropped));
+    sink.counter("socketio_redis_publish_overflow_total",
+                 "Commands dropped because Redis was slow (--redis-max-publish-queue)", {},
+                 get(c.publish_overflow));
+    sink.counter("socketio_redis_sessions_saved_total", "Recovery sessions written to Redis (streams mode)",
+                 {}, get(c.sessions_saved));
+    sink.counter("socketio_redis_session_write_failures_total",
+                 "Recovery session writes that failed or were dropped (streams mode)", {},
+                 get(c.session_writes_failed));
+    sink.counter("socketio_redis_sessions_restored_total", "Sessions recovered from Redis (streams mode)", {},
+                 get(c.sessions_restored));
+    sink.counter("socketio_redis_restores_failed_total",
+                 "Recoveries that gave a fresh session instead (streams mode)", {}, get(c.restores_failed));
     sink.gauge("socketio_redis_subscribed", "1 when Redis confirmed every subscription", {},
                redis.wait_until_subscribed(std::chrono::milliseconds(0)) ? 1 : 0);
   });
@@ -237,8 +249,11 @@ int main(int argc, char** argv) {
     rc.key = settings.redis_key;
     rc.max_publish_queue_bytes = settings.redis_max_publish_queue;
     rc.requests_timeout = settings.redis_requests_timeout;
-    rc.mode =
-        settings.redis_sharded ? socketio::redis::RedisMode::sharded : socketio::redis::RedisMode::classic;
+    rc.mode = settings.redis_streams   ? socketio::redis::RedisMode::streams
+              : settings.redis_sharded ? socketio::redis::RedisMode::sharded
+                                       : socketio::redis::RedisMode::classic;
+    rc.stream_max_len = settings.redis_streams_max_len;
+    rc.stream_read_count = settings.redis_streams_read_count;
     try {
       redis.emplace(rc);
       server_options.adapter = redis->factory();

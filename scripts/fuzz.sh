@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, node_record, forward_message, jsonp, utf8,
-# http_request, tls_stream
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, redis_stream, node_record, forward_message,
+# jsonp, utf8, http_request, tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -20,7 +20,8 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message node_record forward_message jsonp utf8 http_request tls_stream)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message redis_stream node_record forward_message jsonp utf8
+  http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -28,6 +29,7 @@ case "$target" in
   sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
+  redis_stream | redis_stream_fuzz) targets=(redis_stream) ;;
   node_record | node_record_fuzz) targets=(node_record) ;;
   forward_message | forward_message_fuzz) targets=(forward_message) ;;
   jsonp | jsonp_fuzz) targets=(jsonp) ;;
@@ -57,6 +59,7 @@ sources_for() {
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp $root/src/core/utf8.cpp" ;;
+    redis_stream) echo "$root/tests/fuzz/redis_stream_fuzz.cpp $root/src/adapter/redis/streams_codec.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/cluster/cluster_message.cpp ${common[*]} $root/src/core/utf8.cpp" ;;
     node_record) echo "$root/tests/fuzz/node_record_fuzz.cpp $root/src/adapter/cluster/node_record.cpp" ;;
     forward_message) echo "$root/tests/fuzz/forward_message_fuzz.cpp $root/src/adapter/cluster/forward_message.cpp" ;;
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
@@ -73,6 +76,7 @@ libs_for() {
     sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
     redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
+    redis_stream) echo "-lboost_json -l:libmsgpuck.a -lcrypto" ;;
     node_record) echo "-lboost_json -lboost_url" ;;
     forward_message) echo "" ;;
     utf8) echo "" ;;

@@ -1,5 +1,6 @@
 // socketio-cluster-node --port P --redis URL [--host H] [--threads N] [--redis-key K]
-//                       [--redis-mode classic|sharded] [--name NAME]
+//                       [--redis-mode classic|sharded|streams] [--redis-streams-max-len N]
+//                       [--connection-state-recovery] [--max-disconnection-duration MS] [--name NAME]
 // An example of a cluster member written against the public API: the chat of socketio-server
 // (app/chat.hpp) on namespace "/", the Redis adapter, and events that let a client drive the
 // cluster-wide server operations, so tests (tests/integration/redis*.test.mjs) can exercise them
@@ -16,6 +17,8 @@
 //   cluster:serverSideEmit (event, ...args, ack)         serverSideEmit with an ack -> ack({timedOut,
 //   responses}) cluster:serverSideEmitNoAck (event, ...args, ack)    serverSideEmit without one ->
 //   ack({ok:true}) cluster:whereami (ack)                               ack({node: NAME, id})
+//   cluster:state (ack)                                  ack({node: NAME, id, rooms (sorted), data,
+//                                                        recovered})
 // Server-side events it answers (from other nodes): "hello" (...args, ack) -> ack({node: NAME, args});
 // "relay" (...args) -> emits "relayed" (...args) to this node's clients (local()).
 #include "chat.hpp"
@@ -80,6 +83,17 @@ void install_cluster_events(Namespace& nsp, const std::string& name) {
   nsp.on_connection([&nsp, name](const SocketPtr& socket) {
     socket->on("cluster:whereami", [name](Event& ev) {
       ev.ack(Args().add(json::object{{"node", name}, {"id", ev.socket->id()}}));
+    });
+    socket->on("cluster:state", [name](Event& ev) {
+      auto rooms = ev.socket->rooms();
+      std::sort(rooms.begin(), rooms.end());
+      json::array list;
+      for (auto& r : rooms) list.emplace_back(r);
+      ev.ack(Args().add(json::object{{"node", name},
+                                     {"id", ev.socket->id()},
+                                     {"rooms", std::move(list)},
+                                     {"data", ev.socket->data()},
+                                     {"recovered", ev.socket->recovered()}}));
     });
     socket->on("cluster:emit", [&nsp](Event& ev) {
       if (ev.args.size() < 2 || !ev.args[1].is_string()) return;
@@ -164,12 +178,19 @@ void install_cluster_events(Namespace& nsp, const std::string& name) {
 int main(int argc, char** argv) {
   CLI::App app{"Socket.IO cluster node (example)"};
   std::string redis_url, redis_key = "socket.io", redis_mode = "classic", name = "cpp";
+  std::size_t max_len = 10'000;
+  bool recovery = false;
+  std::int64_t max_disconnection_ms = 120'000;
   socketio::examples::CommonFlags flags;
   flags.threads = 2;
   socketio::examples::add_common_flags(app, flags);
   app.add_option("--redis", redis_url, "redis://host:port")->required();
   app.add_option("--redis-key", redis_key, "channel prefix");
-  app.add_option("--redis-mode", redis_mode, "classic|sharded")->check(CLI::IsMember({"classic", "sharded"}));
+  app.add_option("--redis-mode", redis_mode, "classic|sharded|streams")
+      ->check(CLI::IsMember({"classic", "sharded", "streams"}));
+  app.add_option("--redis-streams-max-len", max_len, "streams mode: MAXLEN ~ of the stream");
+  app.add_flag("--connection-state-recovery", recovery, "connection state recovery");
+  app.add_option("--max-disconnection-duration", max_disconnection_ms, "recovery window (ms)");
   app.add_option("--name", name, "node name reported by whereami and hello");
   if (const int code = socketio::examples::parse(app, argc, argv); code >= 0) return code;
   socketio::examples::init_logging("cluster-node", flags);
@@ -177,7 +198,10 @@ int main(int argc, char** argv) {
   redis::RedisConfig rc;
   rc.url = redis_url;
   rc.key = redis_key;
-  rc.mode = redis_mode == "sharded" ? redis::RedisMode::sharded : redis::RedisMode::classic;
+  rc.mode = redis_mode == "sharded"   ? redis::RedisMode::sharded
+            : redis_mode == "streams" ? redis::RedisMode::streams
+                                      : redis::RedisMode::classic;
+  rc.stream_max_len = max_len;
   std::optional<redis::RedisConnection> cluster;
   try {
     cluster.emplace(rc);
@@ -191,6 +215,8 @@ int main(int argc, char** argv) {
   so.port = flags.port;
   so.threads = flags.threads;
   so.adapter = cluster->factory();
+  so.connection_state_recovery.enabled = recovery;
+  so.connection_state_recovery.max_disconnection_duration = std::chrono::milliseconds(max_disconnection_ms);
   Server io(so);
   app::install_chat(io.of("/"));
   install_cluster_events(io.of("/"), name);

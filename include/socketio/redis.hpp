@@ -1,8 +1,8 @@
 // The Redis adapter's public API: a cluster of socketio::Server nodes (C++ or Node.js) through
-// Redis, wire-compatible with `@socket.io/redis-adapter` 8.3 (classic and sharded) and
-// `@socket.io/redis-emitter` 5.1. Create one RedisConnection per process (it starts the
-// publisher and subscriber connections on a thread of its own) and pass its factory() as
-// ServerOptions::adapter:
+// Redis, wire-compatible with `@socket.io/redis-adapter` 8.3 (classic and sharded),
+// `@socket.io/redis-emitter` 5.1 and `@socket.io/redis-streams-adapter` 0.3.1 (streams). Create one
+// RedisConnection per process (it starts the publisher and subscriber connections on a thread of its own) and
+// pass its factory() as ServerOptions::adapter:
 //
 //   socketio::redis::RedisConnection redis({.url = "redis://127.0.0.1:6379"});
 //   socketio::ServerOptions options;
@@ -31,11 +31,20 @@ struct RedisCounters {
   // Not published because Redis was slow: the bytes waiting for Redis were over
   // RedisConfig::max_publish_queue_bytes (dropped for the other nodes, still delivered locally).
   std::atomic<std::uint64_t> publish_overflow{0};
+  // Streams mode, connection state recovery: sessions written to Redis (on change while
+  // connected, at a recoverable disconnect), writes that failed or were dropped (Redis down or
+  // slow), sessions restored, and restores that gave a fresh session instead (unknown or expired
+  // session, offset no longer in the stream, Redis too slow, too many missed bytes).
+  std::atomic<std::uint64_t> sessions_saved{0};
+  std::atomic<std::uint64_t> session_writes_failed{0};
+  std::atomic<std::uint64_t> sessions_restored{0};
+  std::atomic<std::uint64_t> restores_failed{0};
 };
 
 enum class RedisMode {
   classic,  // PUBLISH/PSUBSCRIBE, as createAdapter()
   sharded,  // Redis 7 SPUBLISH/SSUBSCRIBE, as createShardedAdapter() (subscriptionMode "dynamic")
+  streams,  // a Redis stream + PUBLISH/SUBSCRIBE, as @socket.io/redis-streams-adapter 0.3.1
 };
 
 struct RedisConfig {
@@ -48,6 +57,12 @@ struct RedisConfig {
   // Bytes of publishes handed to Redis and not yet answered (written or waiting to be): while
   // Redis is slow, a publish that would go past this is dropped and counted (publish_overflow).
   std::size_t max_publish_queue_bytes = 16 * 1024 * 1024;
+  // Streams mode: the stream is `key` (the reference's streamName and channelPrefix, both
+  // "socket.io" by default), trimmed to about stream_max_len entries (XADD MAXLEN ~, its maxLen),
+  // read stream_read_count entries at a time (its readCount); sessions under session_key_prefix.
+  std::size_t stream_max_len = 10'000;
+  std::size_t stream_read_count = 100;
+  std::string session_key_prefix = "sio:session:";
   // Optional: where the counters go (to expose them); created when null.
   std::shared_ptr<RedisCounters> counters;
 };

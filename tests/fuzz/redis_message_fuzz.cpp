@@ -7,6 +7,7 @@
 #include "adapter/cluster/cluster_message.hpp"
 #include "adapter/redis/classic_codec.hpp"
 #include "adapter/redis/msgpack_codec.hpp"
+#include "redis_checks.hpp"
 
 #include <boost/json.hpp>
 
@@ -23,28 +24,8 @@ namespace json = boost::json;
 using namespace socketio;
 using namespace socketio::redis;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
-
-// Every placeholder names an existing attachment (decode_msgpack drops the others).
-void check_placeholders(const json::value& v, std::size_t attachments) {
-  if (v.is_array()) {
-    for (const auto& e : v.get_array()) check_placeholders(e, attachments);
-    return;
-  }
-  if (!v.is_object()) return;
-  const auto& o = v.get_object();
-  const auto* flag = o.if_contains("_placeholder");
-  if (attachments > 0 && flag && flag->is_bool() && flag->get_bool() && o.size() == 2 && o.contains("num")) {
-    check(checked_uint(o.if_contains("num"), attachments - 1).has_value(), "placeholder names an attachment");
-    return;
-  }
-  for (const auto& kv : o) check_placeholders(kv.value(), attachments);
-}
+using fuzz::check;
+using fuzz::check_placeholders;
 
 std::size_t count_placeholders(const json::value& v) {
   if (v.is_array()) {

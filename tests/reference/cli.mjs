@@ -67,9 +67,12 @@ export function parseArgs(argv, name, defaults = {}) {
         break;
       case "--redis-mode":
         opts.redisMode = takeValue();
-        if (opts.redisMode !== "classic" && opts.redisMode !== "sharded") {
+        if (!["classic", "sharded", "streams"].includes(opts.redisMode)) {
           throw new Error(`${name}: invalid --redis-mode`);
         }
+        break;
+      case "--redis-streams-max-len":
+        opts.redisStreamsMaxLen = positiveInt(name, key, takeValue());
         break;
       case "--name":
         opts.name = takeValue();

@@ -1,20 +1,51 @@
 // Opt-in Redis for the reference chat server (chat-server.mjs --redis URL): @socket.io/redis-adapter
 // 8.3 on node-redis 4, classic (createAdapter, --redis-key PREFIX) or sharded
-// (createShardedAdapter, --redis-mode sharded), plus the same cluster:* events as the C++ example
+// (createShardedAdapter, --redis-mode sharded), or @socket.io/redis-streams-adapter 0.3.1
+// (--redis-mode streams: the stream and channel prefix both --redis-key, maxLen
+// --redis-streams-max-len), plus the same cluster:* events as the C++ example
 // examples/cluster_node (see its main.cpp for the contract), so tests can drive every cluster-wide
 // operation from either side. The server announces itself only once its subscriptions are
 // confirmed, like socketio-server.
 import { createClient } from "redis";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { splitAck } from "./cli.mjs";
 
-export async function attachRedis(io, { redis: url, redisKey = "socket.io", redisMode = "classic", name = "node" }) {
+export async function attachRedis(
+  io,
+  { redis: url, redisKey = "socket.io", redisMode = "classic", redisStreamsMaxLen, name = "node" },
+) {
   // Redis going away must not kill the server: node-redis reconnects by itself.
-  const pub = createClient({ url, socket: { reconnectStrategy: (n) => Math.min(100 * 2 ** n, 2000) } });
+  // Named, so that its duplicates (the streams adapter's reader) can be found in CLIENT LIST.
+  const clientName = `sio-${name}-${process.pid}`;
+  const pub = createClient({ url, name: clientName, socket: { reconnectStrategy: (n) => Math.min(100 * 2 ** n, 2000) } });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);
   const sharded = redisMode === "sharded";
+  if (redisMode === "streams") {
+    io.adapter(
+      createStreamsAdapter(pub, {
+        streamName: redisKey,
+        channelPrefix: redisKey,
+        ...(redisStreamsMaxLen ? { maxLen: redisStreamsMaxLen } : {}),
+      }),
+    );
+    // The adapter subscribes and reads the stream on connections of its own, from "$" (entries
+    // added before its first XREAD never reach it): ready once both are under way.
+    const uid = io.of("/").adapter.uid;
+    for (let i = 0; i < 200; i++) {
+      const [, n] = await pub.sendCommand(["PUBSUB", "NUMSUB", `${redisKey}#/#${uid}#`]);
+      const clients = await pub.sendCommand(["CLIENT", "LIST"]);
+      const reading = clients.split("\n").some((l) => l.includes(`name=${clientName} `) && l.includes("cmd=xread"));
+      if (Number(n) > 0 && reading) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    installClusterEvents(io, name);
+    return async () => {
+      await Promise.allSettled([pub.disconnect(), sub.disconnect()]);
+    };
+  }
   io.adapter(
     sharded ? createShardedAdapter(pub, sub, { channelPrefix: redisKey }) : createAdapter(pub, sub, { key: redisKey }),
   );
@@ -50,6 +81,10 @@ function installClusterEvents(io, name) {
 
   nsp.on("connection", (socket) => {
     socket.on("cluster:whereami", (ack) => typeof ack === "function" && ack({ node: name, id: socket.id }));
+    socket.on("cluster:state", (ack) => {
+      if (typeof ack !== "function") return;
+      ack({ node: name, id: socket.id, rooms: [...socket.rooms].sort(), data: socket.data ?? null, recovered: !!socket.recovered });
+    });
     socket.on("cluster:emit", (...raw) => {
       const { args, ack } = splitAck(raw);
       const [spec, event, ...rest] = args;

@@ -2,6 +2,8 @@
 
 #include "adapter/redis/classic_codec.hpp"
 #include "adapter/redis/redis_hub.hpp"
+#include "adapter/redis/redis_transport.hpp"
+#include "adapter/redis/streams_transport.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -15,11 +17,7 @@ namespace socketio::redis {
 using cluster::ClusterMessage;
 using cluster::MessageType;
 
-namespace {
-
-// Like uid2(6) in the classic Node adapter: a short random id, unique enough among a cluster's
-// nodes (uids, request ids).
-std::string random_id(std::size_t n = 6) {
+std::string random_id(std::size_t n) {
   static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
@@ -28,7 +26,6 @@ std::string random_id(std::size_t n = 6) {
   return s;
 }
 
-// Like randomBytes(8).toString("hex") in socket.io-adapter's ClusterAdapter (uids, request ids).
 std::string hex_id() {
   static const char digits[] = "0123456789abcdef";
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -37,74 +34,6 @@ std::string hex_id() {
   for (std::size_t i = 0; i < 16; ++i) s[i] = digits[(r >> (4 * i)) & 0xF];
   return s;
 }
-
-}  // namespace
-
-// One namespace's channels on the hub: turns ClusterMessages into Redis messages and back.
-class RedisTransport : public cluster::Transport,
-                       public ChannelHandler,
-                       public std::enable_shared_from_this<RedisTransport> {
- public:
-  RedisTransport(std::shared_ptr<RedisHub> hub, const std::shared_ptr<cluster::ClusterCore>& core)
-      : hub_(*hub), alive_(hub), core_(core), channel_(hub_.config().key + "#" + core->nsp() + "#") {}
-
-  // Subscribes (posted to the Redis thread), and registers for the messages.
-  void start() {
-    hub_.add(shared_from_this());
-    hub_.post([self = shared_from_this()] { self->subscribe(); });
-  }
-  void stop() {
-    hub_.remove(shared_from_this());
-    hub_.post([self = shared_from_this()] { self->unsubscribe(); });
-  }
-
-  void on_hub_closing() override {
-    if (auto core = core_.lock()) core->clear_requests();
-  }
-
- protected:
-  virtual void subscribe() = 0;
-  virtual void unsubscribe() = 0;
-
-  // Redis thread: PUBSUB <verb> <channel> answers how many nodes listen.
-  void count(std::string_view verb, const std::string& channel, std::function<void(std::int64_t)> done) {
-    const bool sent =
-        // The hub owns the connection: a reply (or its failure) never outlives it.
-        hub_.command({"PUBSUB", verb, channel}, [hub = &hub_, done](const redisReply* r) {
-          if (hub->closing()) return;
-          if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-              r->element[1]->type == REDIS_REPLY_INTEGER)
-            done(r->element[1]->integer);
-          else
-            done(-1);
-        });
-    if (!sent) done(-1);
-  }
-
-  // Redis thread: a decoded message for the core, or a malformed one counted and logged.
-  void deliver(std::optional<ClusterMessage> m, std::string_view what) {
-    auto& c = hub_.counters();
-    if (!m) {
-      c.dropped.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("redis: dropped a malformed {} for {}", what, channel_);
-      return;
-    }
-    auto core = core_.lock();
-    if (!core || m->uid == core->uid()) return;
-    if (m->type == MessageType::broadcast && m->request_id.empty())
-      c.received.fetch_add(1, std::memory_order_relaxed);
-    core->on_message(std::move(*m));
-  }
-
-  // Not an owner: the tasks that run on the hub's thread hold this transport, and the hub's
-  // destructor joins that thread, so the hub is owned by the adapters and the RedisConnection
-  // only (released on their threads). On the hub's thread it is alive by definition; a publish
-  // from a shard checks alive_ first (a shard task may outlive the adapter at shutdown).
-  RedisHub& hub_;
-  std::weak_ptr<RedisHub> alive_;
-  std::weak_ptr<cluster::ClusterCore> core_;
-  std::string channel_;  // <key>#<nsp>#
-};
 
 namespace {
 
@@ -242,13 +171,20 @@ class ShardedTransport final : public RedisTransport {
 }  // namespace
 
 RedisAdapter::RedisAdapter(LocalNamespace& local, std::shared_ptr<RedisHub> hub)
-    : ClusterAdapter(local, hub->io(), hub->config().mode == RedisMode::sharded ? hex_id() : random_id(),
+    : ClusterAdapter(local, hub->io(), hub->config().mode == RedisMode::classic ? random_id() : hex_id(),
                      hub->config().requests_timeout),
       hub_(std::move(hub)) {
-  if (hub_->config().mode == RedisMode::sharded)
-    transport_ = std::make_shared<ShardedTransport>(hub_, core());
-  else
-    transport_ = std::make_shared<ClassicTransport>(hub_, core());
+  switch (hub_->config().mode) {
+    case RedisMode::classic:
+      transport_ = std::make_shared<ClassicTransport>(hub_, core());
+      break;
+    case RedisMode::sharded:
+      transport_ = std::make_shared<ShardedTransport>(hub_, core());
+      break;
+    case RedisMode::streams:
+      transport_ = make_streams_transport(hub_, core(), local.recovery());
+      break;
+  }
   set_transport(transport_);
   transport_->start();
 }

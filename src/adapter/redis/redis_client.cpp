@@ -75,7 +75,9 @@ struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
                     if (self->ac && self->over_limit()) {
                       // A reply hiredis is still assembling (a bulk length or element count from
                       // Redis) would grow without bound: drop the connection, reconnect.
-                      static_cast<RedisClient*>(self->ac->data)->drop_connection("reply over the size limit");
+                      auto* client = static_cast<RedisClient*>(self->ac->data);
+                      ++client->oversized_drops_;
+                      client->drop_connection("reply over the size limit");
                       return;
                     }
                     self->arm_read();

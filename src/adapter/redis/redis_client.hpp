@@ -62,6 +62,9 @@ class RedisClient {
   // Connected, and Redis confirmed every (P|S)SUBSCRIBE sent on this connection.
   bool subscribed() const noexcept { return connected() && unconfirmed_ == 0; }
 
+  // How many times the connection was dropped for a reply over max_reply_bytes.
+  std::uint64_t oversized_drops() const noexcept { return oversized_drops_; }
+
   // False (and the handler is not called) when not connected: the caller counts it as failed.
   bool command(const std::vector<std::string_view>& argv, ReplyHandler on_reply = {});
 
@@ -101,6 +104,7 @@ class RedisClient {
   bool stopping_ = false;
   bool failing_ = false;         // an outage is under way (already logged)
   std::size_t unconfirmed_ = 0;  // subscriptions sent, not yet confirmed
+  std::uint64_t oversized_drops_ = 0;
   std::set<std::string> channels_;
   std::set<std::string> patterns_;
   std::set<std::string> sharded_;

@@ -25,9 +25,18 @@ RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio:
   sub_->set_message_handler(
       [this](std::string_view channel, std::string_view payload) { dispatch(channel, payload); });
   pub_->set_connect_handler([this] { report_unpublished(); });
+  if (config_.mode == RedisMode::streams) {
+    StreamReader::Options o{config_.key, config_.stream_read_count, std::chrono::milliseconds(5000),
+                            max_reply};
+    reader_ = std::make_unique<StreamReader>(
+        io_, *ep, std::move(o),
+        [this](const StreamId& id, const FieldsView& fields) { dispatch_entry(id, fields); },
+        [this] { counters().dropped.fetch_add(1, std::memory_order_relaxed); });
+  }
   asio::post(io_, [this] {
     pub_->start();
     sub_->start();
+    if (reader_) reader_->start();
   });
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -37,12 +46,8 @@ RedisHub::~RedisHub() {
     closing_ = true;  // the replies failed by stop() below must not call back into the server
     pub_->stop();
     sub_->stop();
-    std::vector<std::shared_ptr<ChannelHandler>> handlers;
-    {
-      std::lock_guard lock(mutex_);
-      handlers = handlers_;
-    }
-    for (auto& h : handlers) h->on_hub_closing();
+    if (reader_) reader_->stop();
+    for (auto& h : handlers()) h->on_hub_closing();
     io_.stop();
   });
   work_.reset();
@@ -57,7 +62,10 @@ bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {
     // Posted, so it runs after every subscription posted before (one thread, FIFO).
     std::promise<bool> ready;
     auto answer = ready.get_future();
-    post([this, &ready] { ready.set_value(pub_->connected() && sub_->subscribed()); });
+    // Streams: and the reader knows where it reads from (entries after that reach this node).
+    post([this, &ready] {
+      ready.set_value(pub_->connected() && sub_->subscribed() && (!reader_ || reader_->position()));
+    });
     if (answer.get()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -79,7 +87,18 @@ bool RedisHub::command(const std::vector<std::string_view>& argv, RedisClient::R
 }
 
 void RedisHub::publish(std::string channel, std::string payload) {
-  const std::size_t bytes = channel.size() + payload.size();
+  const char* verb = config_.mode == RedisMode::sharded ? "SPUBLISH" : "PUBLISH";
+  send({verb, std::move(channel), std::move(payload)}, [&c = counters()](const redisReply* r) {
+    if (r && r->type != REDIS_REPLY_ERROR)
+      c.published.fetch_add(1, std::memory_order_relaxed);
+    else
+      c.publish_failed.fetch_add(1, std::memory_order_relaxed);
+  });
+}
+
+bool RedisHub::send(std::vector<std::string> argv, RedisClient::ReplyHandler done) {
+  std::size_t bytes = 0;
+  for (const auto& a : argv) bytes += a.size();
   if (queued_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > config_.max_publish_queue_bytes) {
     queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
     counters().publish_overflow.fetch_add(1, std::memory_order_relaxed);
@@ -88,23 +107,20 @@ void RedisHub::publish(std::string channel, std::string payload) {
           "redis: publish queue full ({} bytes waiting for Redis, limit {}): dropping publishes for the "
           "other nodes until it drains (local delivery goes on)",
           queued_bytes_.load(std::memory_order_relaxed), config_.max_publish_queue_bytes);
-    return;
+    return false;
   }
-  post([this, bytes, channel = std::move(channel), payload = std::move(payload)] {
-    auto& c = counters();
-    const char* verb = config_.mode == RedisMode::sharded ? "SPUBLISH" : "PUBLISH";
-    const bool sent = pub_->command({verb, channel, payload}, [this, &c, bytes](const redisReply* r) {
-      if (r && r->type != REDIS_REPLY_ERROR)
-        c.published.fetch_add(1, std::memory_order_relaxed);
-      else
-        c.publish_failed.fetch_add(1, std::memory_order_relaxed);
+  post([this, bytes, argv = std::move(argv), done = std::move(done)]() mutable {
+    const std::vector<std::string_view> view(argv.begin(), argv.end());
+    const bool sent = pub_->command(view, [this, bytes, done](const redisReply* r) {
       unqueue(bytes);
+      if (done) done(r);
     });
     if (!sent) {
-      c.publish_failed.fetch_add(1, std::memory_order_relaxed);
       unqueue(bytes);
+      if (done) done(nullptr);
     }
   });
+  return true;
 }
 
 void RedisHub::unqueue(std::size_t bytes) {
@@ -125,6 +141,25 @@ void RedisHub::report_unpublished() {
   reported_failed_ = failed;
 }
 
+std::vector<std::shared_ptr<ChannelHandler>> RedisHub::handlers() {
+  // A copy: a handler may remove itself (its namespace going away) while it is being called.
+  std::lock_guard lock(mutex_);
+  return handlers_;
+}
+
+void RedisHub::dispatch_entry(const StreamId& id, const FieldsView& fields) {
+  std::size_t bytes = 0;
+  for (const auto& [k, v] : fields) bytes += k.size() + v.size();
+  if (bytes > config_.max_message_size) {
+    counters().dropped.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("redis: dropped the {}-byte entry {} of stream {} (limit {})", bytes, id.str(), config_.key,
+                 config_.max_message_size);
+    return;
+  }
+  for (auto& h : handlers())
+    if (h->on_stream_entry(id, fields)) return;
+}
+
 void RedisHub::dispatch(std::string_view channel, std::string_view payload) {
   if (payload.size() > config_.max_message_size) {
     counters().dropped.fetch_add(1, std::memory_order_relaxed);
@@ -132,12 +167,7 @@ void RedisHub::dispatch(std::string_view channel, std::string_view payload) {
                  config_.max_message_size);
     return;
   }
-  std::vector<std::shared_ptr<ChannelHandler>> handlers;
-  {
-    std::lock_guard lock(mutex_);
-    handlers = handlers_;
-  }
-  for (auto& h : handlers)
+  for (auto& h : handlers())
     if (h->on_redis_message(channel, payload)) return;
 }
 

@@ -9,6 +9,7 @@
 
 #include "adapter/redis/redis_adapter.hpp"
 #include "adapter/redis/redis_client.hpp"
+#include "adapter/redis/stream_reader.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,12 @@ class ChannelHandler {
   virtual bool on_redis_message(std::string_view channel, std::string_view payload) = 0;
   // Redis thread: the hub is closing; requests in flight are dropped without their callbacks.
   virtual void on_hub_closing() = 0;
+  // Redis thread, streams mode: an entry of the stream (true when it was for this handler).
+  virtual bool on_stream_entry(const StreamId& id, const FieldsView& fields) {
+    (void)id;
+    (void)fields;
+    return false;
+  }
 };
 
 class RedisHub {
@@ -66,12 +73,21 @@ class RedisHub {
 
   // PUBLISH (or SPUBLISH, sharded) from any thread, bounded and counted (see above).
   void publish(std::string channel, std::string payload);
+  // Any command on the publisher connection from any thread, bounded like publish(): false when
+  // the queue is over its limit (counted as publish_overflow; done is not called). Otherwise
+  // done(reply) on the Redis thread, done(nullptr) when Redis is down or the connection was lost.
+  bool send(std::vector<std::string> argv, RedisClient::ReplyHandler done);
+
+  // Streams mode: the XREAD loop (null otherwise). Redis thread.
+  StreamReader* reader() noexcept { return reader_.get(); }
 
   // Redis thread: true once the hub is being destroyed (replies failing then must not call back).
   bool closing() const noexcept { return closing_; }
 
  private:
+  std::vector<std::shared_ptr<ChannelHandler>> handlers();
   void dispatch(std::string_view channel, std::string_view payload);
+  void dispatch_entry(const StreamId& id, const FieldsView& fields);
   void unqueue(std::size_t bytes);
   void report_unpublished();
 
@@ -80,6 +96,7 @@ class RedisHub {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<RedisClient> pub_;
   std::unique_ptr<RedisClient> sub_;
+  std::unique_ptr<StreamReader> reader_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<ChannelHandler>> handlers_;
   std::uint64_t reported_failed_ = 0;  // Redis thread

@@ -131,12 +131,14 @@ export async function startNode(kind, redisUrl, args = [], { timeoutMs = 20000 }
   return node;
 }
 
-/** How many nodes listen for requests of namespace "/" under `key` (classic or sharded). */
+/** How many nodes listen for requests of namespace "/" under `key` (classic, sharded or streams). */
 export async function serverCount(redis, key = "socket.io", mode = "classic") {
   const reply =
     mode === "sharded"
       ? await redis.sendCommand(["PUBSUB", "SHARDNUMSUB", `${key}#/#`])
-      : await redis.sendCommand(["PUBSUB", "NUMSUB", `${key}-request#/#`]);
+      : mode === "streams"
+        ? await redis.sendCommand(["PUBSUB", "NUMSUB", `${key}#/#`])
+        : await redis.sendCommand(["PUBSUB", "NUMSUB", `${key}-request#/#`]);
   return Number(reply[1]);
 }
 

@@ -76,7 +76,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   virtual const Handshake& handshake() const noexcept = 0;
   virtual Namespace& nsp() noexcept = 0;
   virtual bool connected() const noexcept = 0;
-  // socket.data: free for the application; copied by fetchSockets.
+  // socket.data: free for the application; copied by fetchSockets. With recovery across nodes
+  // (Redis streams), a change made through this reference is saved to Redis once the handler
+  // that made it has returned.
   virtual boost::json::value& data() noexcept = 0;
   // True when this socket is a recovered session (connection state recovery): same id, rooms
   // and data as before the client lost its connection, the missed packets replayed. The

@@ -209,7 +209,7 @@ describe("round-robin without sticky sessions: requests forwarded to the session
     for (const node of nodes) {
       await node.stop();
       const { code, signal } = await node.exited;
-      assert.equal(signal, null);
+      assert.equal(signal, null, node.stderr().slice(-30000));
       assert.equal(code, 0, node.stderr());
       assert.doesNotMatch(node.stderr(), /Sanitizer|runtime error:/);
     }

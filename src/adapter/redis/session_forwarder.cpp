@@ -574,6 +574,14 @@ void SessionForwarder::on_origin_message(ForwardMessage& m) {
     }
     case ForwardType::ws_frames: {
       if (!p.bridge) return;
+      // The owner's slow-client policy cannot see this hop's queue: a client that does not read
+      // is cut here past the same budget (--outbox-high-water plus one message), and the owner
+      // hears it as a transport error.
+      const auto& o = server_.options();
+      if (p.ws->buffered_bytes() > o.outbox_high_water + o.max_http_buffer_size) {
+        counters_.slow_clients.fetch_add(1, std::memory_order_relaxed);
+        return p.ws->abort();
+      }
       std::vector<net::WsFrame> frames;
       frames.reserve(m.frames.size());
       for (auto& [binary, data] : m.frames) {

@@ -29,12 +29,13 @@
 namespace socketio::redis {
 
 struct ForwardCounters {
-  std::atomic<std::uint64_t> forwarded{0};  // exchanges this node started for other nodes' sessions
-  std::atomic<std::uint64_t> served{0};     // exchanges other nodes started for this node's sessions
-  std::atomic<std::uint64_t> no_owner{0};   // the owner's channel had no subscriber: unknown sid
-  std::atomic<std::uint64_t> timeouts{0};   // no answer within the timeout
-  std::atomic<std::uint64_t> refused{0};    // over max_pending
-  std::atomic<std::uint64_t> dropped{0};    // malformed messages from Redis
+  std::atomic<std::uint64_t> forwarded{0};     // exchanges this node started for other nodes' sessions
+  std::atomic<std::uint64_t> served{0};        // exchanges other nodes started for this node's sessions
+  std::atomic<std::uint64_t> no_owner{0};      // the owner's channel had no subscriber: unknown sid
+  std::atomic<std::uint64_t> timeouts{0};      // no answer within the timeout
+  std::atomic<std::uint64_t> refused{0};       // over max_pending
+  std::atomic<std::uint64_t> slow_clients{0};  // bridged WebSockets cut: the client did not read
+  std::atomic<std::uint64_t> dropped{0};       // malformed messages from Redis
 };
 
 class SessionForwarder final : public eio::Forwarder,

@@ -480,6 +480,52 @@ const std::vector<Key>& keys() {
          s.server.http_compression_threshold = static_cast<std::size_t>(integer(v));
        },
        0, std::numeric_limits<std::uint32_t>::max()},
+      {"per-message-deflate", Kind::boolean, kEngine, "[=BOOL]",
+       "permessage-deflate WebSocket compression, when the client offers it (engine.io's perMessageDeflate) "
+       "[false]",
+       [](AppSettings& s, const Value& v) { s.server.per_message_deflate.enabled = boolean(v); }},
+      {"per-message-deflate-threshold", Kind::integer, kEngine, "BYTES",
+       "smallest WebSocket message that is compressed [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.threshold = static_cast<std::size_t>(integer(v));
+       },
+       0, std::numeric_limits<std::uint32_t>::max()},
+      {"per-message-deflate-server-no-context-takeover", Kind::boolean, kEngine, "[=BOOL]",
+       "compress each message on its own: a broadcast is compressed once for all, no zlib memory per "
+       "connection; false: per-connection streams (better ratio, ~256 KiB each) [true]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.server_no_context_takeover = boolean(v);
+       }},
+      {"per-message-deflate-client-no-context-takeover", Kind::boolean, kEngine, "[=BOOL]",
+       "ask clients to compress each message on its own; false: a connection that receives compressed "
+       "messages keeps an inflate stream (2^window + 7 KiB) [true]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.client_no_context_takeover = boolean(v);
+       }},
+      {"per-message-deflate-server-max-window-bits", Kind::integer, kEngine, "BITS",
+       "deflate window of the server, 2^BITS bytes [15]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.server_max_window_bits = static_cast<int>(integer(v));
+       },
+       9, 15},
+      {"per-message-deflate-client-max-window-bits", Kind::integer, kEngine, "BITS",
+       "largest window a client may compress with when it keeps its context [15]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.client_max_window_bits = static_cast<int>(integer(v));
+       },
+       8, 15},
+      {"per-message-deflate-mem-level", Kind::integer, kEngine, "N",
+       "zlib memLevel of the deflate streams, 1 (least memory) to 9 [8]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.mem_level = static_cast<int>(integer(v));
+       },
+       1, 9},
+      {"per-message-deflate-level", Kind::integer, kEngine, "N",
+       "zlib compression level, 0 (none) to 9 (smallest) [6]",
+       [](AppSettings& s, const Value& v) {
+         s.server.per_message_deflate.level = static_cast<int>(integer(v));
+       },
+       0, 9},
       {"parser", Kind::text, kEngine, "NAME",
        "client packet format: json (socket.io-parser) or msgpack (socket.io-msgpack-parser) [json]",
        apply_parser},
@@ -555,9 +601,8 @@ const std::vector<Key>& keys() {
        [](AppSettings& s, const Value& v) { s.server.connection_state_recovery.enabled = boolean(v); }},
       {"max-disconnection-duration", Kind::integer, kServer, "MS",
        "how long a lost connection may be recovered [120000]",
-       [](AppSettings& s, const Value& v) {
-         s.server.connection_state_recovery.max_disconnection_duration = ms(v);
-       },
+       [](AppSettings& s,
+          const Value& v) { s.server.connection_state_recovery.max_disconnection_duration = ms(v); },
        1, kMaxMs},
       {"recovery-skip-middlewares", Kind::boolean, kServer, "[=BOOL]",
        "a recovered connection skips the connection middlewares [true]",

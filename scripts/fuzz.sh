@@ -5,8 +5,8 @@
 #
 #   scripts/fuzz.sh [target] [seconds]
 #
-# target: eio_payload, sio_packet, sio_msgpack, ws_frame, redis_message, redis_stream, node_record, forward_message,
-# jsonp, utf8, http_request, tls_stream
+# target: eio_payload, sio_packet, sio_msgpack, ws_frame, ws_extensions, ws_inflate, redis_message, redis_stream,
+# node_record, forward_message, jsonp, utf8, http_request, tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -20,14 +20,16 @@ jobs=${JOBS:-2}
 target=${1:-all}
 seconds=${2:-60}
 
-all_targets=(eio_payload sio_packet sio_msgpack ws_frame redis_message redis_stream node_record forward_message jsonp utf8
-  http_request tls_stream)
+all_targets=(eio_payload sio_packet sio_msgpack ws_frame ws_extensions ws_inflate redis_message redis_stream node_record
+  forward_message jsonp utf8 http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
   sio_packet | sio_packet_fuzz) targets=(sio_packet) ;;
   sio_msgpack | sio_msgpack_fuzz) targets=(sio_msgpack) ;;
   ws_frame | ws_frame_fuzz) targets=(ws_frame) ;;
+  ws_extensions | ws_extensions_fuzz) targets=(ws_extensions) ;;
+  ws_inflate | ws_inflate_fuzz) targets=(ws_inflate) ;;
   redis_message | redis_message_fuzz) targets=(redis_message) ;;
   redis_stream | redis_stream_fuzz) targets=(redis_stream) ;;
   node_record | node_record_fuzz) targets=(node_record) ;;
@@ -57,6 +59,8 @@ sources_for() {
     sio_packet) echo "$root/tests/fuzz/sio_packet_fuzz.cpp $root/src/sio/parser/packet.cpp ${common[*]}" ;;
     sio_msgpack) echo "$root/tests/fuzz/sio_msgpack_fuzz.cpp $root/src/sio/parser/msgpack_packet.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/sio/parser/packet.cpp $root/src/core/utf8.cpp" ;;
     ws_frame) echo "$root/tests/fuzz/ws_frame_fuzz.cpp $root/src/net/ws_frame.cpp" ;;
+    ws_extensions) echo "$root/tests/fuzz/ws_extensions_fuzz.cpp $root/src/net/ws_extensions.cpp $root/src/net/http_message.cpp" ;;
+    ws_inflate) echo "$root/tests/fuzz/ws_inflate_fuzz.cpp $root/src/net/ws_deflate.cpp $root/src/core/metrics.cpp $root/src/core/prometheus.cpp" ;;
     jsonp) echo "$root/tests/fuzz/jsonp_fuzz.cpp $root/src/eio/parser/jsonp.cpp" ;;
     redis_message) echo "$root/tests/fuzz/redis_message_fuzz.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/redis/classic_codec.cpp $root/src/adapter/cluster/cluster_message.cpp $root/src/core/utf8.cpp" ;;
     redis_stream) echo "$root/tests/fuzz/redis_stream_fuzz.cpp $root/src/adapter/redis/streams_codec.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/cluster/cluster_message.cpp ${common[*]} $root/src/core/utf8.cpp" ;;
@@ -75,6 +79,8 @@ libs_for() {
     sio_packet) echo "-lboost_json -lcrypto" ;;
     sio_msgpack) echo "-lboost_json -lmsgpuck" ;;
     ws_frame) echo "" ;;
+    ws_extensions) echo "" ;;
+    ws_inflate) echo "-lz" ;;
     redis_message) echo "-lboost_json -l:libmsgpuck.a" ;;
     redis_stream) echo "-lboost_json -l:libmsgpuck.a -lcrypto" ;;
     node_record) echo "-lboost_json -lboost_url" ;;

@@ -52,6 +52,23 @@ inline void add_common_flags(CLI::App& app, CommonFlags& flags) {
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error");
 }
 
+// socketio-server's permessage-deflate flags (app/config.cpp), same names and ranges, for the
+// test servers: --per-message-deflate[=BOOL], then each option with a value.
+inline void add_deflate_flags(CLI::App& app, PerMessageDeflate& d) {
+  app.add_flag("--per-message-deflate", d.enabled, "permessage-deflate WebSocket compression");
+  app.add_option("--per-message-deflate-threshold", d.threshold, "bytes");
+  app.add_option("--per-message-deflate-server-no-context-takeover", d.server_no_context_takeover,
+                 "true|false");
+  app.add_option("--per-message-deflate-client-no-context-takeover", d.client_no_context_takeover,
+                 "true|false");
+  app.add_option("--per-message-deflate-server-max-window-bits", d.server_max_window_bits)
+      ->check(CLI::Range(9, 15));
+  app.add_option("--per-message-deflate-client-max-window-bits", d.client_max_window_bits)
+      ->check(CLI::Range(8, 15));
+  app.add_option("--per-message-deflate-mem-level", d.mem_level)->check(CLI::Range(1, 9));
+  app.add_option("--per-message-deflate-level", d.level)->check(CLI::Range(0, 9));
+}
+
 // Parses the command line; returns the exit code to stop with (2 for bad flags), or -1 to go on.
 inline int parse(CLI::App& app, int argc, char** argv) {
   try {

@@ -1,5 +1,5 @@
 // socketio-conformance-server --port P [--host H] [--threads N] [--allow-eio3]
-//                             [--tls-cert F --tls-key F [--tls-ca F]]
+//                             [--tls-cert F --tls-key F [--tls-ca F]] [--per-message-deflate ...]
 // One port, two endpoints that exist so the wire protocol can be checked by independent test
 // suites (and by tests/integration):
 //  - /engine.io/: a bare Engine.IO v4 server echoing every message unchanged (text as text,
@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", tls.ca_file, "more chain certificates (PEM)");
   app.add_option("--ping-interval", ping_interval, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
   app.add_option("--ping-timeout", ping_timeout, "ms (both endpoints)")->check(CLI::Range(1, 3'600'000));
+  socketio::PerMessageDeflate deflate;
+  socketio::examples::add_deflate_flags(app, deflate);
   if (const int code = socketio::examples::parse(app, argc, argv); code >= 0) return code;
   socketio::examples::init_logging("conformance", flags);
 
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   so.cors.enabled = true;  // like the reference server: cors {origin: "*"}
   so.allow_eio3 = allow_eio3;
   so.tls = tls;
+  so.per_message_deflate = deflate;  // /ws-echo and both endpoints' WebSockets
   Server io(so);
 
   auto emit_auth = [](const SocketPtr& s) {

@@ -207,6 +207,16 @@ void setup(const SocketPtr& socket) {
     ev.ack(one(json::object{{"ok", true}}));
   });
 
+  // socket.compress(false).emit(...) in the reference.
+  socket->on("do:emit-uncompressed", [](Event& ev) {
+    if (ev.args.empty() || !ev.args[0].is_string()) return;
+    const std::string event(ev.args.string_at(0));
+    Args rest = ev.args;
+    rest.drop_front();
+    ev.socket->emit_uncompressed(event, std::move(rest));
+    ev.ack(one(json::object{{"ok", true}}));
+  });
+
   // Server → client with an ack and a timeout. The callback runs on this socket's shard.
   socket->on("do:emit-ack", [](Event& ev) {
     const auto* event = field(ev.args, 0, "event");
@@ -385,6 +395,7 @@ int main(int argc, char** argv) {
   bool http_compression = true, allow_eio3 = false;
   app.add_flag("--allow-eio3", allow_eio3, "accept Engine.IO v3 / socket.io-client 2.x");
   app.add_option("--http-compression", http_compression, "gzip/deflate polling responses (true|false)");
+  examples::add_deflate_flags(app, so.per_message_deflate);
   app.add_option("--outbox-high-water", outbox_high_water,
                  "bytes queued per client before it counts as slow");
   app.add_option("--slow-client-timeout", slow_client_timeout,

@@ -69,6 +69,24 @@ struct RecoveryOptions {
   std::size_t max_sessions = 100'000;        // kept sessions, per namespace
 };
 
+// permessage-deflate (RFC 7692) on WebSocket connections: engine.io's perMessageDeflate, off by
+// default as there. Messages of at least `threshold` bytes (Engine.IO packet type included) are
+// compressed, unless sent with compress(false). Context takeover is off by default in both
+// directions (ws turns it on): then a broadcast is compressed once per shard and shared by its
+// recipients, and no connection holds zlib memory; with it on, each connection that compresses
+// holds its own zlib stream(s), sized by the window bits and mem_level (docs/reliability.md).
+// The Server constructor throws std::invalid_argument for a value out of range.
+struct PerMessageDeflate {
+  bool enabled = false;
+  std::size_t threshold = 1024;
+  bool server_no_context_takeover = true;
+  bool client_no_context_takeover = true;
+  int server_max_window_bits = 15;  // 9..15
+  int client_max_window_bits = 15;  // 8..15
+  int mem_level = 8;                // 1..9 (zlibDeflateOptions.memLevel)
+  int level = 6;                    // 0..9 (zlibDeflateOptions.level)
+};
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3000;
@@ -85,6 +103,7 @@ struct ServerOptions {
   bool allow_eio3 = false;
   bool http_compression = true;  // gzip/deflate polling responses (engine.io's httpCompression)
   std::size_t http_compression_threshold = 1024;  // bytes
+  PerMessageDeflate per_message_deflate;          // WebSocket compression (engine.io's perMessageDeflate)
   Parser parser = Parser::json;
   CorsConfig cors;
   TlsConfig tls;

@@ -99,6 +99,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   virtual SendResult emit(std::string_view event, Args args = {}) = 0;
   virtual SendResult emit_volatile(std::string_view event, Args args = {}) = 0;
+  // The reference's socket.compress(false).emit(...): this packet is never compressed (no
+  // permessage-deflate, no gzip/deflate polling response for it alone).
+  virtual SendResult emit_uncompressed(std::string_view event, Args args = {}) = 0;
   // With an acknowledgement: callback(false, response) when the client answers, or
   // callback(true, {}) after timeout (zero: no timer) or when the socket disconnects first.
   virtual SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,

@@ -228,6 +228,7 @@ void Session::send_many(const core::SharedBytes* data, const bool* binary, std::
 net::WsFrame Session::to_frame(const OutPacket& p) const {
   net::WsFrame f;
   f.body = p.data;
+  f.compress = p.compress;  // permessage-deflate honours the packet's compress flag
   if (p.binary) {
     f.binary = true;
     if (protocol_ == 3) {

@@ -38,6 +38,10 @@ struct WsFrame {
   bool binary = false;
   char head[2] = {0, 0};
   std::uint8_t head_len = 0;
+  // permessage-deflate, when negotiated: compress may be cleared by the sender (the packet's
+  // compress flag); deflated is set by the connection once body holds the compressed message.
+  bool compress = true;
+  bool deflated = false;
   core::SharedBytes body;  // may be null
 
   std::size_t size() const noexcept { return head_len + (body ? body->size() : 0); }

@@ -632,11 +632,18 @@ struct Server::Impl {
   Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {
     if (options.metrics) stats = ServerStats(*options.metrics);
   }
-  std::vector<std::unique_ptr<core::TripLog>> header_logs;  // one per shard
+  std::vector<std::unique_ptr<core::TripLog>> header_logs;        // one per shard
+  std::vector<std::shared_ptr<ws::DeflateShard>> deflate_shards;  // one per shard, when enabled
   ConnContext context(std::size_t shard) {
     while (header_logs.size() <= shard) header_logs.push_back(std::make_unique<core::TripLog>());
     ConnContext c{&pool, &options, &handler, &stats};
     c.header_log = header_logs[shard].get();
+    if (const auto& pmd = options.per_message_deflate; pmd.enabled) {
+      while (deflate_shards.size() <= shard)
+        deflate_shards.push_back(
+            std::make_shared<ws::DeflateShard>(pmd.mem_level, pmd.level, stats.ws_zlib_shards));
+      c.deflate = deflate_shards[shard];
+    }
     return c;
   }
 };

@@ -8,6 +8,7 @@
 #include "net/address_limits.hpp"
 #include "net/http_handler.hpp"
 #include "net/shards.hpp"
+#include "net/ws_extensions.hpp"
 #include "socketio/metrics.hpp"
 
 #include <atomic>
@@ -51,6 +52,8 @@ struct ServerOptions {
   // A WebSocket that must close (closing handshake, protocol error, server close) is destroyed
   // at most this long after the close began, whether or not the peer reads (ws's closeTimeout).
   std::chrono::milliseconds close_timeout{30'000};
+  // permessage-deflate (RFC 7692), negotiated per connection when enabled (net/ws_extensions.hpp).
+  ws::DeflateConfig per_message_deflate;
   // Connections in total and per peer address; a connection over a limit is closed at accept,
   // before a byte is read (as Node's server.maxConnections). Null: no limits.
   std::shared_ptr<AddressLimits> limits;
@@ -71,7 +74,16 @@ struct ServerStats {
   Metrics::Counter ws_close_timeouts;   // closing connections destroyed at the close timeout
   Metrics::Counter ws_aborted;          // connections destroyed at once (slow client)
   Metrics::Counter ws_protocol_errors;  // closed with 1002 (framing) or 1009 (too big)
-  Metrics::Counter ws_invalid_utf8;     // closed with 1007
+  Metrics::Counter ws_invalid_utf8;     // closed with 1007 (invalid UTF-8 or compressed data)
+  // permessage-deflate (docs/operations.md): messages sent compressed (per recipient), the bytes
+  // that saved, zlib deflate runs (fewer than the messages when recipients share a compression),
+  // compressed messages received; zlib memory held by connections' own streams and by shards.
+  Metrics::Counter ws_compressed;
+  Metrics::Counter ws_compression_saved;
+  Metrics::Counter ws_compressions;
+  Metrics::Counter ws_inflated;
+  Metrics::Gauge ws_zlib_connections;
+  Metrics::Gauge ws_zlib_shards;
   Metrics::Counter headers_too_large;  // 431: header_limit or max_header_count
 };
 

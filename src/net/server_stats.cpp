@@ -31,6 +31,23 @@ ServerStats::ServerStats(Metrics& m)
       ws_invalid_utf8(m.counter("socketio_ws_protocol_errors_total",
                                 "WebSocket connections failed by the peer's protocol errors, by close code",
                                 {{"code", "1007"}})),
+      ws_compressed(m.counter("socketio_ws_compressed_messages_total",
+                              "WebSocket messages sent permessage-deflate compressed (one per recipient)")),
+      ws_compression_saved(
+          m.counter("socketio_ws_compression_saved_bytes_total",
+                    "Bytes permessage-deflate compression saved on WebSocket messages sent")),
+      ws_compressions(m.counter("socketio_ws_compressions_total",
+                                "Messages run through zlib deflate for WebSocket connections (a broadcast is "
+                                "compressed once per shard and shared by its recipients)")),
+      ws_inflated(m.counter("socketio_ws_inflated_messages_total", "Compressed WebSocket messages received")),
+      ws_zlib_connections(m.gauge("socketio_ws_zlib_memory_bytes",
+                                  "zlib memory of permessage-deflate, by holder: connections' own streams "
+                                  "(context takeover) or the shards' shared ones",
+                                  {{"held_by", "connections"}})),
+      ws_zlib_shards(m.gauge("socketio_ws_zlib_memory_bytes",
+                             "zlib memory of permessage-deflate, by holder: connections' own streams "
+                             "(context takeover) or the shards' shared ones",
+                             {{"held_by", "shards"}})),
       headers_too_large(m.counter("socketio_limit_refusals_total",
                                   "Requests of a client refused by a limit (docs/reliability.md), by limit",
                                   {{"limit", "http_head"}})) {}

@@ -12,6 +12,13 @@
 // pong or more than ServerOptions::backpressure_bytes queued behind it the peer is not read, so
 // that what it sends cannot outrun what it reads (uWS does the same). A session that must close
 // is destroyed within ServerOptions::close_timeout whether or not the peer reads.
+//
+// permessage-deflate (RFC 7692), when enabled and offered: negotiated before Beast answers the
+// upgrade (ws_extensions.hpp), then frames are compressed as they are queued (in queue order, so
+// a connection's own deflate stream, with context takeover, sees its messages in wire order) and
+// compressed messages are inflated whole once their last frame is in, never beyond the message
+// limit. Without context takeover (the default) the shard's streams are borrowed for one message
+// and a broadcast's compression is shared by its recipients (ws_deflate.hpp, DeflateShard).
 #include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
@@ -102,7 +109,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         self->buffered_.fetch_sub(frame.size(), std::memory_order_relaxed);
         return;
       }
-      self->queue_.push_back(std::move(frame));
+      self->enqueue(std::move(frame));
       self->schedule_write();
     });
   }
@@ -116,7 +123,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         self->buffered_.fetch_sub(n, std::memory_order_relaxed);
         return;
       }
-      for (auto& f : frames) self->queue_.push_back(std::move(f));
+      for (auto& f : frames) self->enqueue(std::move(f));
       self->schedule_write();
     });
   }
@@ -148,6 +155,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void do_accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
                  std::vector<std::pair<std::string, std::string>> headers) {
     handler_ = std::move(handler);
+    negotiate_deflate(headers);
     if (!headers.empty()) {
       ws_->set_option(
           websocket::stream_base::decorator([h = std::move(headers)](websocket::response_type& res) {
@@ -197,6 +205,28 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                       [self = this->shared_from_this(), res](boost::system::error_code, std::size_t) {
                         beast::get_lowest_layer(*self->ws_).close();
                       });
+  }
+
+  // permessage-deflate: accepts an offer of the request (if enabled) and adds the answer to the
+  // response headers.
+  void negotiate_deflate(std::vector<std::pair<std::string, std::string>>& headers) {
+    const auto& config = ctx_.options->per_message_deflate;
+    if (!config.enabled || !ctx_.deflate) return;
+    std::string offers;
+    for (const auto& h : req_.headers) {
+      if (!iequals(h.name, "Sec-WebSocket-Extensions")) continue;
+      if (!offers.empty()) offers += ", ";
+      offers += h.value;
+    }
+    if (offers.empty()) return;
+    auto agreement = ws::negotiate_deflate(offers, config);
+    if (!agreement) return;
+    // A header of the same name from the application's hooks would contradict the agreement.
+    std::erase_if(headers, [](const auto& h) { return iequals(h.first, "Sec-WebSocket-Extensions"); });
+    headers.emplace_back("Sec-WebSocket-Extensions", std::move(agreement->response));
+    agreement->response.clear();
+    pmd_ = std::make_unique<Deflate>();
+    pmd_->agreed = std::move(*agreement);
   }
 
   tcp_socket_type& socket() {
@@ -284,7 +314,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       // What this frame may still add to the message (message_ never exceeds the limit).
       const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
       ws::FrameHeader h;
-      switch (ws::parse_client_header(avail, room, h)) {
+      switch (ws::parse_client_header(avail, room, h, pmd_ != nullptr)) {
         case ws::HeaderStatus::need_more:
           return;
         case ws::HeaderStatus::protocol_error:
@@ -302,15 +332,25 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       char* data = rbuf_.data() + rbeg_ + h.header_length;
       ws::unmask(data, len, h.mask);
       rbeg_ += h.header_length + len;
-      on_frame(h.opcode, h.fin, std::string_view(data, len));
+      on_frame(h.opcode, h.fin, h.rsv1, std::string_view(data, len));
     }
   }
 
-  void on_frame(std::uint8_t op, bool fin, std::string_view payload) {
+  void on_frame(std::uint8_t op, bool fin, bool compressed, std::string_view payload) {
     switch (op) {
       case kText:
       case kBinary:
         if (in_message_) return protocol_error(1002, "transport error: protocol error");
+        message_compressed_ = compressed;
+        if (compressed) {
+          // Inflated once whole: the compressed fragments wait in message_ (their total is
+          // bounded by the message limit like any fragments).
+          if (fin) return deliver_compressed(payload, op == kBinary);
+          in_message_ = true;
+          message_binary_ = op == kBinary;
+          message_.assign(payload);
+          return;
+        }
         if (op == kText) {
           utf8_.reset();
           if (!check_text(payload, fin)) return;
@@ -322,13 +362,16 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         return;
       case kContinuation:
         if (!in_message_) return protocol_error(1002, "transport error: protocol error");
-        if (!message_binary_ && !check_text(payload, fin)) return;
+        if (!message_binary_ && !message_compressed_ && !check_text(payload, fin)) return;
         message_.append(payload);
         if (fin) {
           in_message_ = false;
           std::string msg = std::move(message_);
           message_ = std::string();
-          deliver(msg, message_binary_);
+          if (message_compressed_)
+            deliver_compressed(msg, message_binary_);
+          else
+            deliver(msg, message_binary_);
         }
         return;
       case kPing:
@@ -385,6 +428,36 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (auto h = handler_.lock()) h->on_ws_message(msg, binary);
   }
 
+  // A whole compressed message: inflated into the shard's scratch buffer (never beyond the
+  // message limit), checked, delivered.
+  void deliver_compressed(std::string_view compressed, bool binary) {
+    if (close_queued_) return;
+    stats_.ws_inflated.inc();
+    const bool keep = !pmd_->agreed.client_no_context_takeover;
+    ws::Inflater* inflater = &ctx_.deflate->inflater();
+    if (keep) {
+      // The client keeps its context: this connection needs its own stream, made on first use.
+      // Never under 9 bits: a client whose zlib turned an agreed 8 into 9 still inflates.
+      if (!pmd_->inflater)
+        pmd_->inflater = std::make_unique<ws::Inflater>(std::max(9, pmd_->agreed.client_window_bits),
+                                                        stats_.ws_zlib_connections);
+      inflater = pmd_->inflater.get();
+    }
+    std::string& out = ctx_.deflate->scratch();
+    switch (inflater->inflate(compressed, ctx_.options->ws_message_limit, out, keep)) {
+      case ws::InflateResult::too_big:
+        return protocol_error(1009, "transport error: message too big");
+      case ws::InflateResult::bad_data:
+        stats_.ws_invalid_utf8.inc();  // the 1007 series
+        return protocol_error(1007, "transport error: invalid compressed data");
+      case ws::InflateResult::ok:
+        break;
+    }
+    if (!binary) utf8_.reset();
+    if (binary || check_text(out, true)) deliver(out, binary);
+    ctx_.deflate->shrink();
+  }
+
   // Fails the connection: nothing more is read; what was queued for the valid messages before
   // goes out first (as ws and Autobahn expect), then the close frame, all within the close timeout.
   void protocol_error(std::uint16_t code, const char* reason) {
@@ -403,6 +476,54 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   // --- writing: one gathered write of everything queued ---------------------------------------
+
+  // Queues a frame (on the shard), compressed first when permessage-deflate applies to it.
+  void enqueue(WsFrame&& f) {
+    const std::size_t before = f.size();
+    if (pmd_ && f.compress && !f.deflated && before >= ctx_.options->per_message_deflate.threshold) {
+      deflate(f);
+      const std::size_t after = f.size();
+      if (after < before)
+        buffered_.fetch_sub(before - after, std::memory_order_relaxed);
+      else
+        buffered_.fetch_add(after - before, std::memory_order_relaxed);
+    }
+    queue_.push_back(std::move(f));
+  }
+
+  // Replaces the frame's head and body by the compressed message, unless compression fails or
+  // (without context takeover) would not make it smaller.
+  void deflate(WsFrame& f) {
+    const std::size_t size = f.size();
+    const std::string_view head(f.head, f.head_len);
+    core::SharedBytes out;
+    if (pmd_->agreed.server_no_context_takeover) {
+      auto& shard = *ctx_.deflate;
+      auto r = shard.compress(head, f.body, pmd_->agreed.server_window_bits);
+      if (!r.reused && !r.failed) stats_.ws_compressions.inc();
+      // The cache serves this run of handlers only (one broadcast's recipients on this shard).
+      if (shard.needs_clear()) asio::post(ex_, [s = ctx_.deflate] { s->clear(); });
+      if (!r.bytes) return;
+      out = std::move(r.bytes);
+    } else {
+      // Context takeover: this connection's own stream, made on first use and kept (the client
+      // keeps its window too). What it compressed must be sent compressed, smaller or not.
+      const auto& config = ctx_.options->per_message_deflate;
+      if (!pmd_->deflater)
+        pmd_->deflater = std::make_unique<ws::Deflater>(pmd_->agreed.server_window_bits, config.mem_level,
+                                                        config.level, stats_.ws_zlib_connections);
+      const std::string_view pieces[2] = {head, f.body ? std::string_view(*f.body) : std::string_view()};
+      std::string buf;
+      if (!pmd_->deflater->compress(pieces, buf, true)) return;  // reset: the next one starts afresh
+      stats_.ws_compressions.inc();
+      out = core::make_bytes(std::string_view(buf));
+    }
+    stats_.ws_compressed.inc();
+    if (out->size() < size) stats_.ws_compression_saved.inc(size - out->size());
+    f.body = std::move(out);
+    f.head_len = 0;
+    f.deflated = true;
+  }
 
   // Defers the write to the end of the shard's current run of handlers, so that every frame
   // queued meanwhile (a burst of broadcasts, several acks) goes out in the same write; while
@@ -452,7 +573,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       if (batch_frames_ == kMaxBatchFrames || (batch_frames_ > 0 && bytes >= kMaxBatchBytes)) break;
       const std::size_t body = f.body ? f.body->size() : 0;
       char head[ws::kMaxServerHeader];
-      const std::size_t hl = ws::write_server_header(head, f.binary ? kBinary : kText, f.head_len + body);
+      const std::size_t hl =
+          ws::write_server_header(head, f.binary ? kBinary : kText, f.head_len + body, f.deflated);
       stage_.append(head, hl);
       stage_.append(f.head, f.head_len);
       if (body > 0 && body < kCopyBelow) {
@@ -586,8 +708,21 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     boost::system::error_code ignored;
     socket().close(ignored);
     if (close_timer_) close_timer_->cancel();
+    if (pmd_) {
+      // zlib memory goes now, not when the last reference to the session does.
+      pmd_->deflater.reset();
+      pmd_->inflater.reset();
+    }
     notify_closed(reason);
   }
+
+  // permessage-deflate of this connection, when negotiated: the agreement, and the connection's
+  // own zlib streams when context takeover was agreed (made on first use).
+  struct Deflate {
+    ws::DeflateAgreement agreed;
+    std::unique_ptr<ws::Deflater> deflater;
+    std::unique_ptr<ws::Inflater> inflater;
+  };
 
   std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
   std::optional<Stream> raw_;                    // after it
@@ -612,6 +747,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   const ServerStats& stats_;
   core::Utf8Validator utf8_;                         // the text message being received
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
+  std::unique_ptr<Deflate> pmd_;                     // only when permessage-deflate was agreed
   std::chrono::steady_clock::time_point close_deadline_{};
   std::uint16_t close_code_ = 1000;
   bool accepted_ = false;
@@ -630,6 +766,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool pong_pending_ = false;
   bool in_message_ = false;
   bool message_binary_ = false;
+  bool message_compressed_ = false;  // message_ holds compressed fragments (RSV1 on the first)
 };
 
 }  // namespace

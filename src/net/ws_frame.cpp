@@ -20,15 +20,18 @@ bool known_opcode(std::uint8_t op) {
 
 }  // namespace
 
-HeaderStatus parse_client_header(std::string_view data, std::uint64_t max_payload, FrameHeader& header) {
+HeaderStatus parse_client_header(std::string_view data, std::uint64_t max_payload, FrameHeader& header,
+                                 bool allow_rsv1) {
   if (data.size() < 2) return HeaderStatus::need_more;
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   const bool fin = (p[0] & 0x80) != 0;
   const std::uint8_t op = p[0] & 0x0f;
   const bool masked = (p[1] & 0x80) != 0;
-  // Checked before the length is complete: a bad first byte is an error however long the wait.
-  if ((p[0] & 0x70) != 0 || !masked || !known_opcode(op)) return HeaderStatus::protocol_error;
   const bool control = (op & 0x8) != 0;
+  const bool rsv1 = (p[0] & 0x40) != 0;
+  // Checked before the length is complete: a bad first byte is an error however long the wait.
+  if ((p[0] & 0x30) != 0 || !masked || !known_opcode(op)) return HeaderStatus::protocol_error;
+  if (rsv1 && (!allow_rsv1 || control || op == kContinuation)) return HeaderStatus::protocol_error;
   std::uint64_t len = p[1] & 0x7f;
   std::size_t at = 2;
   if (len == 126) {
@@ -46,6 +49,7 @@ HeaderStatus parse_client_header(std::string_view data, std::uint64_t max_payloa
   if (!control && len > max_payload) return HeaderStatus::too_big;
   if (data.size() < at + 4) return HeaderStatus::need_more;
   header.fin = fin;
+  header.rsv1 = rsv1;
   header.opcode = op;
   header.payload_length = len;
   header.header_length = at + 4;
@@ -57,8 +61,8 @@ void unmask(char* data, std::size_t n, const std::array<unsigned char, 4>& mask)
   for (std::size_t i = 0; i < n; ++i) data[i] = static_cast<char>(data[i] ^ mask[i & 3]);
 }
 
-std::size_t write_server_header(char* out, std::uint8_t opcode, std::uint64_t n) {
-  out[0] = static_cast<char>(0x80 | opcode);
+std::size_t write_server_header(char* out, std::uint8_t opcode, std::uint64_t n, bool rsv1) {
+  out[0] = static_cast<char>(0x80 | (rsv1 ? 0x40 : 0) | opcode);
   if (n < 126) {
     out[1] = static_cast<char>(n);
     return 2;

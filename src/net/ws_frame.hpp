@@ -28,6 +28,7 @@ inline constexpr std::size_t kMaxServerHeader = 10;
 
 struct FrameHeader {
   bool fin = false;
+  bool rsv1 = false;  // permessage-deflate: the message is compressed (first frame only)
   std::uint8_t opcode = 0;
   std::uint64_t payload_length = 0;
   std::size_t header_length = 0;  // bytes before the payload, mask key included
@@ -38,20 +39,23 @@ enum class HeaderStatus {
   ok,              // `header` is filled in; the payload follows header_length bytes
   need_more,       // not a whole header yet: read more and call again
   protocol_error,  // close with 1002: reserved bits, unmasked, unknown opcode, bad control frame,
-                   // 64-bit length with its top bit set
+                   // 64-bit length with its top bit set, RSV1 where it may not be
   too_big,         // the payload alone exceeds max_payload: close with 1009
 };
 
 // Parses the header of the client frame at the start of `data`. `max_payload` bounds the length
 // of this frame's payload (data frames only; control frames are bounded at 125 by the RFC).
-HeaderStatus parse_client_header(std::string_view data, std::uint64_t max_payload, FrameHeader& header);
+// allow_rsv1: permessage-deflate was negotiated, so RSV1 may be set on a text or binary frame
+// (never on a control or continuation frame: RFC 7692 §6.1).
+HeaderStatus parse_client_header(std::string_view data, std::uint64_t max_payload, FrameHeader& header,
+                                 bool allow_rsv1 = false);
 
 // XORs `n` bytes at `data` with the mask key, in place (the payload of one frame).
 void unmask(char* data, std::size_t n, const std::array<unsigned char, 4>& mask);
 
 // Writes a final, unmasked server frame header for a payload of n bytes into out (at least
-// kMaxServerHeader bytes); returns its length.
-std::size_t write_server_header(char* out, std::uint8_t opcode, std::uint64_t n);
+// kMaxServerHeader bytes); returns its length. rsv1: a compressed message (permessage-deflate).
+std::size_t write_server_header(char* out, std::uint8_t opcode, std::uint64_t n, bool rsv1 = false);
 
 // The status code of a close frame's payload: 0 when it has none (an empty payload), -1 when the
 // payload is malformed (one byte) or carries a code a peer may not send (RFC 6455 §7.4).

@@ -12,6 +12,7 @@
 #include "core/trip_log.hpp"
 #include "eio/server.hpp"
 #include "net/shards.hpp"
+#include "net/ws_extensions.hpp"
 #include "sio/counters.hpp"
 #include "sio/encode.hpp"
 #include "sio/parser/packet.hpp"
@@ -89,6 +90,8 @@ struct ServerCore {
 
 // The trust policy of options (throws std::invalid_argument for a bad trusted_proxies entry).
 net::ProxyTrust proxy_trust(const ServerOptions& options);
+// ServerOptions::per_message_deflate for the listener; std::invalid_argument when out of range.
+net::ws::DeflateConfig deflate_config(const PerMessageDeflate& options);
 // The connection budget of options (max_connections 0: the open-file limit minus a reserve).
 std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& options,
                                                         const net::ProxyTrust& trust, Metrics& metrics);
@@ -250,6 +253,7 @@ class SocketImpl final : public Socket {
 
   SendResult emit(std::string_view event, Args args) override;
   SendResult emit_volatile(std::string_view event, Args args) override;
+  SendResult emit_uncompressed(std::string_view event, Args args) override;
   SendResult emit_with_ack(std::string_view event, Args args, AckCallback callback,
                            std::chrono::milliseconds timeout) override;
 
@@ -285,7 +289,9 @@ class SocketImpl final : public Socket {
   void mark_ack_pending(std::uint64_t id);
 
  private:
-  SendResult emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id);
+  SendResult emit_impl(std::string_view event, Args&& args, bool volatile_, std::optional<std::uint64_t> id,
+                       bool compress = true);
+  SendResult emit_flagged(std::string_view event, Args&& args, bool compress);
   // Recovery with an adapter that keeps sessions: rooms or data may have changed; the session is
   // saved once the current handler returned (save_session), if it did change.
   void session_changed();

@@ -120,6 +120,28 @@ net::ProxyTrust proxy_trust(const ServerOptions& o) {
   return *t;
 }
 
+net::ws::DeflateConfig deflate_config(const PerMessageDeflate& p) {
+  const auto check = [](int v, int lo, int hi, const char* name) {
+    if (v < lo || v > hi)
+      throw std::invalid_argument(std::string("per_message_deflate.") + name + ": " + std::to_string(v) +
+                                  " is not in " + std::to_string(lo) + ".." + std::to_string(hi));
+  };
+  check(p.server_max_window_bits, 9, 15, "server_max_window_bits");
+  check(p.client_max_window_bits, 8, 15, "client_max_window_bits");
+  check(p.mem_level, 1, 9, "mem_level");
+  check(p.level, 0, 9, "level");
+  net::ws::DeflateConfig c;
+  c.enabled = p.enabled;
+  c.threshold = p.threshold;
+  c.server_no_context_takeover = p.server_no_context_takeover;
+  c.client_no_context_takeover = p.client_no_context_takeover;
+  c.server_max_window_bits = p.server_max_window_bits;
+  c.client_max_window_bits = p.client_max_window_bits;
+  c.mem_level = p.mem_level;
+  c.level = p.level;
+  return c;
+}
+
 std::shared_ptr<net::AddressLimits> make_address_limits(const ServerOptions& o, const net::ProxyTrust& trust,
                                                         Metrics& metrics) {
   net::AddressLimitOptions lo;
@@ -279,6 +301,7 @@ struct Server::Impl {
   std::unique_ptr<net::ShardPool> pool;
   std::unique_ptr<net::LoopLag> loop_lag;  // after pool: its timers go first
   std::shared_ptr<net::AddressLimits> limits;
+  net::ws::DeflateConfig deflate;  // ServerOptions::per_message_deflate, checked
   std::unique_ptr<eio::Server> engine;
   std::unique_ptr<net::Router> router;
   std::unique_ptr<net::StaticFiles> statics;
@@ -307,6 +330,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->core.options = std::move(options);
   const auto& o = impl_->core.options;
   impl_->core.proxy_trust = sio::proxy_trust(o);
+  impl_->deflate = sio::deflate_config(o.per_message_deflate);
   impl_->core.limits.max_attachments = o.max_attachments;
   impl_->core.limits.max_depth = o.max_json_depth;
   impl_->core.limits.max_packet_size = o.max_http_buffer_size;
@@ -455,6 +479,7 @@ std::uint16_t Server::listen() {
   so.backpressure_bytes = o.outbox_high_water;
   so.close_timeout = o.close_timeout;
   so.write_timeout = o.close_timeout;
+  so.per_message_deflate = impl_->deflate;
   so.tls_handshake_timeout = o.tls_handshake_timeout;
   if (o.tls.enabled()) {
     net::TlsOptions to;

@@ -101,15 +101,23 @@ SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_,
 }
 
 SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_,
-                                 std::optional<std::uint64_t> id) {
+                                 std::optional<std::uint64_t> id, bool compress) {
   if (!connected_) return SendResult::dropped;
   for (auto& h : any_out_) h(std::string(event), args);
   nsp_.core().counters.events_sent.inc();
   const auto data = event_array(event, args);
-  return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_);
+  return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_, compress);
 }
 
 SendResult SocketImpl::emit(std::string_view event, Args args) {
+  return emit_flagged(event, std::move(args), true);
+}
+
+SendResult SocketImpl::emit_uncompressed(std::string_view event, Args args) {
+  return emit_flagged(event, std::move(args), false);
+}
+
+SendResult SocketImpl::emit_flagged(std::string_view event, Args&& args, bool compress) {
   if (!pid_.empty()) {
     // With connection state recovery, as the reference: through the adapter to the socket's own
     // room, so that the packet gets an offset and is kept for a reconnection (also once the
@@ -122,10 +130,11 @@ SendResult SocketImpl::emit(std::string_view event, Args args) {
     p.attachments = std::move(args.attachments());
     BroadcastOptions o;
     o.rooms.push_back(id_);
+    o.flags.compress = compress;
     nsp_.adapter().broadcast(p, o);
     return SendResult::sent;
   }
-  return emit_impl(event, std::move(args), false, std::nullopt);
+  return emit_impl(event, std::move(args), false, std::nullopt, compress);
 }
 
 SendResult SocketImpl::emit_volatile(std::string_view event, Args args) {

@@ -7,6 +7,7 @@
 #include "net/http_handler.hpp"
 #include "net/server.hpp"
 #include "net/tls_stream.hpp"
+#include "net/ws_deflate.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -28,6 +29,9 @@ struct ConnContext {
   // a copy, so it is given back when the last of them (HTTP, then WebSocket) is gone.
   std::shared_ptr<AddressLimits::Slot> slot;
   core::TripLog* header_log = nullptr;  // the shard's, for 431s
+  // The shard's permessage-deflate streams and cache (null when the option is off); shared so
+  // that a task posted to clear its cache can never outlive it.
+  std::shared_ptr<ws::DeflateShard> deflate;
 };
 
 WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,

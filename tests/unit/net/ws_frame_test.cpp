@@ -97,6 +97,33 @@ TEST(WsFrame, TooBigIsReportedFromTheHeaderAlone) {
   EXPECT_EQ(ws::parse_client_header(client_frame(0x89, "ping"), 0, h), ws::HeaderStatus::ok);
 }
 
+// permessage-deflate (RFC 7692 §6.1): RSV1 only once agreed, and only on the first frame of a
+// text or binary message.
+TEST(WsFrame, Rsv1OnlyWhereDeflateAllowsIt) {
+  ws::FrameHeader h;
+  auto status = [&](const std::string& f, bool allow) { return ws::parse_client_header(f, 1000, h, allow); };
+  EXPECT_EQ(status(client_frame(0xC1, "x"), true), ws::HeaderStatus::ok);  // compressed text
+  EXPECT_TRUE(h.rsv1);
+  EXPECT_EQ(h.opcode, ws::kText);
+  EXPECT_EQ(status(client_frame(0x42, "x"), true),
+            ws::HeaderStatus::ok);  // compressed binary, first fragment
+  EXPECT_TRUE(h.rsv1);
+  EXPECT_FALSE(h.fin);
+  EXPECT_EQ(status(client_frame(0x81, "x"), true), ws::HeaderStatus::ok);  // uncompressed is still fine
+  EXPECT_FALSE(h.rsv1);
+  EXPECT_EQ(status(client_frame(0xC1, "x"), false), ws::HeaderStatus::protocol_error);  // not agreed
+  EXPECT_EQ(status(client_frame(0xC0, "x"), true), ws::HeaderStatus::protocol_error);   // continuation
+  EXPECT_EQ(status(client_frame(0x40, "x"), true),
+            ws::HeaderStatus::protocol_error);  // non-final continuation
+  EXPECT_EQ(status(client_frame(0xC9, "x"), true), ws::HeaderStatus::protocol_error);  // ping
+  EXPECT_EQ(status(client_frame(0xCA, "x"), true), ws::HeaderStatus::protocol_error);  // pong
+  EXPECT_EQ(status(client_frame(0xC8, ""), true), ws::HeaderStatus::protocol_error);   // close
+  EXPECT_EQ(status(client_frame(0xE1, "x"), true), ws::HeaderStatus::protocol_error);  // RSV2 stays reserved
+  EXPECT_EQ(status(client_frame(0xD1, "x"), true), ws::HeaderStatus::protocol_error);  // RSV3 too
+  // The verdict on the first byte comes before the length is complete.
+  EXPECT_EQ(status(std::string("\xC9", 1) + "\xfe", true), ws::HeaderStatus::protocol_error);
+}
+
 TEST(WsFrame, WritesServerHeaders) {
   char out[ws::kMaxServerHeader];
   EXPECT_EQ(ws::write_server_header(out, ws::kText, 5), 2u);
@@ -109,6 +136,8 @@ TEST(WsFrame, WritesServerHeaders) {
   EXPECT_EQ(static_cast<unsigned char>(out[1]), 127);
   EXPECT_EQ(static_cast<unsigned char>(out[7]), 1);  // 0x00 00 00 00 00 01 00 00
   EXPECT_EQ(static_cast<unsigned char>(out[8]), 0);
+  EXPECT_EQ(ws::write_server_header(out, ws::kText, 5, true), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(out[0]), 0xC1);  // FIN + RSV1: a compressed message
 }
 
 TEST(WsFrame, CloseCodes) {

@@ -16,7 +16,10 @@ import { test, describe, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocketServer } from "ws";
 import { startServer, closeAll, sleep, IS_REFERENCE, track } from "./lib/harness.mjs";
+import crypto from "node:crypto";
+import zlib from "node:zlib";
 import { frame, OP, closePayload, rawWebSocket } from "./lib/wsraw.mjs";
+import { clientPeer, compressedFrames, extensionsOf, parseAgreement } from "./lib/pmd.mjs";
 
 after(closeAll);
 
@@ -334,3 +337,205 @@ before(async () => {
 
 if (!IS_REFERENCE) suite("socketio-conformance-server /ws-echo (src/net/websocket.cpp)", ours);
 suite("ws (npm) echo server: the same expectations", reference, true);
+
+// --- 12, 13 Compression: permessage-deflate (RFC 7692) -------------------------------------------
+// Autobahn's sections 12 (compressed echoes of many sizes and kinds of payload) and 13 (the same
+// with each parameter offered), and the failures RFC 7692 names (RSV1 where it may not be,
+// data that does not inflate, a message over the limit once inflated), against three echo
+// servers: socketio-conformance-server --per-message-deflate (no context takeover, threshold
+// 1024: the defaults), the same with context takeover both ways and threshold 0, and ws (npm)
+// with perMessageDeflate (takeover both ways, every message compressed). The client side is
+// lib/pmd.mjs on Node's zlib, following whatever the server answered; every echo is inflated
+// and compared, and our servers must set RSV1 exactly on the messages their threshold covers.
+
+const deflateCases = [];
+// spec: {offer, answer (ours with defaults; undefined: not checked), messages: [{op, data,
+// compress (default true), fragments}], raw(peer): frames sent after the messages, expect: "echo"
+// or {close}}; oursOnly: why ws is skipped.
+const addDeflate = (id, title, spec) => deflateCases.push({ id, title, ...spec });
+const OFFER = "permessage-deflate; client_max_window_bits";  // what Chromium and ws offer
+const DEFAULT = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+// Payload kinds: JSON text (like Socket.IO events), the same bytes as binary, random bytes.
+const corpus = Buffer.from(
+  JSON.stringify(
+    Array.from({ length: 6000 }, (_, i) => ({ id: i, user: `u${(i * 7919) % 1000}`, room: ["general", "dev", "ops"][i % 3], text: `message ${(i * 104729) % 99991} about ${["deploys", "tickets", "lunch", "the build"][i % 4]}`, ts: 1767000000000 + i * 137 })),
+  ),
+);
+const slice = (n, k) => {
+  const at = (k * 7717) % (corpus.length - n);
+  return corpus.subarray(at, at + n);
+};
+const kinds = {
+  json: { op: OP.text, data: (n, k) => slice(n, k) },
+  binary: { op: OP.binary, data: (n, k) => slice(n, k) },
+  random: { op: OP.binary, data: (n) => crypto.randomBytes(n) },
+};
+const SIZES = [16, 64, 256, 1024, 4096, 16384, 65536, 131072];
+Object.entries(kinds).forEach(([kind, { op, data }], ki) => {
+  SIZES.forEach((n, si) => {
+    const messages = Array.from({ length: 20 }, (_, k) => ({ op, data: data(n, k), kind }));
+    addDeflate(`12.${ki + 1}.${si + 1}`, `20 compressed ${kind} messages of ${n} bytes, echoed`, { offer: OFFER, answer: DEFAULT, messages, expect: "echo" });
+  });
+});
+const json = (n, k = 0) => ({ op: OP.text, data: slice(n, k), kind: "json" });
+const someMessages = [json(16), json(1024, 1), json(4096, 2), json(4096, 2), json(65536, 3), json(300, 4)];
+[
+  ["13.1.1", "permessage-deflate", DEFAULT],
+  ["13.1.2", OFFER, DEFAULT],
+  ["13.2.1", "permessage-deflate; client_no_context_takeover", DEFAULT],
+  ["13.3.1", "permessage-deflate; client_max_window_bits=9", DEFAULT],
+  ["13.3.2", "permessage-deflate; client_max_window_bits=15", DEFAULT],
+  ["13.5.1", "permessage-deflate; client_no_context_takeover; client_max_window_bits=9", DEFAULT],
+  ["13.6.1", "permessage-deflate; server_no_context_takeover", DEFAULT],
+  ["13.6.2", "permessage-deflate; server_max_window_bits=9", `${DEFAULT}; server_max_window_bits=9`],
+  ["13.6.3", "permessage-deflate; server_max_window_bits=12; server_no_context_takeover; client_max_window_bits", `${DEFAULT}; server_max_window_bits=12`],
+  ["13.6.4", 'permessage-deflate; server_max_window_bits="15"', `${DEFAULT}; server_max_window_bits=15`],
+  ["13.7.1", "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits", DEFAULT],
+].forEach(([id, offer, answer]) => addDeflate(id, `offer "${offer}": messages of 16 to 65536 bytes echoed`, { offer, answer, messages: someMessages, expect: "echo" }));
+// Declined offers: the connection goes on uncompressed (RFC 7692 §5); ws fails the handshake instead.
+const WS_REFUSES = "ws answers an offer it cannot accept with 400 (RFC 7692 §5 says decline it)";
+[
+  ["13.8.1", "permessage-deflate; server_max_window_bits=8", "zlib has no 8-bit raw deflate window"],
+  ["13.8.2", "permessage-deflate; foo", "an unknown parameter"],
+  ["13.8.3", "permessage-deflate; server_no_context_takeover; server_no_context_takeover", "a parameter twice"],
+  ["13.8.4", "permessage-deflate; client_max_window_bits=16", "a window out of range"],
+  ["13.8.5", "permessage-deflate; server_no_context_takeover=1", "a value where none is allowed"],
+].forEach(([id, offer, why]) =>
+  addDeflate(id, `offer "${offer}" (${why}): declined, messages go uncompressed`, { offer, answer: "", messages: [json(4096), json(16, 1)], expect: "echo", oursOnly: WS_REFUSES }),
+);
+addDeflate("13.8.6", "a declined offer, then an acceptable one: the second is taken", { offer: "permessage-deflate; server_max_window_bits=8, permessage-deflate; client_max_window_bits", answer: DEFAULT, messages: someMessages, expect: "echo", oursOnly: "ws accepts server_max_window_bits=8 (Node's zlib then uses 9)" });
+addDeflate("13.8.7", "no offer: nothing compressed", { offer: null, answer: "", messages: [json(4096)], expect: "echo" });
+
+// Fragmented compressed messages, uncompressed messages in between, edge payloads.
+addDeflate("13.9.1", "a compressed text in 3 fragments (RSV1 on the first only), a ping between", { offer: OFFER, answer: DEFAULT, messages: [{ ...json(20000, 5), fragments: [100, 5000] }], raw: () => [], pingBetween: true, expect: "echo" });
+addDeflate("13.9.2", "compressed and uncompressed messages mixed", { offer: OFFER, answer: DEFAULT, messages: [json(5000, 1), { ...json(5000, 2), compress: false }, json(5000, 3), { ...json(100, 4), compress: false }], expect: "echo" });
+addDeflate("13.9.3", "an empty compressed message (payload 00)", { offer: OFFER, answer: DEFAULT, messages: [], raw: () => [frame(OP.text, Buffer.from([0]), { rsv: 4 })], rawEcho: [{ op: OP.text, data: Buffer.alloc(0) }], expect: "echo" });
+addDeflate("13.9.4", "a compressed message ending its deflate stream (BFINAL)", { offer: OFFER, answer: DEFAULT, messages: [], raw: () => [frame(OP.text, zlib.deflateRawSync(slice(3000, 9)), { rsv: 4 })], rawEcho: [{ op: OP.text, data: slice(3000, 9) }], expect: "echo" });
+addDeflate("13.9.5", `a message of exactly the limit (${LIMIT} bytes) once inflated`, { offer: OFFER, answer: DEFAULT, messages: [{ op: OP.binary, data: Buffer.alloc(LIMIT, 0x61) }], expect: "echo" });
+
+// Failures.
+const tooBig = zlib.deflateRawSync(Buffer.alloc(LIMIT + 1, 0x61));
+const bomb = zlib.deflateRawSync(Buffer.alloc(64 * LIMIT, 0));
+addDeflate("13.10.1", "RSV1 on a continuation frame: 1002", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.text, "abc", { fin: false }), frame(OP.cont, "def", { rsv: 4 })], expect: { close: 1002 } });
+addDeflate("13.10.2", "RSV1 on the continuation of a compressed message: 1002", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.text, zlib.deflateRawSync(Buffer.from("abc")), { fin: false, rsv: 4 }), frame(OP.cont, Buffer.alloc(0), { rsv: 4 })], expect: { close: 1002 } });
+addDeflate("13.10.3", "RSV1 on a ping: 1002", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.ping, "x", { rsv: 4 })], expect: { close: 1002 } });
+addDeflate("13.10.4", "RSV1 on a pong: 1002", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.pong, "x", { rsv: 4 })], expect: { close: 1002 } });
+addDeflate("13.10.5", "RSV1 on a close: 1002", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.close, closePayload(1000), { rsv: 4 })], expect: { close: 1002 } });
+addDeflate("13.10.6", "RSV1 when nothing was agreed: 1002", { offer: "permessage-deflate; foo", answer: "", raw: () => [frame(OP.text, zlib.deflateRawSync(Buffer.from("abc")), { rsv: 4 })], expect: { close: 1002 }, oursOnly: WS_REFUSES });
+addDeflate("13.10.7", "data that does not inflate (reserved block type): 1007", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.text, Buffer.from([0x07, 0x00, 0x00, 0xff, 0xff]), { rsv: 4 })], expect: { close: 1007 } });
+addDeflate("13.10.8", "a compressed text that inflates to invalid UTF-8: 1007", { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.text, zlib.deflateRawSync(Buffer.concat([kosme, bytes(0xed, 0xa0, 0x80)])), { rsv: 4 })], expect: { close: 1007 } });
+addDeflate("13.10.9", `${LIMIT + 1} bytes once inflated (${tooBig.length} on the wire): 1009`, { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.binary, tooBig, { rsv: 4 })], expect: { close: 1009 } });
+addDeflate("13.10.10", `a bomb: ${64 * LIMIT} bytes once inflated (${bomb.length} on the wire): 1009`, { offer: OFFER, answer: DEFAULT, raw: () => [frame(OP.binary, bomb, { rsv: 4 })], expect: { close: 1009 } });
+addDeflate("13.10.11", "a bomb in fragments: 1009", { offer: OFFER, answer: DEFAULT, raw: () => compressedFrames(OP.binary, bomb, [1000, 1000, 1000]), expect: { close: 1009 } });
+
+async function runDeflateCase(target, c) {
+  const ws = await rawWebSocket({ port: target.port, path: target.path, headers: c.offer ? [`Sec-WebSocket-Extensions: ${c.offer}`] : [] });
+  const answer = extensionsOf(ws.head);
+  const want = c.answer === undefined ? undefined : target.answers?.(c.answer);
+  if (want !== undefined) assert.equal(answer, want, `${c.id}: the answer`);
+  const agreement = parseAgreement(answer);
+  const peer = agreement ? clientPeer(agreement) : null;
+  const sent = [];
+  for (const m of c.messages ?? []) {
+    const compress = m.compress !== false && peer;
+    const payload = compress ? await peer.deflate(m.data) : m.data;
+    let frames;
+    if (compress) frames = compressedFrames(m.op, payload, m.fragments);
+    else frames = [frame(m.op, payload)];
+    if (c.pingBetween && frames.length > 1) frames.splice(1, 0, frame(OP.ping, "between"));
+    for (const f of frames) ws.send(f);
+    sent.push(m);
+  }
+  for (const f of c.raw ? c.raw(peer) : []) ws.send(f);
+  let pongs = 0;
+  const nextData = async () => {
+    for (;;) {
+      const f = await ws.next(15000);
+      if (f.opcode === OP.pong) {
+        pongs++;
+        continue;
+      }
+      return f;
+    }
+  };
+  if (c.expect.close !== undefined) {
+    const f = await nextData();
+    assert.equal(f.opcode, OP.close, `${c.id}: a close frame, got opcode ${f.opcode}`);
+    assert.equal(f.rsv, 0, `${c.id}: a close frame has no RSV1`);
+    assert.equal(f.payload.readUInt16BE(0), c.expect.close, `${c.id}: close code`);
+    const gone = await Promise.race([ws.closed.then(() => true), sleep(5000).then(() => false)]);
+    assert.ok(gone, `${c.id}: the server closed the TCP connection after its close frame`);
+    ws.socket.destroy();
+    return;
+  }
+  for (const m of [...sent, ...(c.rawEcho ?? [])]) {
+    const f = await nextData();
+    assert.equal(f.opcode, m.op, `${c.id}: opcode`);
+    assert.ok(f.fin, `${c.id}: unfragmented`);
+    assert.equal(f.rsv & 3, 0, `${c.id}: only RSV1 may be set`);
+    const compressed = (f.rsv & 4) !== 0;
+    if (compressed) assert.ok(agreement, `${c.id}: RSV1 only when agreed`);
+    const data = compressed ? await peer.inflate(f.payload) : f.payload;
+    assert.ok(data.equals(m.data), `${c.id}: echo of ${m.data.length} bytes (got ${data.length}, RSV1 ${compressed})`);
+    if (agreement && target.threshold !== undefined && m.kind !== "random") {
+      // Without context takeover a message that would not shrink goes as it is (a few bytes of
+      // JSON); with it, everything from the threshold on goes compressed.
+      const must = m.data.length >= (agreement.serverNoContextTakeover ? Math.max(target.threshold, 1024) : target.threshold);
+      if (must) assert.ok(compressed, `${c.id}: RSV1 on a ${m.data.length}-byte echo`);
+      if (m.data.length < target.threshold) assert.ok(!compressed, `${c.id}: no RSV1 on a ${m.data.length}-byte echo`);
+    }
+    if (!agreement) assert.equal(compressed, false);
+  }
+  if (c.pingBetween) assert.equal(pongs, 1, `${c.id}: the ping between fragments answered`);
+  ws.send(close(1000, "done"));
+  const f = await nextData();
+  assert.equal(f.opcode, OP.close, `${c.id}: the closing handshake`);
+  ws.socket.destroy();
+}
+
+function deflateSuite(name, target, isWs) {
+  describe(name, () => {
+    before(target.start);
+    for (const c of deflateCases) {
+      const skip = isWs && c.oursOnly ? c.oursOnly : false;
+      test(`${c.id} ${c.title}`, { timeout: 30000, skip }, async () => runDeflateCase(target, c));
+    }
+  });
+}
+
+// answers(a): what this server must answer where one with the defaults answers a (undefined:
+// not checked); threshold: RSV1 exactly on echoes at least this long (undefined: not checked).
+const deflateTarget = (name, args, answers, threshold) => {
+  const t = { path: "/ws-echo", answers, threshold };
+  t.start = async () => {
+    t.port = (await startServer({ kind: "conformance", args })).port;
+  };
+  deflateSuite(name, t);
+};
+if (!IS_REFERENCE) {
+  deflateTarget("socketio-conformance-server --per-message-deflate /ws-echo", ["--per-message-deflate"], (a) => a, 1024);
+  deflateTarget(
+    "the same with context takeover both ways and threshold 0",
+    ["--per-message-deflate", "--per-message-deflate-threshold", "0", "--per-message-deflate-server-no-context-takeover=false", "--per-message-deflate-client-no-context-takeover=false"],
+    (a) => (a === "" ? "" : undefined),
+    0,
+  );
+}
+const wsDeflate = {
+  path: "/",
+  start: async () => {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: LIMIT, perMessageDeflate: true });
+    await new Promise((r) => wss.once("listening", r));
+    wss.on("connection", (ws) => {
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+      ws.on("error", () => {});
+    });
+    track(wss, () => new Promise((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => r());
+    }));
+    wsDeflate.port = wss.address().port;
+  },
+};
+deflateSuite("ws (npm) echo server with perMessageDeflate: the same expectations", wsDeflate, true);

@@ -5,7 +5,8 @@
 // override the server's heartbeat settings (the load tests use longer ones than the conformance
 // defaults, so that a busy test machine does not turn into ping timeouts). Unknown flags are
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
-// reference. --http-compression=false turns engine.io's httpCompression off. --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
+// reference. --http-compression=false turns engine.io's httpCompression off; --per-message-deflate
+// turns its perMessageDeflate on (-threshold, -server/-client-no-context-takeover=BOOL go into it). --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
 // --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
 // server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
@@ -88,6 +89,18 @@ export function parseArgs(argv, name, defaults = {}) {
       case "--http-compression":
         opts.httpCompression = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
+      case "--per-message-deflate":
+        opts.perMessageDeflate = eq < 0 || arg.slice(eq + 1) !== "false";
+        break;
+      case "--per-message-deflate-threshold":
+        opts.deflateOptions = { ...opts.deflateOptions, threshold: Number(takeValue()) };
+        break;
+      case "--per-message-deflate-server-no-context-takeover":
+        opts.deflateOptions = { ...opts.deflateOptions, serverNoContextTakeover: takeValue() !== "false" };
+        break;
+      case "--per-message-deflate-client-no-context-takeover":
+        opts.deflateOptions = { ...opts.deflateOptions, clientNoContextTakeover: takeValue() !== "false" };
+        break;
       case "--trust-proxy":
         opts.trustProxy = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
@@ -163,6 +176,7 @@ export function createSocketServer(opts, extra = {}) {
     pingInterval: opts.pingInterval,
     pingTimeout: opts.pingTimeout,
     ...(opts.httpCompression === false ? { httpCompression: false } : {}),
+    ...(opts.perMessageDeflate ? { perMessageDeflate: opts.deflateOptions ?? true } : {}),
     allowEIO3: Boolean(opts.allowEIO3),
     ...(opts.recovery
       ? {

@@ -146,6 +146,14 @@ function setup(socket) {
     ack?.({ ok: true });
   });
 
+  // do:emit-uncompressed (event, ...args, ack): socket.compress(false).emit(event, ...args).
+  socket.on("do:emit-uncompressed", (...raw) => {
+    const { args, ack } = splitAck(raw);
+    const [event, ...rest] = args;
+    socket.compress(false).emit(event, ...rest);
+    ack?.({ ok: true });
+  });
+
   // do:emit-ack ({event, args, timeout}, ack): server → client emit with an ack and a timeout.
   socket.on("do:emit-ack", (spec, ack) => {
     socket.timeout(spec.timeout).emit(spec.event, ...(spec.args ?? []), (err, ...resp) => {

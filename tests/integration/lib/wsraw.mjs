@@ -43,7 +43,10 @@ export function closePayload(code, reason = "") {
   return b;
 }
 
-/** Parses the server frames at the start of buf; returns {frames, rest}. */
+/**
+ * Parses the frames at the start of buf (server frames, or client frames: their payload is
+ * unmasked); returns {frames, rest}. rsv: the 3 reserved bits (4: RSV1, permessage-deflate).
+ */
 export function parseFrames(buf) {
   const frames = [];
   let at = 0;
@@ -65,19 +68,26 @@ export function parseFrames(buf) {
     const masked = (b1 & 0x80) !== 0;
     if (masked) p += 4;
     if (buf.length < p + len) break;
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload: buf.subarray(p, p + len) });
+    let payload = buf.subarray(p, p + len);
+    if (masked) {
+      const key = buf.subarray(p - 4, p);
+      payload = Buffer.from(payload);
+      for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+    }
+    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload });
     at = p + len;
   }
   return { frames, rest: buf.subarray(at) };
 }
 
 /**
- * Opens a WebSocket by hand on host:port at path (tls: true for wss, self-signed accepted).
- * Returns {socket, frames: AsyncQueue of parsed server frames, closed: Promise (socket gone),
- * send(buf), next(ms), nextNonPing(ms) (skips pings, answers nothing), pause(), resume()}.
+ * Opens a WebSocket by hand on host:port at path (tls: true for wss, self-signed accepted);
+ * headers: more request header lines (e.g. ["Sec-WebSocket-Extensions: permessage-deflate"]).
+ * Returns {socket, head (the 101 response head), frames: AsyncQueue of parsed server frames,
+ * closed: Promise (socket gone), send(buf), next(ms), pause(), resume()}.
  * The frames queue ends (next() rejects) when the socket closes.
  */
-export async function rawWebSocket({ port, host = "127.0.0.1", path = "/", tls: secure = false, timeoutMs = 5000 }) {
+export async function rawWebSocket({ port, host = "127.0.0.1", path = "/", tls: secure = false, timeoutMs = 5000, headers = [] }) {
   const socket = secure
     ? tls.connect({ port, host, rejectUnauthorized: false, servername: "localhost" })
     : net.connect({ port, host });
@@ -119,13 +129,14 @@ export async function rawWebSocket({ port, host = "127.0.0.1", path = "/", tls: 
   const key = crypto.randomBytes(16).toString("base64");
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`,
   );
   const timer = setTimeout(() => rejectHead(new Error(`no upgrade answer within ${timeoutMs} ms`)), timeoutMs);
   const status = await head.finally(() => clearTimeout(timer));
   if (!/^HTTP\/1\.1 101/.test(status)) throw new Error(`upgrade refused: ${status.split("\r\n")[0]}`);
   const ws = {
     socket,
+    head: status,
     frames,
     closed,
     send: (b) => socket.write(b),

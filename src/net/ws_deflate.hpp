@@ -123,7 +123,9 @@ class DeflateShard {
     int window_bits = 0;
     core::SharedBytes out;
   };
-  static constexpr std::size_t kCacheSize = 8;
+  // Enough for a Socket.IO packet with its attachments (max_attachments is 10 by default): its
+  // frames of at least the threshold are looked up once per recipient, in turn.
+  static constexpr std::size_t kCacheSize = 16;
   std::array<Entry, kCacheSize> cache_;
   std::size_t next_ = 0, used_ = 0;
   bool clear_scheduled_ = false;

@@ -220,6 +220,16 @@ TEST(WsDeflate, ShardSharesOneCompressionPerBody) {
   EXPECT_EQ(out, "4" + *body);
 }
 
+// A packet with 10 attachments is 11 frames per recipient: the second recipient reuses them all.
+TEST(WsDeflate, ShardSharesEveryFrameOfAPacketWithAttachments) {
+  ws::DeflateShard shard(8, 6);
+  std::vector<socketio::core::SharedBytes> frames;
+  for (unsigned i = 0; i < 11; ++i) frames.push_back(socketio::core::make_bytes(chat_json(10, i)));
+  for (const auto& f : frames) EXPECT_FALSE(shard.compress("", f, 15).reused);
+  for (int recipient = 0; recipient < 3; ++recipient)
+    for (const auto& f : frames) EXPECT_TRUE(shard.compress("", f, 15).reused);
+}
+
 TEST(WsDeflate, ShardSendsIncompressibleMessagesAsTheyAre) {
   ws::DeflateShard shard(8, 6);
   std::mt19937 rng(5);

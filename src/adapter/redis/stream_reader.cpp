@@ -95,15 +95,33 @@ void StreamReader::retry_later(const char* what, const redisReply* r) {
 void StreamReader::find_end() {
   busy_ = client_.command({"EVAL", kLastIdScript, "1", options_.stream}, [this](const redisReply* r) {
     if (!r || stopping_) return;  // the next connection starts over
-    const auto id = parse_stream_id(text(r));
-    if (!id) return retry_later("finding the end of the stream", r);
-    busy_ = false;
-    failing_ = false;
-    position_ = id;
-    spdlog::debug("redis xread: stream {} read from {}", options_.stream, id->str());
-    advance(*id);
-    read();
+    if (r->type == REDIS_REPLY_ERROR) return find_end_without_script();
+    start_at(parse_stream_id(text(r)), r);
   });
+}
+
+void StreamReader::find_end_without_script() {
+  // Scripts refused (an ACL, a managed Redis): the last entry itself, within the reply limit.
+  busy_ =
+      client_.command({"XREVRANGE", options_.stream, "+", "-", "COUNT", "1"}, [this](const redisReply* r) {
+        if (!r || stopping_) return;
+        if (r->type != REDIS_REPLY_ARRAY) return retry_later("finding the end of the stream", r);
+        if (r->elements == 0) return start_at(StreamId{}, r);
+        const auto* e = r->element[0];
+        start_at(e->type == REDIS_REPLY_ARRAY && e->elements == 2 ? parse_stream_id(text(e->element[0]))
+                                                                  : std::nullopt,
+                 r);
+      });
+}
+
+void StreamReader::start_at(std::optional<StreamId> id, const redisReply* r) {
+  if (!id) return retry_later("finding the end of the stream", r);
+  busy_ = false;
+  failing_ = false;
+  position_ = id;
+  spdlog::debug("redis xread: stream {} read from {}", options_.stream, id->str());
+  advance(*id);
+  read();
 }
 
 void StreamReader::skip() {

@@ -5,8 +5,9 @@
 // read_count at a time, in stream order, and after a reconnect it goes on from the same place, so
 // nothing is missed while Redis is briefly away as long as the stream still holds the entries
 // (maxLen). Bounded: a reply is held up to the connection's limit; an entry too large to read
-// alone is skipped (its id found by a two-line Lua script, so its bytes never cross), counted and
-// logged. Owned by the RedisHub; Redis thread only.
+// alone is skipped (its id found by a two-line Lua script, so its bytes never cross; where scripts
+// are refused, the node waits for one to be allowed), counted and logged. Owned by the RedisHub;
+// Redis thread only.
 #pragma once
 
 #include "adapter/redis/redis_client.hpp"
@@ -55,6 +56,8 @@ class StreamReader {
   struct Waiter;
   void on_connected();
   void find_end();
+  void find_end_without_script();
+  void start_at(std::optional<StreamId> id, const redisReply* r);
   void read();
   void skip();
   void on_read(const redisReply* r);

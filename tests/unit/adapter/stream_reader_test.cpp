@@ -142,6 +142,20 @@ TEST_F(StreamReaderLive, ReadsFromTheEndInOrderAndOnAfterRedisCameBack) {
   EXPECT_EQ(seen()[5], (std::pair<std::string, std::string>{after, "after"}));
 }
 
+TEST_F(StreamReaderLive, WhereScriptsAreRefusedItFindsTheEndWithoutOne) {
+  add("before");
+  std::promise<bool> acl;
+  on_io([&] {
+    writer_->command({"ACL", "SETUSER", "default", "-eval"},
+                     [&](const redisReply* r) { acl.set_value(r && r->type == REDIS_REPLY_STATUS); });
+  });
+  ASSERT_TRUE(acl.get_future().get());
+  start_reader(1 << 20);
+  const auto id = add("after");
+  ASSERT_TRUE(eventually([&] { return seen().size() == 1; }));
+  EXPECT_EQ(seen()[0], (std::pair<std::string, std::string>{id, "after"}));
+}
+
 TEST_F(StreamReaderLive, ABatchOverTheReplyLimitIsReadOneAtATime) {
   start_reader(64 * 1024, 100);
   // Ten entries of 20 KiB: one XREAD reply would hold 200 KiB.

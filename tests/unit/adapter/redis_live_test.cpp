@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -62,6 +63,8 @@ class FakeLocal final : public LocalNamespace {
     if (ack) ack(Args().add("pong"));
   }
   void all_rooms(std::function<void(std::vector<std::string>)> done) override { done({"r"}); }
+  std::optional<RecoverySettings> recovery() const override { return recovery_settings; }
+  std::optional<RecoverySettings> recovery_settings;  // set before the adapter is made
 
   std::vector<std::string> wait_for(std::size_t n, std::chrono::milliseconds t = 5s) {
     std::unique_lock lock(m_);
@@ -235,6 +238,58 @@ TEST_F(RedisLive, PublishQueueIsBoundedWhileRedisIsSlow) {
   ASSERT_EQ(seen.size(), before + 1);
   EXPECT_EQ(seen.back(), R"(["chat message","after"] local)");
   EXPECT_EQ(counters->publish_overflow.load(), overflow);
+}
+
+// Streams mode with recovery: a broadcast reaches this node's clients once Redis stored it, its
+// entry id as the offset (the other node's too); while Redis is slow, what the publish queue
+// cannot take is delivered here at once without an offset, and so is everything while Redis is down.
+TEST_F(RedisLive, StreamsLocalDeliveryNeverWaitsForASlowOrDeadRedis) {
+  auto counters = std::make_shared<RedisCounters>();
+  auto cfg_a = cfg_;
+  cfg_a.mode = RedisMode::streams;
+  cfg_a.counters = counters;
+  cfg_a.max_publish_queue_bytes = 64 * 1024;
+  auto cfg_b = cfg_;
+  cfg_b.mode = RedisMode::streams;
+  RedisConnection conn_a(cfg_a), conn_b(cfg_b);
+  FakeLocal la("/"), lb("/");
+  la.recovery_settings = lb.recovery_settings = RecoverySettings{};
+  auto a = conn_a.factory()(la);
+  auto b = conn_b.factory()(lb);
+  ASSERT_TRUE(conn_a.wait_until_subscribed(8s) && conn_b.wait_until_subscribed(8s));
+  ASSERT_TRUE(eventually([&] { return a->server_count() == 2; }));
+  EXPECT_TRUE(a->keeps_sessions());
+
+  const std::regex with_offset(R"re(\["chat message","one","(\d+-\d+)"\]( local)?)re");
+  a->broadcast(event("one"), {});
+  std::smatch here, there;
+  const auto seen_a = la.wait_for(1), seen_b = lb.wait_for(1);
+  ASSERT_EQ(seen_a.size(), 1u);
+  ASSERT_EQ(seen_b.size(), 1u);
+  ASSERT_TRUE(std::regex_match(seen_a[0], here, with_offset)) << seen_a[0];
+  ASSERT_TRUE(std::regex_match(seen_b[0], there, with_offset)) << seen_b[0];
+  EXPECT_EQ(here[1], there[1]) << "one offset, the entry's id, on every node";
+
+  server_->pause();
+  const std::string big(4096, 'x');
+  for (int i = 0; i < 400; ++i) a->broadcast(event(big), {});
+  ASSERT_TRUE(eventually([&] { return counters->publish_overflow.load() > 0; }, 3s));
+  const auto overflow = counters->publish_overflow.load();
+  // The overflow is delivered here at once (without an offset); the rest once Redis answers.
+  const auto now = la.wait_for(1 + overflow, 3s);
+  ASSERT_EQ(now.size(), 1 + overflow);
+  EXPECT_EQ(now.back(), R"(["chat message",")" + big + R"("])");
+  server_->resume();
+  const auto all = la.wait_for(401, 10s);
+  ASSERT_EQ(all.size(), 401u);
+  EXPECT_TRUE(std::regex_search(all.back(), std::regex(R"re("\d+-\d+"\]$)re")))
+      << "stored ones carry their offset";
+
+  server_->stop();
+  a->broadcast(event("down"), {});
+  const auto last = la.wait_for(402, 8s);
+  ASSERT_EQ(last.size(), 402u);
+  EXPECT_EQ(last.back(), R"(["chat message","down"])");
 }
 
 // Broadcast with acks across nodes: client_count gets the sum of both nodes' counts (once), and

@@ -298,6 +298,9 @@ namespace socketio {
 
 struct Server::Impl {
   sio::ServerCore core;
+  // Before pool, so destroyed after it: what the shards' io_contexts still hold when they go (a
+  // listener whose stop never ran, its shard's zlib compressor) counts what it frees into these.
+  std::unique_ptr<Metrics> metrics;
   std::unique_ptr<net::ShardPool> pool;
   std::unique_ptr<net::LoopLag> loop_lag;  // after pool: its timers go first
   std::shared_ptr<net::AddressLimits> limits;
@@ -307,7 +310,6 @@ struct Server::Impl {
   std::unique_ptr<net::StaticFiles> statics;
   std::shared_ptr<net::TlsContext> tls;
   std::unique_ptr<net::Server> http;
-  std::unique_ptr<Metrics> metrics;
   std::vector<std::pair<std::string, net::OpsHandler::Check>> readiness_checks;
   std::unique_ptr<net::OpsHandler> ops;      // the main port's /metrics, /healthz, /readyz
   std::unique_ptr<net::OpsHandler> ops_own;  // the operations listener's

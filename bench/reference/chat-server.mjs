@@ -4,6 +4,8 @@
 //   node chat-server.mjs [--host 127.0.0.1] [--port 3000] [--tls-cert FILE --tls-key FILE]
 //                        [--ping-interval MS] [--ping-timeout MS] [--presence-limit N]
 //                        [--parser json|msgpack]   (msgpack: socket.io-msgpack-parser, as ours)
+//                        [--per-message-deflate] (engine.io's perMessageDeflate: true, with ws's
+//                        defaults: context takeover both ways)
 //
 // Prints "socketio-server listening on http(s)://HOST:PORT" once it listens; SIGINT/SIGTERM stop
 // it. Handlers on "/":
@@ -54,6 +56,7 @@ function parseArgs(argv) {
         opts.parser = value();
         if (opts.parser !== "json" && opts.parser !== "msgpack") throw new Error(`${NAME}: invalid --parser ${opts.parser}`);
         break;
+      case "--per-message-deflate": opts.perMessageDeflate = eq < 0 || arg.slice(eq + 1) !== "false"; break;
       default: process.stderr.write(`${NAME}: ignoring unknown argument ${arg}\n`);
     }
   }
@@ -78,6 +81,7 @@ const io = new Server(httpServer, {
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
   ...(opts.parser === "msgpack" ? { parser: msgpackParser } : {}),
+  ...(opts.perMessageDeflate ? { perMessageDeflate: true } : {}),
 });
 
 const MAX_NAME_CHARS = 32;

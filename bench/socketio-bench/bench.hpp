@@ -27,12 +27,18 @@ struct Options {
   std::uint32_t window = 1;
   double duration = 10;  // seconds measured (idle: held after everyone connected)
   double warmup = 2;
-  double drain = 3;
+  double drain = 30;
   double rate = 0;  // total messages/s (fanout publishes, echo sends); 0: as fast as the window allows
   std::uint32_t publishers = 1;
   std::uint16_t publish_port =
       0;                    // fanout: publishers connect to this port (another cluster node); 0: --port
   std::uint32_t size = 16;  // payload characters
+  // "x": the payload is `size` x's (a string); "json": a chat event JSON object of about `size`
+  // bytes, one of 64 different ones per publish (compressible like real events, not like x's).
+  std::string payload = "x";
+  // Offer permessage-deflate and inflate what comes compressed (the generator itself sends
+  // uncompressed: the figure is the server's compression).
+  bool deflate = false;
   std::uint64_t count = 0;  // stop the measurement after this many acks/deliveries/handshakes (0: no limit)
   double connect_rate = 2000;               // new connections per second, per process
   std::uint32_t connect_concurrency = 256;  // connections being set up at once, per process
@@ -49,8 +55,13 @@ struct Result {
   std::uint64_t pings = 0;    // Engine.IO pings answered
   std::uint64_t sent = 0;     // echo requests / publishes / handshakes started in the window
   std::uint64_t done = 0;     // acks / deliveries / handshakes completed in the window
-  std::uint64_t loss = 0, dups = 0, reordered = 0;
-  std::uint64_t expected = 0;  // fanout: deliveries expected (publishes x receivers)
+  std::uint64_t loss = 0, dups = 0, reordered = 0;  // loss: gaps + undelivered
+  std::uint64_t undelivered = 0;     // fanout: of loss, what was still missing when the drain ended
+  double drain_s = 0;                // how long the drain waited
+  std::uint64_t expected = 0;        // fanout: deliveries expected (publishes x receivers)
+  std::uint64_t wire_bytes = 0;      // bytes read from the servers in the measured window
+  std::uint64_t compressed = 0;      // messages received with RSV1 in the window
+  std::uint64_t deflate_agreed = 0;  // connections whose offer the server accepted
   double measured_s = 0;
   double connect_s = 0;  // time to open every connection
   Histogram lat;
@@ -68,6 +79,9 @@ struct Result {
     done += r.done;
     loss += r.loss;
     dups += r.dups;
+    wire_bytes += r.wire_bytes;
+    compressed += r.compressed;
+    deflate_agreed += r.deflate_agreed;
   }
 };
 

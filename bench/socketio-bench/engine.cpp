@@ -3,6 +3,10 @@
 // generator stays cheap: every frame produced while handling one read (or one tick) is appended
 // to one buffer and goes out in one write, and one read parses every frame it brought. Engine.IO
 // v4 and Socket.IO v5 are spoken on top (open, ping/pong, CONNECT, events, acks), namespace "/".
+// With --deflate the client offers permessage-deflate (RFC 7692) and inflates what comes with
+// RSV1: all of it when the server keeps its context (the window must follow), else only the first
+// bytes, where the fanout's message id is (what a real client would pay is not the point here:
+// the server's work and the bytes on the wire are).
 //
 // Threads: each Worker and its connections belong to one thread; the main thread only touches
 // the Control atomics and the workers' atomic progress counters until the workers have joined.
@@ -19,6 +23,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+
+#include <zlib.h>
 
 #include <atomic>
 #include <bit>
@@ -153,8 +159,22 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void on_frame(std::uint8_t op, std::string_view payload);
   void on_eio(std::string_view p);
 
+  std::string_view inflate(std::string_view payload);
+  void parse_agreement(std::string_view head);
+
   enum class St { http, ws } st_ = St::http;
   bool eio_open_ = false;
+  // permessage-deflate, when the server accepted the offer.
+  struct ZFree {
+    void operator()(z_stream* z) const {
+      inflateEnd(z);
+      delete z;
+    }
+  };
+  bool deflate_ = false, deflate_takeover_ = false;
+  int deflate_bits_ = 15;
+  std::unique_ptr<z_stream, ZFree> z_;
+  std::string inflated_;
   std::uint32_t rng_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
@@ -232,7 +252,10 @@ class Worker {
     } else {
       rate_ = o.rate * share;
     }
-    payload_.assign(o.size, 'x');
+    if (o.payload == "json")
+      make_json_payloads();
+    else
+      payload_.assign(o.size, 'x');
     rbuf_size_ = (o.scenario == Scenario::idle || o.scenario == Scenario::handshake) ? 1024 : 16384;
   }
 
@@ -249,8 +272,9 @@ class Worker {
   // Progress, read by the main thread.
   std::atomic<std::uint64_t> a_settled{0};  // connections up or failed
   std::atomic<std::uint64_t> a_joined{0};
-  std::atomic<std::uint64_t> a_done{0};  // done in the window
-  std::atomic<std::uint64_t> a_rx{0};    // every ack/delivery, for the drain
+  std::atomic<std::uint64_t> a_done{0};       // done in the window
+  std::atomic<std::uint64_t> a_rx{0};         // every ack/delivery, for the drain
+  std::atomic<std::uint64_t> a_published{0};  // fanout: every publish, for the drain
 
   // --- callbacks from the connections
   void on_sio_connected(Conn& c);
@@ -259,6 +283,13 @@ class Worker {
   void on_event(Conn& c, std::string_view body);
   void on_chat_text(Conn& c, std::string_view text);  // fanout: "pub:seq:sent:payload"
   void on_ping() { ++r_.pings; }
+  void on_deflate_agreed() { ++r_.deflate_agreed; }
+  void on_compressed() {
+    if (ctl_.in_window(now_ns())) ++r_.compressed;
+  }
+  void on_bytes(std::size_t n) {
+    if (ctl_.in_window(now_ns())) r_.wire_bytes += n;
+  }
   void on_fail(Conn& c, Fail why);
   void on_sink_message(Conn& c, std::string_view p);  // sink: one Engine.IO text packet
   void on_sink_closed(Conn& c);
@@ -278,6 +309,7 @@ class Worker {
   void launch_more(double dt);
   void send_echo(Conn& c);
   void publish(Conn& c);
+  void make_json_payloads();
   void accept_next();
   void settle() { a_settled.store(++settled_, std::memory_order_relaxed); }
   std::optional<asio::ip::address> source_for(std::uint32_t global_index) const;
@@ -304,6 +336,7 @@ class Worker {
   bool running_ = false, stopping_ = false;
   std::uint64_t last_tick_ = 0;
   std::string payload_, scratch_;
+  std::vector<std::string> json_payloads_;  // --payload json: the rest of each event object
   std::size_t rbuf_size_ = 16384;
   std::uint64_t hs_seq_ = 0;
   // sink
@@ -378,7 +411,10 @@ void Conn::transport_ready() {
   out_ += std::to_string(o.port);
   out_ +=
       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-      "Sec-WebSocket-Version: 13\r\n\r\n";
+      "Sec-WebSocket-Version: 13\r\n";
+  // What Chromium and the ws client (socket.io-client in Node) offer.
+  if (o.deflate) out_ += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+  out_ += "\r\n";
   flush();
   do_read();
 }
@@ -427,6 +463,7 @@ void Conn::on_read(const error_code& ec, std::size_t n) {
     return;
   }
   rend_ += n;
+  w_.on_bytes(n);
   process();
   if (closed_) return;
   flush();
@@ -447,6 +484,7 @@ bool Conn::process_http() {
       fail(Fail::upgrade);
       return false;
     }
+    if (w_.opts().deflate) parse_agreement(head);
     st_ = St::ws;
     return true;
   }
@@ -487,6 +525,68 @@ bool Conn::process_http() {
   return true;
 }
 
+// The server's Sec-WebSocket-Extensions answer: whether it keeps its context, and its window.
+void Conn::parse_agreement(std::string_view head) {
+  std::string lower(head);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::size_t at = lower.find("\r\nsec-websocket-extensions:");
+  if (at == std::string::npos) return;
+  const std::size_t eol = lower.find("\r\n", at + 2);
+  const std::string_view v = std::string_view(lower).substr(at, eol - at);
+  if (v.find("permessage-deflate") == std::string_view::npos) return;
+  deflate_ = true;
+  deflate_takeover_ = v.find("server_no_context_takeover") == std::string_view::npos;
+  if (const std::size_t b = v.find("server_max_window_bits="); b != std::string_view::npos)
+    deflate_bits_ = std::atoi(std::string(v.substr(b + 23, 2)).c_str());
+  w_.on_deflate_agreed();
+}
+
+// A compressed message's payload, inflated (all of it with context takeover; else its start).
+std::string_view Conn::inflate(std::string_view payload) {
+  constexpr std::size_t kPeek = 512;
+  static const unsigned char kTail[4] = {0x00, 0x00, 0xff, 0xff};
+  if (!z_) {
+    z_.reset(new z_stream{});
+    if (inflateInit2(z_.get(), -deflate_bits_) != Z_OK) {
+      z_.reset();
+      return {};
+    }
+  }
+  z_stream& z = *z_;
+  std::size_t written = 0;
+  // MessagePack packets are decoded whole: no peeking at their start.
+  const bool peek = !deflate_takeover_ && !w_.opts().msgpack;
+  inflated_.resize(peek ? kPeek : std::max<std::size_t>(4096, payload.size() * 4));
+  const std::string_view pieces[2] = {payload, std::string_view(reinterpret_cast<const char*>(kTail), 4)};
+  bool full = false;
+  for (const auto piece : pieces) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.data()));
+    z.avail_in = static_cast<uInt>(piece.size());
+    while (z.avail_in > 0 && !full) {
+      if (written == inflated_.size()) {
+        if (peek) {
+          full = true;  // the start is all we read
+          break;
+        }
+        inflated_.resize(inflated_.size() * 2);
+      }
+      z.next_out = reinterpret_cast<Bytef*>(inflated_.data() + written);
+      z.avail_out = static_cast<uInt>(inflated_.size() - written);
+      const uInt before = z.avail_out;
+      const int rc = ::inflate(&z, Z_SYNC_FLUSH);
+      written += before - z.avail_out;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        fail(Fail::dropped);
+        return {};
+      }
+      if (rc == Z_BUF_ERROR && z.avail_out > 0) break;
+    }
+    if (full) break;
+  }
+  if (!deflate_takeover_) inflateReset(&z);
+  return std::string_view(inflated_.data(), written);
+}
+
 void Conn::process() {
   if (st_ == St::http && !process_http()) return;
   need_ = 0;
@@ -494,6 +594,7 @@ void Conn::process() {
     auto* p = reinterpret_cast<unsigned char*>(rbuf_.data() + rbeg_);
     const std::size_t avail = rend_ - rbeg_;
     const std::uint8_t op = p[0] & 0x0f;
+    const bool compressed = (p[0] & 0x40) != 0;
     const bool masked = (p[1] & 0x80) != 0;
     std::uint64_t len = p[1] & 0x7f;
     std::size_t hl = 2;
@@ -522,7 +623,17 @@ void Conn::process() {
       for (std::size_t i = 0; i < len; ++i) data[i] = static_cast<char>(data[i] ^ key[i & 3]);
     }
     rbeg_ += hl + len;
-    on_frame(op, std::string_view(data, len));
+    if (compressed && deflate_) {
+      w_.on_compressed();
+      const std::string_view message = inflate(std::string_view(data, len));
+      if (closed_) return;
+      on_frame(op, message);
+    } else if (compressed) {
+      fail(Fail::dropped);  // RSV1 without an agreement
+      return;
+    } else {
+      on_frame(op, std::string_view(data, len));
+    }
   }
   if (rbeg_ == rend_) rbeg_ = rend_ = 0;
 }
@@ -786,23 +897,75 @@ void Worker::publish(Conn& c) {
   const std::uint64_t now = now_ns();
   const std::uint64_t seq = c.pub_seq++;
   ++c.inflight;
-  std::string text = std::to_string(c.index());
-  text += ':';
-  text += std::to_string(seq);
-  text += ':';
-  text += std::to_string(now);
-  text += ':';
-  text += payload_;
-  if (o_.msgpack) {
-    bench::msgpack::event(scratch_, {"chat message", "bench", text}, std::nullopt);
+  a_published.fetch_add(1, std::memory_order_relaxed);
+  const std::string id = std::to_string(c.index()) + ':' + std::to_string(seq) + ':' + std::to_string(now);
+  if (!json_payloads_.empty()) {
+    // {"id":"PUB:SEQ:TIME", ...one of the 64 event bodies}: the id first, where a receiver finds it.
+    scratch_ = "42[\"chat message\",\"bench\",{\"id\":\"";
+    scratch_ += id;
+    scratch_ += "\",";
+    scratch_ += json_payloads_[seq % json_payloads_.size()];
+    scratch_ += "}]";
+    c.send_text(scratch_);
+  } else if (o_.msgpack) {
+    bench::msgpack::event(scratch_, {"chat message", "bench", id + ':' + payload_}, std::nullopt);
     c.send_binary(scratch_);
   } else {
     scratch_ = "42[\"chat message\",\"bench\",\"";
-    scratch_ += text;
+    scratch_ += id;
+    scratch_ += ':';
+    scratch_ += payload_;
     scratch_ += "\"]";
     c.send_text(scratch_);
   }
   if (ctl_.in_window(now)) ++r_.sent;
+}
+
+// 64 chat events of about --size bytes each, different words, ids and times (a fixed seed: the
+// same for every run and server). Each window of 32 KiB holds ~10 of them, none twice, so context
+// takeover gains from the shared structure, not from repeats.
+void Worker::make_json_payloads() {
+  static const char* words[] = {
+      "the",   "a",         "to",     "and",     "is",        "it",      "you",      "that",     "for",
+      "on",    "with",      "this",   "release", "deploy",    "server",  "client",   "room",     "thread",
+      "build", "merge",     "review", "branch",  "issue",     "fix",     "latency",  "memory",   "cluster",
+      "node",  "broadcast", "config", "metric",  "dashboard", "alert",   "incident", "customer", "ticket",
+      "order", "update",    "status", "pending", "tomorrow",  "morning", "coffee",   "thanks",   "maybe",
+      "later", "please",    "check",  "docs",    "screenshot"};
+  static const char* names[] = {"Alice Martin", "Bob Chen",     "Chloe Dubois", "Dmitri Ivanov",
+                                "Emma Schmidt", "Farid Haddad", "Grace Kim",    "Hiro Tanaka"};
+  std::uint32_t x = 12345;
+  auto rnd = [&x](std::uint32_t n) {
+    x = x * 1103515245u + 12345u;
+    return (x >> 8) % n;
+  };
+  auto sentence = [&](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      if (i) s += ' ';
+      s += words[rnd(sizeof words / sizeof *words)];
+    }
+    return s;
+  };
+  auto user = [&] {
+    const std::string id = "u_" + std::to_string(rnd(100000));
+    return "{\"id\":\"" + id + "\",\"name\":\"" + names[rnd(8)] +
+           "\",\"avatar\":\"https://cdn.example.com/avatars/" + id + ".png\"}";
+  };
+  for (int k = 0; k < 64; ++k) {
+    const std::uint64_t ts = 1767000000000ull + static_cast<std::uint64_t>(k) * 137;
+    std::string e = "\"type\":\"message.created\",\"room\":\"general\",\"ts\":" + std::to_string(ts) +
+                    ",\"author\":" + user() + ",\"text\":\"" + sentence(30) +
+                    "\",\"reactions\":[{\"emoji\":\"+1\",\"count\":" + std::to_string(rnd(9) + 1) +
+                    "}],\"history\":[";
+    for (int h = 0; e.size() + 200 < o_.size; ++h) {
+      if (h) e += ',';
+      e += "{\"id\":\"m_" + std::to_string(rnd(100000000)) + "\",\"author\":" + user() + ",\"text\":\"" +
+           sentence(10 + static_cast<int>(rnd(10))) + "\",\"ts\":" + std::to_string(ts - rnd(10000000)) + "}";
+    }
+    e += "]";
+    json_payloads_.push_back(std::move(e));
+  }
 }
 
 void Worker::on_sio_connected(Conn& c) {
@@ -864,10 +1027,19 @@ void Worker::on_event(Conn& c, std::string_view body) {
   if (o_.scenario != Scenario::fanout) return;
   constexpr std::string_view kEvent = "[\"chat message\",";
   if (body.substr(0, kEvent.size()) != kEvent) return;  // presence and others
-  constexpr std::string_view kText = "\"text\":\"";
+  // "text":"PUB:SEQ:TIME:..." (--payload x) or "text":{"id":"PUB:SEQ:TIME",... (--payload json)
+  constexpr std::string_view kText = "\"text\":";
   const std::size_t at = body.find(kText);
   if (at == std::string_view::npos) return;
-  on_chat_text(c, body.substr(at + kText.size()));
+  std::string_view s = body.substr(at + kText.size());
+  constexpr std::string_view kId = "{\"id\":\"";
+  if (s.starts_with(kId))
+    s.remove_prefix(kId.size());
+  else if (s.starts_with("\""))
+    s.remove_prefix(1);
+  else
+    return;
+  on_chat_text(c, s);
 }
 
 void Worker::on_chat_text(Conn& c, std::string_view s) {
@@ -1091,7 +1263,8 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
   const std::uint64_t end = ctl.m_end.load();
   if (hooks.measure_end) hooks.measure_end();
   ctl.phase.store(2, std::memory_order_release);
-  if (o.scenario == Scenario::echo || o.scenario == Scenario::fanout) {
+  const std::uint64_t drain_start = now_ns();
+  if (o.scenario == Scenario::echo) {
     // Drain: wait for the answers in flight, until nothing arrives for 300 ms.
     const std::uint64_t dd = now_ns() + static_cast<std::uint64_t>(o.drain * 1e9);
     std::uint64_t last = sum(&Worker::a_rx), last_change = now_ns();
@@ -1100,7 +1273,23 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
       const std::uint64_t rx = sum(&Worker::a_rx);
       if (rx != last) last = rx, last_change = now_ns();
     }
+  } else if (o.scenario == Scenario::fanout) {
+    // Drain: wait until every joined receiver has every publish (the publishers stop at phase 2;
+    // each receiver joined before the first one). Not "until quiet for a moment": a server that
+    // compresses a broadcast once per recipient, or one descheduled on a loaded machine, may be
+    // silent for longer than the rest of its backlog takes; what is missing at the end must be
+    // what never comes. Bounded by --drain, and by 5 s without any delivery.
+    std::this_thread::sleep_for(20ms);  // a publish started before phase 2 is counted
+    const std::uint64_t dd = now_ns() + static_cast<std::uint64_t>(o.drain * 1e9);
+    const std::uint64_t target = sum(&Worker::a_published) * sum(&Worker::a_joined);
+    std::uint64_t last = sum(&Worker::a_rx), last_change = now_ns();
+    while (last < target && now_ns() < dd && now_ns() - last_change < 5'000'000'000ull) {
+      std::this_thread::sleep_for(20ms);
+      const std::uint64_t rx = sum(&Worker::a_rx);
+      if (rx != last) last = rx, last_change = now_ns();
+    }
   }
+  total.drain_s = static_cast<double>(now_ns() - drain_start) / 1e9;
   ctl.phase.store(3, std::memory_order_release);
   for (auto& t : threads) t.join();
 
@@ -1116,7 +1305,7 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
         if (!c->joined) continue;
         for (std::uint32_t p = 0; p < o.publishers && p < c->next_seq.size(); ++p) {
           total.expected += published[p];
-          if (c->next_seq[p] < published[p]) total.loss += published[p] - c->next_seq[p];
+          if (c->next_seq[p] < published[p]) total.undelivered += published[p] - c->next_seq[p];
         }
       }
   }
@@ -1127,6 +1316,7 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
     total.add_counts(r);
     total.lat.merge(r.lat);
   }
+  total.loss += total.undelivered;  // the workers counted the gaps
   return total;
 }
 

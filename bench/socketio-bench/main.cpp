@@ -73,7 +73,8 @@ std::string serialize(const Result& r, double gen_cpu) {
   o << "result " << r.connected << ' ' << r.connect_errors << ' ' << r.tls_errors << ' ' << r.upgrade_errors
     << ' ' << r.sio_errors << ' ' << r.dropped << ' ' << r.pings << ' ' << r.sent << ' ' << r.done << ' '
     << r.loss << ' ' << r.dups << ' ' << r.expected << ' ' << r.measured_s << ' ' << r.connect_s << ' '
-    << gen_cpu << ' ' << r.lat.serialize() << '\n';
+    << gen_cpu << ' ' << r.wire_bytes << ' ' << r.compressed << ' ' << r.deflate_agreed << ' '
+    << r.lat.serialize() << '\n';
   return o.str();
 }
 
@@ -84,7 +85,7 @@ void merge_serialized(const std::string& line, Result& total, double& gen_cpu) {
   double cpu = 0;
   in >> tag >> r.connected >> r.connect_errors >> r.tls_errors >> r.upgrade_errors >> r.sio_errors >>
       r.dropped >> r.pings >> r.sent >> r.done >> r.loss >> r.dups >> r.expected >> r.measured_s >>
-      r.connect_s >> cpu >> hist;
+      r.connect_s >> cpu >> r.wire_bytes >> r.compressed >> r.deflate_agreed >> hist;
   total.add_counts(r);
   total.expected += r.expected;
   total.measured_s = std::max(total.measured_s, r.measured_s);
@@ -189,7 +190,10 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "seconds of load before the measurement")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
-  app.add_option("--drain", o.drain, "at most this many seconds to wait for answers in flight")
+  app.add_option(
+         "--drain", o.drain,
+         "at most this many seconds to wait for answers in flight (echo: until none for 300 ms; fanout: "
+         "until every receiver has every publish, or none arrives for 5 s)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 600.0));
   app.add_option("-r,--rate", o.rate, "total messages/s (echo requests, fanout publishes); 0: closed loop")
@@ -209,6 +213,14 @@ int main(int argc, char** argv) {
   app.add_option("--size", o.size, "payload characters")
       ->capture_default_str()
       ->check(CLI::Range(0u, 1000000u));
+  app.add_option(
+         "--payload", o.payload,
+         "fanout: x (the payload is --size x's) or json (chat event objects of about --size bytes, 64 "
+         "different ones)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"x", "json"}));
+  app.add_flag("--deflate", o.deflate,
+               "offer permessage-deflate (as Chromium and ws do) and inflate what comes compressed");
   app.add_option("-n,--count", o.count,
                  "stop the measurement after this many acks/deliveries/handshakes (0: none)")
       ->capture_default_str();
@@ -252,6 +264,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (o.scenario == Scenario::fanout && o.publishers > o.conns) o.publishers = o.conns;
+    if (o.payload == "json" && o.msgpack) {
+      std::fprintf(stderr, "error: --payload json is for the JSON parser (its events are JSON objects)\n");
+      return 2;
+    }
     if (o.scenario == Scenario::handshake && !o.tls) std::fprintf(stderr, "note: handshake without --tls\n");
     if (o.scenario == Scenario::idle && settle >= o.duration)
       std::fprintf(stderr, "note: --duration %.1f is not longer than --settle %.1f\n", o.duration, settle);
@@ -278,6 +294,15 @@ int main(int argc, char** argv) {
     Result r;
     if (o.procs <= 1) {
       if (o.scenario == Scenario::idle) hooks.all_connected = sample_rss;
+      // fanout: what the server holds after the traffic, still connected (per connection: the
+      // transport's buffers, and per-connection compression state if any).
+      if (o.scenario == Scenario::fanout) {
+        auto end = hooks.measure_end;
+        hooks.measure_end = [&, end] {
+          end();
+          rss_after = rss_kib(server_pid);
+        };
+      }
       r = bench::run_scenario(o, hooks);
       gen_cpu = gen_cpu1 - gen_cpu0;
     } else {
@@ -358,10 +383,20 @@ int main(int argc, char** argv) {
                   us(r.lat.quantile(0.5)), us(r.lat.quantile(0.99)), us(r.lat.quantile(0.999)),
                   us(r.lat.max()));
     }
-    if (o.scenario == Scenario::fanout)
-      std::printf("  %-22s %llu lost, %llu duplicated/reordered (of %llu expected)\n", "delivery",
-                  static_cast<unsigned long long>(r.loss), static_cast<unsigned long long>(r.dups),
-                  static_cast<unsigned long long>(r.expected));
+    const double wire_per = r.done > 0 ? static_cast<double>(r.wire_bytes) / static_cast<double>(r.done) : -1;
+    if (o.scenario == Scenario::fanout) {
+      std::printf(
+          "  %-22s %llu lost (%llu of them still missing after a %.1f s drain), %llu duplicated/reordered "
+          "(of "
+          "%llu expected)\n",
+          "delivery", static_cast<unsigned long long>(r.loss), static_cast<unsigned long long>(r.undelivered),
+          r.drain_s, static_cast<unsigned long long>(r.dups), static_cast<unsigned long long>(r.expected));
+      std::printf("  %-22s %.0f bytes read per delivery; %llu compressed messages; deflate agreed on %llu\n",
+                  "wire", wire_per, static_cast<unsigned long long>(r.compressed),
+                  static_cast<unsigned long long>(r.deflate_agreed));
+      std::printf("  %-22s %ld KiB -> %ld KiB after the run, %.0f bytes per connection\n", "server RSS",
+                  rss_before, rss_after, per_conn);
+    }
     if (o.scenario == Scenario::idle) {
       std::printf("  %-22s %.1f s to connect all, held %.1f s, %llu pings answered\n", "hold", r.connect_s,
                   secs, static_cast<unsigned long long>(r.pings));
@@ -379,7 +414,9 @@ int main(int argc, char** argv) {
         "\"connected\":%llu,\"errors\":%llu,\"dropped\":%llu,\"done\":%llu,\"sent\":%llu,\"per_s\":%.1f,"
         "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"loss\":%llu,\"dups\":%llu,"
         "\"expected\":%llu,\"pings\":%llu,\"connect_s\":%.2f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,"
-        "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f}\n",
+        "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f,\"payload\":\"%s\","
+        "\"deflate\":%s,\"deflate_agreed\":%llu,\"compressed\":%llu,\"wire_bytes\":%llu,"
+        "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f}\n",
         scenario_name(o.scenario), json_escape(label).c_str(), json_escape(o.host).c_str(),
         static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads,
         o.msgpack ? "msgpack" : "json", o.window, o.rate, o.publishers, o.size, secs,
@@ -389,7 +426,10 @@ int main(int argc, char** argv) {
         us(r.lat.quantile(0.999)), us(r.lat.max()), static_cast<unsigned long long>(r.loss),
         static_cast<unsigned long long>(r.dups), static_cast<unsigned long long>(r.expected),
         static_cast<unsigned long long>(r.pings), r.connect_s, rss_before, rss_after, per_conn, srv_cpu,
-        gen_cpu_frac);
+        gen_cpu_frac, json_escape(o.payload).c_str(), o.deflate ? "true" : "false",
+        static_cast<unsigned long long>(r.deflate_agreed), static_cast<unsigned long long>(r.compressed),
+        static_cast<unsigned long long>(r.wire_bytes), wire_per,
+        static_cast<unsigned long long>(r.undelivered), r.drain_s);
     std::fflush(stdout);
     return 0;
   } catch (const std::exception& e) {

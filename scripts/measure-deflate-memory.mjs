@@ -15,39 +15,19 @@
 // --server defaults to $SIO_BUILD_DIR/bin/socketio-server, else build/bin/socketio-server. Uses
 // `ws` from tests/node_modules (run `npm ci` in tests/ first). Needs a file descriptor limit
 // above 2 x N (the clients live in this process).
-import { spawn } from "node:child_process";
-import fs from "node:fs";
 import http from "node:http";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-const require = createRequire(path.join(root, "tests", "package.json"));
-const WebSocket = require("ws");
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return eq ? eq.slice(name.length + 3) : fallback;
-}
+import { WebSocket, option, rssKiB, serverPath, startServer as spawnServer } from "./lib/measure.mjs";
 
 const N = Number(option("connections", "1000"));
 const MODE = option("mode", "all");
 const BATCH = 100;
-const SERVER =
-  option("server") ??
-  path.join(process.env.SIO_BUILD_DIR ? path.resolve(process.env.SIO_BUILD_DIR) : path.join(root, "build"), "bin", "socketio-server");
+const SERVER = serverPath();
 const FLAGS = {
   off: [],
   on: ["--per-message-deflate"],
   takeover: ["--per-message-deflate", "--per-message-deflate-server-no-context-takeover=false", "--per-message-deflate-client-no-context-takeover=false"],
 };
-
-const rssKiB = (pid) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
 
 // A 3 KB chat text: words, ids and numbers (compresses about 2:1 alone, as real events do).
 function chatText(seed) {
@@ -74,17 +54,7 @@ function metric(port, name, labels) {
 
 async function startServer(flags) {
   const args = ["--host", "127.0.0.1", "--port", "0", "--threads", "1", "--log-level", "warn", "--metrics", "--presence-limit", "0", ...flags];
-  const proc = spawn(SERVER, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /listening on \S+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once("exit", (code) => reject(new Error(`${SERVER} exited with ${code} before listening:\n${out}`)));
-  });
-  return { proc, port };
+  return spawnServer(SERVER, args);
 }
 
 // One client: Engine.IO open, Socket.IO CONNECT, join "r"; answers pings; counts "chat message".

@@ -11,24 +11,8 @@
 // --server defaults to $SIO_BUILD_DIR/bin/socketio-server, else build/bin/socketio-server.
 // Uses the `ws` package from tests/node_modules (run `npm ci` in tests/ first). Needs a file
 // descriptor limit above 2 x N (the clients live in this process).
-import { spawn } from "node:child_process";
-import fs from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as delay } from "node:timers/promises";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-const require = createRequire(path.join(root, "tests", "package.json"));
-const WebSocket = require("ws");
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
-  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return eq ? eq.slice(name.length + 3) : fallback;
-}
+import { WebSocket, option, rssKiB, serverPath, startServer as spawnServer } from "./lib/measure.mjs";
 
 const N = Number(option("connections", "3000"));
 const THREADS = option("threads", "1");
@@ -36,30 +20,13 @@ const PING_INTERVAL = Number(option("ping-interval", "5000"));
 const SETTLE_MS = Number(option("settle", String(Math.max(12000, 2 * PING_INTERVAL + 2000))));
 const MODE = option("mode", "both");
 const BATCH = Number(option("batch", "100"));
-const SERVER =
-  option("server") ??
-  path.join(process.env.SIO_BUILD_DIR ? path.resolve(process.env.SIO_BUILD_DIR) : path.join(root, "build"), "bin", "socketio-server");
-
-function rssKiB(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)[1]);
-}
+const SERVER = serverPath();
 
 async function startServer(tls) {
   const args = ["--host", "127.0.0.1", "--port", "0", "--threads", THREADS, "--log-level", "warn",
     "--ping-interval", String(PING_INTERVAL), "--ping-timeout", "20000", "--presence-limit", "0"];
   if (tls) args.push("--tls-self-signed", "localhost");
-  const proc = spawn(SERVER, args, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  const port = await new Promise((resolve, reject) => {
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = /listening on \S+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once("exit", (code) => reject(new Error(`${SERVER} exited with ${code} before listening:\n${out}`)));
-  });
-  return { proc, port };
+  return spawnServer(SERVER, args);
 }
 
 /** One idle client: Engine.IO open, Socket.IO CONNECT to "/", then pong to every ping. */

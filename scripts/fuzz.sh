@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [target] [seconds]
 #
 # target: eio_payload, sio_packet, sio_msgpack, ws_frame, ws_extensions, ws_inflate, redis_message, redis_stream,
-# node_record, forward_message, jsonp, utf8, http_request, tls_stream
+# node_record, forward_message, cluster_slots, jsonp, utf8, http_request, tls_stream
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -21,7 +21,7 @@ target=${1:-all}
 seconds=${2:-60}
 
 all_targets=(eio_payload sio_packet sio_msgpack ws_frame ws_extensions ws_inflate redis_message redis_stream node_record
-  forward_message jsonp utf8 http_request tls_stream)
+  forward_message cluster_slots jsonp utf8 http_request tls_stream)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -34,6 +34,7 @@ case "$target" in
   redis_stream | redis_stream_fuzz) targets=(redis_stream) ;;
   node_record | node_record_fuzz) targets=(node_record) ;;
   forward_message | forward_message_fuzz) targets=(forward_message) ;;
+  cluster_slots | cluster_slots_fuzz) targets=(cluster_slots) ;;
   jsonp | jsonp_fuzz) targets=(jsonp) ;;
   utf8 | utf8_fuzz) targets=(utf8) ;;
   http_request | http_request_fuzz) targets=(http_request) ;;
@@ -66,6 +67,7 @@ sources_for() {
     redis_stream) echo "$root/tests/fuzz/redis_stream_fuzz.cpp $root/src/adapter/redis/streams_codec.cpp $root/src/sio/parser/msgpack_value.cpp $root/src/adapter/redis/msgpack_codec.cpp $root/src/adapter/cluster/cluster_message.cpp ${common[*]} $root/src/core/utf8.cpp" ;;
     node_record) echo "$root/tests/fuzz/node_record_fuzz.cpp $root/src/adapter/cluster/node_record.cpp" ;;
     forward_message) echo "$root/tests/fuzz/forward_message_fuzz.cpp $root/src/adapter/cluster/forward_message.cpp" ;;
+    cluster_slots) echo "$root/tests/fuzz/cluster_slots_fuzz.cpp $root/src/adapter/redis/cluster_slots.cpp" ;;
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
     # Beast and Asio header-only here (the project compiles them once, in src/net/asio_impl.cpp).
     http_request) echo "$root/tests/fuzz/http_request_fuzz.cpp $root/src/net/http_convert.cpp $root/src/net/http_message.cpp" ;;
@@ -85,6 +87,7 @@ libs_for() {
     redis_stream) echo "-lboost_json -l:libmsgpuck.a -lcrypto" ;;
     node_record) echo "-lboost_json -lboost_url" ;;
     forward_message) echo "" ;;
+    cluster_slots) echo "-lhiredis" ;;
     utf8) echo "" ;;
     http_request) echo "" ;;
     tls_stream) echo "-lssl -lcrypto -lpthread" ;;

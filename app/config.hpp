@@ -33,6 +33,7 @@ struct AppSettings {
   std::string redis_key = "socket.io";
   bool redis_sharded = false;                              // --redis-mode sharded
   bool redis_streams = false;                              // --redis-mode streams
+  bool redis_cluster = false;                              // --redis-cluster: RedisConfig::cluster
   std::size_t redis_streams_max_len = 10'000;              // RedisConfig::stream_max_len
   std::size_t redis_streams_read_count = 100;              // RedisConfig::stream_read_count
   std::size_t redis_max_publish_queue = 16 * 1024 * 1024;  // RedisConfig::max_publish_queue_bytes

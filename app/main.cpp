@@ -103,6 +103,17 @@ void expose_redis(socketio::Server& server, const socketio::redis::RedisConnecti
                  get(c.sessions_restored));
     sink.counter("socketio_redis_restores_failed_total",
                  "Recoveries that gave a fresh session instead (streams mode)", {}, get(c.restores_failed));
+    const char* cluster_help = "Redis Cluster: slot maps read, redirections, channels subscribed again";
+    sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "refresh"}},
+                 get(c.cluster_refreshes));
+    sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "refresh_failure"}},
+                 get(c.cluster_refresh_failures));
+    sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "redirect"}},
+                 get(c.cluster_redirects));
+    sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "redirect_failure"}},
+                 get(c.cluster_redirect_failures));
+    sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "resubscribe"}},
+                 get(c.cluster_resubscribes));
     sink.gauge("socketio_redis_subscribed", "1 when Redis confirmed every subscription", {},
                redis.wait_until_subscribed(std::chrono::milliseconds(0)) ? 1 : 0);
   });
@@ -252,6 +263,7 @@ int main(int argc, char** argv) {
     rc.mode = settings.redis_streams   ? socketio::redis::RedisMode::streams
               : settings.redis_sharded ? socketio::redis::RedisMode::sharded
                                        : socketio::redis::RedisMode::classic;
+    rc.cluster = settings.redis_cluster;
     rc.stream_max_len = settings.redis_streams_max_len;
     rc.stream_read_count = settings.redis_streams_read_count;
     try {

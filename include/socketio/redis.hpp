@@ -39,6 +39,14 @@ struct RedisCounters {
   std::atomic<std::uint64_t> session_writes_failed{0};
   std::atomic<std::uint64_t> sessions_restored{0};
   std::atomic<std::uint64_t> restores_failed{0};
+  // Redis Cluster (RedisConfig::cluster): slot maps read (and reads that failed), MOVED/ASK
+  // redirections followed (and commands given up after too many), sharded channels subscribed
+  // again on another master (their slot moved, or their master came back).
+  std::atomic<std::uint64_t> cluster_refreshes{0};
+  std::atomic<std::uint64_t> cluster_refresh_failures{0};
+  std::atomic<std::uint64_t> cluster_redirects{0};
+  std::atomic<std::uint64_t> cluster_redirect_failures{0};
+  std::atomic<std::uint64_t> cluster_resubscribes{0};
 };
 
 enum class RedisMode {
@@ -52,6 +60,9 @@ struct RedisConfig {
   std::string key =
       "socket.io";  // channel prefix: the classic adapter's `key`, the sharded one's `channelPrefix`
   RedisMode mode = RedisMode::classic;
+  // A Redis Cluster (sharded mode only): `url` is one seed node or several, comma-separated; each
+  // sharded channel and key goes to its slot's master (as node-redis's createCluster).
+  bool cluster = false;
   std::chrono::milliseconds requests_timeout{5000};
   std::size_t max_message_size = 1024 * 1024;  // larger messages from Redis are dropped
   // Bytes of publishes handed to Redis and not yet answered (written or waiting to be): while

@@ -7,7 +7,7 @@
 // reported on stderr and ignored, so flags added to the C++ binaries later do not break the
 // reference. --http-compression=false turns engine.io's httpCompression off; --per-message-deflate
 // turns its perMessageDeflate on (-threshold, -server/-client-no-context-takeover=BOOL go into it). --allow-eio3 and --tls-cert/--tls-key/--tls-ca (conformance server) as the C++ flags.
-// --redis URL [--redis-key K] [--redis-mode classic|sharded] [--name N] put the chat
+// --redis URL [--redis-key K] [--redis-mode classic|sharded] [--redis-cluster] [--name N] put the chat
 // server on a Redis cluster (redis-cluster.mjs). --trust-proxy (features server) is a switch;
 // the C++-only --outbox-high-water, --slow-client-timeout and --log-level take a value and are
 // ignored. --parser json|msgpack (socket.io-msgpack-parser), --cookie[=false], --cookie-name,
@@ -62,6 +62,9 @@ export function parseArgs(argv, name, defaults = {}) {
         break;
       case "--redis":
         opts.redis = takeValue();
+        break;
+      case "--redis-cluster":
+        opts.redisCluster = eq < 0 || arg.slice(eq + 1) !== "false";
         break;
       case "--redis-key":
         opts.redisKey = takeValue();

@@ -2,23 +2,28 @@
 // 8.3 on node-redis 4, classic (createAdapter, --redis-key PREFIX) or sharded
 // (createShardedAdapter, --redis-mode sharded), or @socket.io/redis-streams-adapter 0.3.1
 // (--redis-mode streams: the stream and channel prefix both --redis-key, maxLen
-// --redis-streams-max-len), plus the same cluster:* events as the C++ example
+// --redis-streams-max-len); with --redis-cluster, --redis lists the seed nodes of a Redis Cluster
+// (comma-separated) and the sharded adapter runs on node-redis's createCluster; plus the same
+// cluster:* events as the C++ example
 // examples/cluster_node (see its main.cpp for the contract), so tests can drive every cluster-wide
 // operation from either side. The server announces itself only once its subscriptions are
 // confirmed, like socketio-server.
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { splitAck } from "./cli.mjs";
 
 export async function attachRedis(
   io,
-  { redis: url, redisKey = "socket.io", redisMode = "classic", redisStreamsMaxLen, name = "node" },
+  { redis: url, redisKey = "socket.io", redisMode = "classic", redisCluster = false, redisStreamsMaxLen, name = "node" },
 ) {
   // Redis going away must not kill the server: node-redis reconnects by itself.
   // Named, so that its duplicates (the streams adapter's reader) can be found in CLIENT LIST.
   const clientName = `sio-${name}-${process.pid}`;
-  const pub = createClient({ url, name: clientName, socket: { reconnectStrategy: (n) => Math.min(100 * 2 ** n, 2000) } });
+  const socket = { reconnectStrategy: (n) => Math.min(100 * 2 ** n, 2000) };
+  const pub = redisCluster
+    ? createCluster({ rootNodes: url.split(",").map((u) => ({ url: u })), defaults: { name: clientName, socket } })
+    : createClient({ url, name: clientName, socket });
   const sub = pub.duplicate();
   for (const c of [pub, sub]) c.on("error", () => {});
   await Promise.all([pub.connect(), sub.connect()]);

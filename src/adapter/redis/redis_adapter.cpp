@@ -137,23 +137,22 @@ class ShardedTransport final : public RedisTransport {
 
  private:
   void subscribe() override {
-    hub_.subscriber().ssubscribe(channel_);
-    hub_.subscriber().ssubscribe(response_channel_);
+    hub_.ssubscribe(channel_);
+    hub_.ssubscribe(response_channel_);
   }
   void unsubscribe() override {
-    hub_.subscriber().sunsubscribe(channel_);
-    hub_.subscriber().sunsubscribe(response_channel_);
-    for (const auto& c : room_channels_) hub_.subscriber().sunsubscribe(c);
+    hub_.sunsubscribe(channel_);
+    hub_.sunsubscribe(response_channel_);
+    for (const auto& c : room_channels_) hub_.sunsubscribe(c);
     room_channels_.clear();
   }
   void room_changed(const std::string& room, bool created) {
     hub_.post([self = std::static_pointer_cast<ShardedTransport>(shared_from_this()),
                channel = channel_ + room + "#", created] {
-      auto& sub = self->hub_.subscriber();
       if (created) {
-        if (self->room_channels_.insert(channel).second) sub.ssubscribe(channel);
+        if (self->room_channels_.insert(channel).second) self->hub_.ssubscribe(channel);
       } else if (self->room_channels_.erase(channel)) {
-        sub.sunsubscribe(channel);
+        self->hub_.sunsubscribe(channel);
       }
     });
   }

@@ -194,9 +194,14 @@ void RedisClient::on_context_gone() {
   // Runs inside hiredis (cleanup hook): the context is being freed; reconnect from a fresh stack.
   ac_ = nullptr;
   unconfirmed_ = 0;
+  asked_sunsubscribes_.clear();
   if (connected_.exchange(false) && !stopping_) {
     spdlog::warn("redis {}: connection lost, reconnecting", name_);
     failing_ = true;
+    if (on_lost_)
+      asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+        if (!alive.expired()) on_lost_();
+      });
   }
   if (!stopping_) asio::post(io_, [this] { schedule_reconnect(); });
 }
@@ -272,6 +277,16 @@ void RedisClient::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
 void RedisClient::on_sub_cb(redisAsyncContext* ac, void* reply, void*) {
   auto* self = static_cast<RedisClient*>(ac->data);
   const auto* r = static_cast<const redisReply*>(reply);
+  if (self && r && r->type == REDIS_REPLY_ERROR) {
+    // A sharded (un)subscribe refused: in a Redis Cluster, the channel's slot is elsewhere (MOVED).
+    if (self->unconfirmed_ > 0) --self->unconfirmed_;
+    if (self->on_shard_)
+      asio::post(self->io_,
+                 [self, alive = std::weak_ptr<int>(self->alive_), error = std::string(r->str, r->len)] {
+                   if (!alive.expired()) self->on_shard_({}, error);
+                 });
+    return;
+  }
   if (!self || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
   for (std::size_t i = 0; i < r->elements; ++i)
     if (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_INTEGER) return;
@@ -287,6 +302,20 @@ void RedisClient::on_sub_cb(redisAsyncContext* ac, void* reply, void*) {
     if (self->on_message_) self->on_message_(text(2), text(3));
   } else if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") {
     if (self->unconfirmed_ > 0) --self->unconfirmed_;
+  } else if (kind == "sunsubscribe") {
+    std::string channel(text(1));
+    if (auto it = self->asked_sunsubscribes_.find(channel); it != self->asked_sunsubscribes_.end()) {
+      if (--it->second == 0) self->asked_sunsubscribes_.erase(it);
+      return;  // the answer to our SUNSUBSCRIBE (the channel may have been subscribed again since)
+    }
+    if (!self->sharded_.erase(channel)) return;
+    // Not asked for: Redis ended it (a Redis Cluster whose slot moved away). Drop the plain
+    // subscription too, and let the owner subscribe it where it lives now.
+    self->send_subscribe("UNSUBSCRIBE", channel);
+    if (self->on_shard_)
+      asio::post(self->io_, [self, alive = std::weak_ptr<int>(self->alive_), channel = std::move(channel)] {
+        if (!alive.expired()) self->on_shard_(channel, {});
+      });
   } else if (kind == "unsubscribe" && self->sharded_.contains(std::string(text(1)))) {
     // Sharded channel left and joined again before this confirmation: hiredis has just dropped
     // the callback registered by the new SUBSCRIBE, so register it again before the next reply.
@@ -328,6 +357,7 @@ void RedisClient::ssubscribe(const std::string& channel) {
 void RedisClient::sunsubscribe(const std::string& channel) {
   if (!sharded_.erase(channel)) return;
   // In this order: hiredis forgets the channel's callback on the `unsubscribe` confirmation.
+  if (ac_ && connected_) ++asked_sunsubscribes_[channel];
   send_subscribe("SUNSUBSCRIBE", channel);
   send_subscribe("UNSUBSCRIBE", channel);
 }

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -77,6 +78,17 @@ class RedisClient {
   void punsubscribe(const std::string& pattern);
   void ssubscribe(const std::string& channel);
   void sunsubscribe(const std::string& channel);
+  bool has_sharded(const std::string& channel) const { return sharded_.contains(channel); }
+  // Redis no longer has this sharded subscription (it refused it): forget it without SUNSUBSCRIBE.
+  void forget_sharded(const std::string& channel) { sharded_.erase(channel); }
+
+  // Redis Cluster (cluster_router.hpp): a sharded channel Redis ended on its own (its slot moved
+  // away: forgotten here, channel set), or an error answering a sharded (un)subscribe (a MOVED,
+  // error set). Called on the io_context's thread, never from inside hiredis.
+  using ShardHandler = std::function<void(std::string channel, std::string error)>;
+  void set_shard_handler(ShardHandler handler) { on_shard_ = std::move(handler); }
+  // The connection was lost (called once per loss, outside hiredis).
+  void set_lost_handler(std::function<void()> handler) { on_lost_ = std::move(handler); }
 
  private:
   struct Watcher;
@@ -108,8 +120,13 @@ class RedisClient {
   std::set<std::string> channels_;
   std::set<std::string> patterns_;
   std::set<std::string> sharded_;
+  std::map<std::string, int> asked_sunsubscribes_;  // SUNSUBSCRIBEs sent, not yet answered
   MessageHandler on_message_;
   std::function<void()> on_connect_;
+  ShardHandler on_shard_;
+  std::function<void()> on_lost_;
+  // Expires with this client: the handlers posted above check it (a router may drop a client).
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace socketio::redis

@@ -13,13 +13,17 @@ namespace socketio::redis {
 namespace asio = boost::asio;
 
 RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio::make_work_guard(io_)) {
-  std::string error;
-  auto ep = parse_redis_url(config_.url, &error);
-  if (!ep) throw std::invalid_argument("redis url '" + config_.url + "': " + error);
   if (!config_.counters) config_.counters = std::make_shared<RedisCounters>();
   // hiredis assembles a whole reply before we see it: allow a few messages over the size limit
   // (dropped once complete), never an unbounded one.
   const std::size_t max_reply = std::max<std::size_t>(64 * 1024 * 1024, 4 * config_.max_message_size);
+  if (config_.cluster) {
+    start_cluster(max_reply);
+    return;
+  }
+  std::string error;
+  auto ep = parse_redis_url(config_.url, &error);
+  if (!ep) throw std::invalid_argument("redis url '" + config_.url + "': " + error);
   pub_ = std::make_unique<RedisClient>(io_, *ep, "pub", max_reply);
   sub_ = std::make_unique<RedisClient>(io_, *ep, "sub", max_reply);
   sub_->set_message_handler(
@@ -41,11 +45,40 @@ RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio:
   thread_ = std::thread([this] { io_.run(); });
 }
 
+void RedisHub::start_cluster(std::size_t max_reply) {
+  if (config_.mode != RedisMode::sharded)
+    throw std::invalid_argument(
+        "a Redis Cluster needs the sharded mode (classic and streams are not supported there)");
+  ClusterRouter::Options o;
+  o.max_reply_bytes = max_reply;
+  std::string_view urls = config_.url;
+  while (!urls.empty()) {
+    const auto comma = urls.find(',');
+    const auto url = urls.substr(0, comma);
+    std::string error;
+    auto ep = parse_redis_url(url, &error);
+    if (!ep) throw std::invalid_argument("redis url '" + std::string(url) + "': " + error);
+    if (ep->db != 0)
+      throw std::invalid_argument("redis url '" + std::string(url) +
+                                  "': a Redis Cluster has database 0 only");
+    o.seeds.push_back(std::move(*ep));
+    urls = comma == std::string_view::npos ? std::string_view() : urls.substr(comma + 1);
+  }
+  if (o.seeds.empty()) throw std::invalid_argument("no Redis Cluster seed URL");
+  cluster_ = std::make_unique<ClusterRouter>(
+      io_, std::move(o), counters(),
+      [this](std::string_view channel, std::string_view payload) { dispatch(channel, payload); },
+      [this] { report_unpublished(); });
+  asio::post(io_, [this] { cluster_->start(); });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
 RedisHub::~RedisHub() {
   asio::post(io_, [this] {
     closing_ = true;  // the replies failed by stop() below must not call back into the server
-    pub_->stop();
-    sub_->stop();
+    if (cluster_) cluster_->stop();
+    if (pub_) pub_->stop();
+    if (sub_) sub_->stop();
     if (reader_) reader_->stop();
     for (auto& h : handlers()) h->on_hub_closing();
     io_.stop();
@@ -64,7 +97,9 @@ bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {
     auto answer = ready.get_future();
     // Streams: and the reader knows where it reads from (entries after that reach this node).
     post([this, &ready] {
-      ready.set_value(pub_->connected() && sub_->subscribed() && (!reader_ || reader_->position()));
+      ready.set_value(cluster_
+                          ? cluster_->ready()
+                          : pub_->connected() && sub_->subscribed() && (!reader_ || reader_->position()));
     });
     if (answer.get()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -83,7 +118,23 @@ void RedisHub::remove(const std::shared_ptr<ChannelHandler>& handler) {
 }
 
 bool RedisHub::command(const std::vector<std::string_view>& argv, RedisClient::ReplyHandler on_reply) {
+  if (cluster_)
+    return cluster_->command(std::vector<std::string>(argv.begin(), argv.end()), std::move(on_reply));
   return pub_->command(argv, std::move(on_reply));
+}
+
+void RedisHub::ssubscribe(const std::string& channel) {
+  if (cluster_)
+    cluster_->ssubscribe(channel);
+  else
+    sub_->ssubscribe(channel);
+}
+
+void RedisHub::sunsubscribe(const std::string& channel) {
+  if (cluster_)
+    cluster_->sunsubscribe(channel);
+  else
+    sub_->sunsubscribe(channel);
 }
 
 void RedisHub::publish(std::string channel, std::string payload) {
@@ -110,11 +161,12 @@ bool RedisHub::send(std::vector<std::string> argv, RedisClient::ReplyHandler don
     return false;
   }
   post([this, bytes, argv = std::move(argv), done = std::move(done)]() mutable {
-    const std::vector<std::string_view> view(argv.begin(), argv.end());
-    const bool sent = pub_->command(view, [this, bytes, done](const redisReply* r) {
+    auto answered = [this, bytes, done](const redisReply* r) {
       unqueue(bytes);
       if (done) done(r);
-    });
+    };
+    const std::vector<std::string_view> view(argv.begin(), argv.end());
+    const bool sent = cluster_ ? cluster_->command(std::move(argv), answered) : pub_->command(view, answered);
     if (!sent) {
       unqueue(bytes);
       if (done) done(nullptr);

@@ -1,12 +1,14 @@
 // The process-wide Redis connections of the Redis adapter: one publisher and one subscriber
 // (hiredis, redis_client.hpp) on a thread of their own with its own io_context, shared by the
-// transports of every namespace. Shards only post to it and never wait for Redis. Incoming
-// messages are handed to the registered channel handlers on that thread. Publishing is bounded
-// while Redis is slow (RedisConfig::max_publish_queue_bytes) and counted as failed at once while
-// Redis is down (nothing is queued for later). Every method may be called from any thread unless
-// its comment says "Redis thread".
+// transports of every namespace; on a Redis Cluster (RedisConfig::cluster), a pair per master
+// instead, commands and sharded channels routed by slot (cluster_router.hpp). Shards only post to
+// it and never wait for Redis. Incoming messages are handed to the registered channel handlers on
+// that thread. Publishing is bounded while Redis is slow (RedisConfig::max_publish_queue_bytes)
+// and counted as failed at once while Redis is down (nothing is queued for later). Every method
+// may be called from any thread unless its comment says "Redis thread".
 #pragma once
 
+#include "adapter/redis/cluster_router.hpp"
 #include "adapter/redis/redis_adapter.hpp"
 #include "adapter/redis/redis_client.hpp"
 #include "adapter/redis/stream_reader.hpp"
@@ -66,9 +68,14 @@ class RedisHub {
   void add(std::shared_ptr<ChannelHandler> handler);
   void remove(const std::shared_ptr<ChannelHandler>& handler);
 
-  // Redis thread: subscriptions, remembered across reconnects.
+  // Redis thread: subscriptions, remembered across reconnects. Not on a Redis Cluster (sharded
+  // channels go through ssubscribe/sunsubscribe below).
   RedisClient& subscriber() noexcept { return *sub_; }
-  // Redis thread: a command on the publisher connection; false when not connected.
+  // Redis thread: sharded channels, on the subscriber or, on a Redis Cluster, on their master.
+  void ssubscribe(const std::string& channel);
+  void sunsubscribe(const std::string& channel);
+  // Redis thread: a command on the publisher connection (on a Redis Cluster, the one to the master
+  // of its key); false when not connected.
   bool command(const std::vector<std::string_view>& argv, RedisClient::ReplyHandler on_reply);
 
   // PUBLISH (or SPUBLISH, sharded) from any thread, bounded and counted (see above).
@@ -85,6 +92,7 @@ class RedisHub {
   bool closing() const noexcept { return closing_; }
 
  private:
+  void start_cluster(std::size_t max_reply);
   std::vector<std::shared_ptr<ChannelHandler>> handlers();
   void dispatch(std::string_view channel, std::string_view payload);
   void dispatch_entry(const StreamId& id, const FieldsView& fields);
@@ -96,6 +104,7 @@ class RedisHub {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<RedisClient> pub_;
   std::unique_ptr<RedisClient> sub_;
+  std::unique_ptr<ClusterRouter> cluster_;  // instead of pub_ and sub_ on a Redis Cluster
   std::unique_ptr<StreamReader> reader_;
   std::mutex mutex_;
   std::vector<std::shared_ptr<ChannelHandler>> handlers_;

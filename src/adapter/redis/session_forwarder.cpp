@@ -265,7 +265,7 @@ void SessionForwarder::start() {
   hub_->add(shared_from_this());
   hub_->post([self = shared_from_this()] {
     if (self->hub_->config().mode == RedisMode::sharded)
-      self->hub_->subscriber().ssubscribe(self->my_channel_);
+      self->hub_->ssubscribe(self->my_channel_);
     else
       self->hub_->subscriber().subscribe(self->my_channel_);
     self->check_timer_ = std::make_unique<boost::asio::steady_timer>(self->hub_->io());

@@ -26,7 +26,7 @@ export function requireRedis(major = 0) {
 
 export { freePort };
 
-const canConnect = (port) =>
+export const canConnect = (port) =>
   new Promise((resolve) => {
     const s = net.connect(port, "127.0.0.1", () => {
       s.destroy();

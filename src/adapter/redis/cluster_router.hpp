@@ -1,0 +1,99 @@
+// Redis Cluster for the Redis adapter's sharded mode (RedisConfig::cluster): one publisher and one
+// subscriber connection (RedisClient) per master, the slot map read with `CLUSTER SLOTS` from any
+// reachable node (the seeds first), every command sent to the master that owns its key's slot
+// (cluster_slots.hpp), each sharded channel SSUBSCRIBEd on its slot's master. Like node-redis's
+// cluster client under @socket.io/redis-adapter's createShardedAdapter:
+//  - a `MOVED` answer updates the slot's owner, asks for a new map and sends the command there;
+//    an `ASK` sends `ASKING` + the command to the importing master, once; at most kMaxRedirects
+//    redirections per command (then it fails, counted);
+//  - when Redis ends a sharded subscription by itself (`sunsubscribe` pushed: the slot moved),
+//    refuses one, or a master's connection drops (restart, failover), the map is read again and
+//    every channel whose owner changed is subscribed where it lives now;
+//  - a command whose master is unknown or unreachable fails at once (the hub counts it as a
+//    failed publish): nothing waits for a master that may never come back; the connections come
+//    back by themselves (RedisClient's backoff, 100 ms doubling to 5 s).
+// Map reads are coalesced: at most one every kMinRefreshInterval. Every member runs on the thread
+// of the hub's io_context (the Redis thread).
+#pragma once
+
+#include "adapter/redis/cluster_slots.hpp"
+#include "adapter/redis/redis_client.hpp"
+#include "socketio/redis.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace socketio::redis {
+
+class ClusterRouter {
+ public:
+  static constexpr int kMaxRedirects = 5;
+  static constexpr std::chrono::milliseconds kMinRefreshInterval{200};
+
+  struct Options {
+    std::vector<RedisEndpoint> seeds;  // credentials are the first seed's (a cluster has database 0 only)
+    std::size_t max_reply_bytes = 64 * 1024 * 1024;
+  };
+
+  ClusterRouter(boost::asio::io_context& io, Options options, RedisCounters& counters,
+                RedisClient::MessageHandler on_message, std::function<void()> on_master_connected);
+  ~ClusterRouter();
+  ClusterRouter(const ClusterRouter&) = delete;
+  ClusterRouter& operator=(const ClusterRouter&) = delete;
+
+  void start();
+  void stop();
+
+  // The command to the master of its key (argv[1]; argv[2] for PUBSUB <sub> <channel>). False
+  // (the handler is not called) when that master is unknown or not connected; otherwise the
+  // handler gets the reply, after any redirection, or nullptr when the connection was lost.
+  bool command(std::vector<std::string> argv, RedisClient::ReplyHandler on_reply);
+
+  // Sharded channels, remembered and kept subscribed on their slot's master.
+  void ssubscribe(const std::string& channel);
+  void sunsubscribe(const std::string& channel);
+
+  // A slot map is known, each of its masters' connections is up, and every sharded channel is
+  // subscribed on its owner and confirmed.
+  bool ready() const;
+
+ private:
+  struct Node;
+  struct Command;
+
+  Node& node(const ClusterAddress& addr);
+  Node* owner(std::string_view key);
+  void send(std::shared_ptr<Command> cmd, Node& to, bool asking);
+  void on_reply(const std::shared_ptr<Command>& cmd, const std::string& from, const redisReply* r);
+  void request_refresh(const char* why);
+  void refresh();
+  void apply(SlotMap map);
+  void place_channels();
+  void on_shard_trouble(const std::string& from, const std::string& channel, const std::string& error);
+
+  boost::asio::io_context& io_;
+  Options options_;
+  RedisCounters& counters_;
+  RedisClient::MessageHandler on_message_;
+  std::function<void()> on_master_connected_;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;  // by host:port
+  SlotMap map_;
+  bool have_map_ = false;
+  bool first_placement_ = true;     // channels placed by the first map are not re-subscriptions
+  std::set<std::string> channels_;  // every sharded channel asked for
+  boost::asio::steady_timer refresh_timer_;
+  bool refresh_scheduled_ = false;
+  bool refreshing_ = false;
+  std::chrono::steady_clock::time_point last_refresh_{};
+  bool stopping_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // for the replies posted back here
+};
+
+}  // namespace socketio::redis

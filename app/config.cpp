@@ -569,6 +569,13 @@ const std::vector<Key>& keys() {
       {"tls-handshake-timeout", Kind::integer, kTls, "MS",
        "close a connection whose TLS handshake is not done this long after it was accepted [10000]",
        [](AppSettings& s, const Value& v) { s.server.tls_handshake_timeout = ms(v); }, 1, kMaxMs},
+      {"max-tls-handshakes", Kind::integer, kTls, "N",
+       "TLS handshakes in progress at once per thread; when all are taken, an address holding fewer "
+       "takes the oldest of the address holding the most, others are closed at once [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.max_tls_handshakes = static_cast<std::size_t>(integer(v));
+       },
+       1, 1'000'000},
 
       {"redis", Kind::text, kCluster, "URL", "Redis adapter URL (redis://host:port/db) for a cluster",
        apply_redis},

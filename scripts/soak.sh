@@ -56,7 +56,7 @@ limits=(--max-connections-per-address 2500 --max-sessions-per-address 4000 --han
   --handshake-burst 2000 --max-rooms-per-socket 256 --max-pending-client-acks 256 --max-headers-count 100)
 start_server() {  # name, extra args...
   local name=$1; shift
-  "$bin/socketio-server" --host 127.0.0.1 --port 0 --threads 2 --log-level warn "${limits[@]}" "$@" \
+  "$bin/socketio-server" --host 127.0.0.1 --port 0 --threads 2 --log-level warn --metrics "${limits[@]}" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
   echo $! >"$work/$name.pid"
@@ -124,6 +124,13 @@ end_rss_plain=$(rss_mb "$plain_pid") end_rss_tls=$(rss_mb "$tls_pid")
 end_fds_plain=$(fds "$plain_pid") end_fds_tls=$(fds "$tls_pid")
 
 echo
+# Why connections ended and what was refused, as each server counted it (non-zero series only).
+for t in plain tls; do
+  url=$([ $t = plain ] && echo "$plain_url" || echo "$tls_url")
+  echo "$t server counters:"
+  curl -sk --max-time 10 "$url/metrics" | grep -E '^socketio_(disconnections_total|socket_disconnections_total|limit_refusals_total|request_errors_total|tls_handshake_failures_total|ws_close_timeouts_total|packets_dropped_total|ws_aborted_total|client_acks_dropped_total)' |
+    awk '$NF != 0 { print "  " $0 }'
+done
 for f in churn chat hostile; do echo "$f: $(cat "$work/$f.out")"; done
 # The held clients report what they saw when told to stop (SIGINT).
 for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
@@ -133,7 +140,7 @@ for t in plain tls; do
   echo "hold $t: $(cat "$work/hold-$t.out" 2>/dev/null)"
 done
 echo "plain server warnings: $(grep -c 'limits:' "$work/plain.err" || true) limit lines; tls: $(grep -c 'limits:' "$work/tls.err" || true)"
-grep -h 'limits:' "$work/plain.err" "$work/tls.err" | sed 's/^\[[^]]*\] //' | cut -c1-140 | sort | uniq -c | sort -rn | head -20
+grep -h 'limits:' "$work/plain.err" "$work/tls.err" | sed 's/^\[[^]]*\] //' | cut -c1-220 | sort | uniq -c | sort -rn | head -20
 
 fail=0
 within() {  # label base now

@@ -159,6 +159,10 @@ struct ServerOptions {
   std::chrono::milliseconds close_timeout{30'000};
   // From the first byte of a connection on a TLS port to a finished TLS handshake.
   std::chrono::milliseconds tls_handshake_timeout{10'000};
+  // TLS handshakes one thread runs at once. When they are all taken, a handshake from an address
+  // holding fewer than the biggest holder takes that holder's oldest (which is closed): one
+  // address cannot shut the others out. Others are closed at once.
+  std::size_t max_tls_handshakes = 1024;
   // Static files: the Socket.IO client bundle under path, and a directory served at "/".
   bool serve_client = true;
   std::string client_dir;  // where socket.io.js & co. are; empty: the bundle built in

@@ -50,6 +50,9 @@ std::string_view refusal_message(Refusal r) noexcept;
 class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
  public:
   using Key = std::array<std::uint8_t, 16>;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept;
+  };
 
   // Holds one connection or session; destroying it gives it back (any thread).
   class Slot {
@@ -107,10 +110,6 @@ class AddressLimits : public std::enable_shared_from_this<AddressLimits> {
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
   };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const noexcept;
-  };
-
   Entry* find_or_add(const Key& key, std::chrono::steady_clock::time_point now);
   bool idle(const Entry& e, std::chrono::steady_clock::time_point now) const noexcept;
   void release(const Key& key, bool total, bool per_address, bool session);

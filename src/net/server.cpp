@@ -4,6 +4,7 @@
 #include "core/trip_log.hpp"
 
 #include "net/detail/streams.hpp"
+#include "net/handshake_slots.hpp"
 #include "net/tls_context.hpp"
 
 #include <spdlog/spdlog.h>
@@ -399,12 +400,14 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
   PlainStream stream_;
 };
 
-// Counts handshakes in progress on one shard (touched by that shard's thread only).
+// The TLS handshakes in progress on one shard (touched by that shard's thread only).
 struct ShardCounters {
-  std::size_t tls_handshakes = 0;
+  explicit ShardCounters(std::size_t max_tls_handshakes) : tls_slots(max_tls_handshakes) {}
+  HandshakeSlots tls_slots;
+  core::TripLog tls_slots_log;
 };
 
-class TlsHttpSession final : public HttpSession<TlsHttpSession> {
+class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots::Holder {
  public:
   TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
                  std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters,
@@ -417,15 +420,26 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
   TlsStream& stream() { return stream_; }
 
   void run() {
-    if (counters_->tls_handshakes >= ctx_.options->max_tls_handshakes) {
+    boost::system::error_code ec;
+    const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    const std::string address = ec ? std::string() : peer.address().to_string();
+    HandshakeSlots::Outcome outcome{};
+    slot_ = counters_->tls_slots.admit(AddressLimits::key_of(address), *this, outcome);
+    if (outcome != HandshakeSlots::Outcome::admitted) {
+      if (const auto n = counters_->tls_slots_log.due()) {
+        spdlog::warn(
+            "limits: {} TLS handshakes in progress on this thread (--max-tls-handshakes): {} connection(s) "
+            "closed, from the address holding the most; last newcomer {} {}",
+            ctx_.options->max_tls_handshakes, *n, address,
+            outcome == HandshakeSlots::Outcome::refused ? "refused" : "admitted");
+      }
+    }
+    if (!slot_) {
       ctx_.stats->tls_handshakes_rejected.inc();
-      spdlog::debug("tls: too many concurrent handshakes, closing a new connection");
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
       return;
     }
-    ++counters_->tls_handshakes;
-    in_handshake_ = true;
     // One deadline from the connection's first byte to the end of the handshake, however the
     // peer paces its bytes (a slow ClientHello, or one that stops reading our answer).
     beast::get_lowest_layer(stream_).expires_at(deadline_);
@@ -450,23 +464,26 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
 
   void do_shutdown() {
     closing_ = true;
-    if (in_handshake_) return;
+    if (slot_) return;  // still in the handshake
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(3));
     stream_.async_shutdown([self = shared_from_this(), this](boost::system::error_code) {
       beast::get_lowest_layer(stream_).close();
     });
   }
 
-  ~TlsHttpSession() override {
-    if (in_handshake_) --counters_->tls_handshakes;
+ private:
+  // Another address's handshake took this one's slot (HandshakeSlots): abandon it.
+  void slot_taken() override {
+    slot_taken_ = true;
+    ctx_.stats->tls_handshakes_rejected.inc();
+    closing_ = true;
+    beast::get_lowest_layer(stream_).close();  // the handshake ends with operation_aborted
   }
 
- private:
   void on_handshake(boost::system::error_code ec, std::size_t used) {
-    in_handshake_ = false;
-    --counters_->tls_handshakes;
+    slot_.release();
     if (ec) {
-      ctx_.stats->tls_handshake_failures.inc();
+      if (!slot_taken_) ctx_.stats->tls_handshake_failures.inc();
       spdlog::debug("tls: handshake failed: {}", ec.message());
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
@@ -480,7 +497,8 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession> {
   TlsStream stream_;  // keeps the context set this connection started with
   std::shared_ptr<ShardCounters> counters_;
   std::chrono::steady_clock::time_point deadline_;
-  bool in_handshake_ = false;
+  HandshakeSlots::Ticket slot_;  // held from run() to the end of the handshake
+  bool slot_taken_ = false;
 };
 
 // Reads the first bytes of a connection on a TLS port to tell TLS from plain HTTP.
@@ -615,7 +633,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   asio::steady_timer retry_;
   ConnContext ctx_;
   std::size_t shard_;
-  std::shared_ptr<ShardCounters> counters_ = std::make_shared<ShardCounters>();
+  std::shared_ptr<ShardCounters> counters_ =
+      std::make_shared<ShardCounters>(ctx_.options->max_tls_handshakes);
   std::array<core::TripLog, kRefusalKinds> trip_log_;
   bool stopped_ = false;
 };

@@ -41,7 +41,7 @@ struct ServerOptions {
   std::chrono::milliseconds linger_timeout{2'000};
   std::size_t linger_max_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds tls_handshake_timeout{10'000};
-  std::size_t max_tls_handshakes = 1024;  // concurrent, per shard; more are closed at once
+  std::size_t max_tls_handshakes = 1024;  // concurrent, per shard, shared fairly (handshake_slots.hpp)
   std::shared_ptr<TlsContext> tls;        // null: plain HTTP only
   bool tls_redirect = false;              // plain HTTP on a TLS port: 308 to https (else 400 + close)
   Metrics* metrics = nullptr;             // where the counters go; null: not counted

@@ -483,6 +483,7 @@ std::uint16_t Server::listen() {
   so.write_timeout = o.close_timeout;
   so.per_message_deflate = impl_->deflate;
   so.tls_handshake_timeout = o.tls_handshake_timeout;
+  so.max_tls_handshakes = o.max_tls_handshakes;
   if (o.tls.enabled()) {
     net::TlsOptions to;
     to.cert = {o.tls.cert_file, o.tls.key_file, o.tls.ca_file};

@@ -12,6 +12,7 @@ import { test, describe, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
+import https from "node:https";
 import { Duplex } from "node:stream";
 import { startServer, closeAll, sleep, until, request, IS_REFERENCE, track, MEASURE_RSS_ENV } from "./lib/harness.mjs";
 import { sioConnect } from "./lib/clients.mjs";
@@ -252,6 +253,55 @@ describe("hostile clients", { skip: SKIP }, () => {
     });
     console.log(`40 stalled TLS handshakes released ${Date.now() - t0} ms after they started`);
     await calm.stop();
+    await srv.stop();
+  });
+
+  test("a TLS handshake flood from one address cannot shut other clients out (--max-tls-handshakes)", { timeout: 60000 }, async () => {
+    const SLOTS = 20;
+    const srv = await start(["--tls-self-signed", "localhost", "--tls-handshake-timeout", "30000", "--max-tls-handshakes", String(SLOTS)]);
+    const pid = srv.proc.pid;
+    const baseSockets = socketCount(pid);
+    const hello = await clientHello();
+    // Twice the slots from 127.0.0.2, each half a ClientHello then silence: a handshake in
+    // progress until --tls-handshake-timeout. The first SLOTS take every slot; the rest are the
+    // flooder's own surplus and are closed at once.
+    const flood = await Promise.all(Array.from({ length: 2 * SLOTS }, () =>
+      new Promise((resolve, reject) => {
+        const s = net.connect({ port: srv.port, host: "127.0.0.1", localAddress: "127.0.0.2" }, () => {
+          s.write(hello.subarray(0, hello.length >> 1));
+          resolve(s);
+        });
+        s.on("error", () => {});
+        s.once("error", reject);
+        track(s, () => s.destroy());
+      })));
+    await until(() => flood.filter((s) => s.destroyed || s.readableEnded).length >= SLOTS, {
+      timeoutMs: 10000,
+      message: "the flooder's handshakes over the slots closed at once",
+    });
+    assert.ok(socketCount(pid) >= baseSockets + SLOTS, "the flooder holds every slot");
+    // Another address still gets through, again and again (each takes the flooder's oldest slot).
+    const get = () => new Promise((resolve, reject) => {
+      const req = https.get({ host: "127.0.0.1", port: srv.port, path: "/socket.io/?EIO=4&transport=polling", rejectUnauthorized: false, agent: false, timeout: 10000 }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+    });
+    for (let i = 0; i < 5; i++) assert.equal(await get(), 200, `well-behaved TLS request ${i}`);
+    const calm = await chatters(srv, { tls: true });
+    await sleep(500);
+    await calm.stop();
+    const closed = flood.filter((s) => s.destroyed || s.readableEnded).length;
+    // The first newcomer took one of the flooder's slots; the ones after it reuse that slot once
+    // their predecessor's handshake is done (the flooder never gets it back while it is full).
+    assert.ok(closed > SLOTS, `the flooder lost a slot to the newcomers (${closed} of ${flood.length} closed)`);
+    await until(() => /limits: 20 TLS handshakes in progress on this thread \(--max-tls-handshakes\)/.test(srv.stderr()), {
+      timeoutMs: 5000,
+      message: "the limit's log line",
+    });
+    for (const s of flood) s.destroy();
     await srv.stop();
   });
 

@@ -23,6 +23,15 @@ const urls = (urlArg ?? "").split(",").filter(Boolean);
 const TLS_OPTS = { rejectUnauthorized: false };
 const log = (...a) => process.stderr.write(`[${role} ${new Date().toISOString().slice(11, 19)}] ${a.join(" ")}\n`);
 const pick = (i) => urls[i % urls.length];
+// What the clients saw, by kind (message numbers folded), for the report.
+const tally = (errors) => {
+  const by = {};
+  for (const e of errors) {
+    const k = e.replace(/\bm\d+\b/g, "mN");
+    by[k] = (by[k] ?? 0) + 1;
+  }
+  return by;
+};
 
 function client(url, transports, extra = {}) {
   return io(url, {
@@ -69,7 +78,7 @@ async function hold(n, seconds) {
   });
   const up = sockets.filter((s) => s.connected).length;
   for (const s of sockets) s.disconnect();
-  return { connected: up, errors: errors.length, samples: errors.slice(0, 5) };
+  return { connected: up, errors: errors.length, by_kind: tally(errors) };
 }
 
 async function churn(rate, seconds) {
@@ -96,7 +105,7 @@ async function churn(rate, seconds) {
     await sleep(Math.max(0, 100 - (Date.now() - tick)));
   }
   await sleep(3000);
-  return { reconnects: done, per_second: +(done / seconds).toFixed(1), errors: errors.length, samples: errors.slice(0, 5) };
+  return { reconnects: done, per_second: +(done / seconds).toFixed(1), errors: errors.length, by_kind: tally(errors) };
 }
 
 async function chat(n, seconds) {
@@ -104,7 +113,8 @@ async function chat(n, seconds) {
   const rooms = ["r0", "r1", "r2", "r3", "r4"];
   const members = [];
   for (let i = 0; i < n; i++) {
-    const s = client(pick(i), i % 3 === 0 ? ["polling"] : ["websocket"]);
+    const url = pick(i);
+    const s = client(url, i % 3 === 0 ? ["polling"] : ["websocket"]);
     await connected(s);
     const room = rooms[i % rooms.length];
     const r = await s.timeout(10000).emitWithAck("join", room);
@@ -112,7 +122,7 @@ async function chat(n, seconds) {
     s.received = new Map();
     s.on("chat message", (m) => s.received.set(m.text, true));
     s.on("disconnect", (reason) => reason !== "io client disconnect" && errors.push(`disconnect: ${reason}`));
-    members.push({ s, room });
+    members.push({ s, room, url });
   }
   log(`${n} chatters in ${rooms.length} rooms`);
   let sent = 0;
@@ -121,7 +131,7 @@ async function chat(n, seconds) {
   const end = Date.now() + seconds * 1000;
   const checks = [];
   while (Date.now() < end) {
-    for (const { s, room } of members) {
+    for (const { s, room, url } of members) {
       const text = `m${seq++}`;
       sent++;
       checks.push(
@@ -132,7 +142,8 @@ async function chat(n, seconds) {
             if (!r?.ok) errors.push(`ack: ${JSON.stringify(r)}`);
             await sleep(2000);
             for (const m of members) {
-              if (m.room !== room) continue;
+              // The servers share no adapter: a message reaches the room's members on its own server.
+              if (m.room !== room || m.url !== url) continue;
               if (m.s.received.delete(text)) delivered++;
               else errors.push(`not delivered: ${text}`);
             }
@@ -145,7 +156,7 @@ async function chat(n, seconds) {
   }
   await Promise.all(checks);
   for (const { s } of members) s.disconnect();
-  return { messages: sent, deliveries: delivered, errors: errors.length, samples: errors.slice(0, 5) };
+  return { messages: sent, deliveries: delivered, errors: errors.length, by_kind: tally(errors) };
 }
 
 // ---------------------------------------------------------------------------------------------

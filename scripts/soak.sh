@@ -7,9 +7,11 @@
 # both transports, both servers), a chat load whose every delivery and ack is checked, and every
 # hostile probe at once (tests/soak/soak.mjs hostile) for --duration seconds. Every 10 s it prints
 # each server's RSS and fd count. The baseline is taken once the held connections are up, before
-# churn, chat and probes start; the end figure once those have stopped (the held connections are
-# still up): both must be within 5 % of the baseline, and no well-behaved client may have seen an
-# error. Exit 0 then, 1 otherwise.
+# churn, chat and probes start; the end figure once those have stopped and each server is back to
+# its baseline fds and Engine.IO sessions, plus one --memory-trim-interval (the held connections
+# are still up): both must be within 5 % of the baseline, and no well-behaved client may have
+# seen an error. Exit 0 then, 1 otherwise. At the end it prints each server's disconnect reasons
+# and limit counters, and the clients' errors by kind.
 #
 #   scripts/soak.sh [--duration SEC (600)] [--bin DIR (build-release/bin, built if missing)]
 #                   [--ws N (11000)] [--polling N (4000)] [--churn RATE (500)] [--chatters N (60)]
@@ -50,8 +52,8 @@ cleanup() {
 trap cleanup EXIT
 
 # The limits a hostile client trips; the well-behaved load stays under them (the WebSocket
-# connections come from 100 source addresses per bench process, the Node clients from
-# 127.0.0.1; the probes from 127.0.0.2 and 127.0.0.3).
+# connections come from 100 source addresses per bench process, 127.P.0.x; the Node clients
+# from 50, 127.0.1.x, with keep-alive polling as browsers; the probes from 127.0.0.2 and 127.0.0.3).
 limits=(--max-connections-per-address 2500 --max-sessions-per-address 4000 --handshake-rate 1000
   --handshake-burst 2000 --max-rooms-per-socket 256 --max-pending-client-acks 256 --max-headers-count 100)
 start_server() {  # name, extra args...
@@ -74,15 +76,22 @@ echo "servers: plain $plain_url (pid $plain_pid), tls $tls_url (pid $tls_pid)"
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
+sessions() {  # Engine.IO sessions open on the server at URL (socketio_connected_clients, all transports)
+  curl -sk --max-time 10 "$1/metrics" | awk '/^socketio_connected_clients/ { n += $NF } END { print n + 0 }'
+}
+heap_mb() {  # heap in use on the server at URL (socketio_heap_bytes{state="in_use"}), MB
+  curl -sk --max-time 10 "$1/metrics" | awk '/^socketio_heap_bytes\{state="in_use"\}/ { printf "%.1f", $NF / 1048576 }'
+}
 sample() {  # label
-  printf '%-10s %6ss  plain: rss %7s MB fds %6s   tls: rss %7s MB fds %6s\n' "$1" "$(( $(date +%s) - t0 ))" \
-    "$(rss_mb "$plain_pid")" "$(fds "$plain_pid")" "$(rss_mb "$tls_pid")" "$(fds "$tls_pid")"
+  printf '%-10s %6ss  plain: rss %7s MB heap %7s MB fds %6s   tls: rss %7s MB heap %7s MB fds %6s\n' "$1" \
+    "$(( $(date +%s) - t0 ))" "$(rss_mb "$plain_pid")" "$(heap_mb "$plain_url")" "$(fds "$plain_pid")" \
+    "$(rss_mb "$tls_pid")" "$(heap_mb "$tls_url")" "$(fds "$tls_pid")"
 }
 t0=$(date +%s)
 sample start
 
 # Held load: WebSocket (bench, half plain, half TLS) and long-polling (Node, half and half).
-hold_for=$((duration + 120))
+hold_for=$((duration + 420))  # past the settling (at most 180 s + 35 s) and the report
 half_ws=$((ws / 2))
 for target in plain tls; do
   port=$(port_of "$([ $target = plain ] && echo "$plain_url" || echo "$tls_url")")
@@ -105,6 +114,8 @@ sleep 10
 sample baseline
 base_rss_plain=$(rss_mb "$plain_pid") base_rss_tls=$(rss_mb "$tls_pid")
 base_fds_plain=$(fds "$plain_pid") base_fds_tls=$(fds "$tls_pid")
+base_sessions_plain=$(sessions "$plain_url") base_sessions_tls=$(sessions "$tls_url")
+echo "baseline Engine.IO sessions: plain $base_sessions_plain, tls $base_sessions_tls"
 
 # Churn, chat and every hostile probe, at once, for the duration.
 both="$plain_url,$tls_url"
@@ -118,7 +129,16 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 wait "$churn_pid" "$chat_pid" "$hostile_pid" || true
 # What the probes left behind must go: sessions they opened time out (ping, connect timeout).
-sleep 60
+# Wait until both servers hold their baseline again (fds and Engine.IO sessions, at most 180 s),
+# then one --memory-trim-interval (30 s) and a margin, so the end figure is taken after the heap
+# freed by the last of them was given back.
+for _ in $(seq 36); do
+  [ "$(fds "$plain_pid")" -le "$base_fds_plain" ] && [ "$(fds "$tls_pid")" -le "$base_fds_tls" ] &&
+    [ "$(sessions "$plain_url")" -le "$base_sessions_plain" ] && [ "$(sessions "$tls_url")" -le "$base_sessions_tls" ] && break
+  sleep 5
+done
+sample settled
+sleep 35
 sample end
 end_rss_plain=$(rss_mb "$plain_pid") end_rss_tls=$(rss_mb "$tls_pid")
 end_fds_plain=$(fds "$plain_pid") end_fds_tls=$(fds "$tls_pid")

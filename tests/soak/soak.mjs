@@ -33,15 +33,33 @@ const tally = (errors) => {
   return by;
 };
 
+// Well-behaved clients behave like browsers: each from one of 50 loopback addresses (the
+// hostile probes use 127.0.0.2 and 127.0.0.3), and a long-polling client keeps its connections
+// alive (xmlhttprequest-ssl, socket.io-client's polling in Node, opens a new connection, and over
+// TLS makes a new handshake, for every request unless given an agent; a browser does not).
+let nextAddress = 0;
 function client(url, transports, extra = {}) {
-  return io(url, {
+  const secure = url.startsWith("https");
+  const localAddress = `127.0.1.${(nextAddress++ % 50) + 1}`;
+  const agent = transports.includes("polling")
+    ? new (secure ? https : http).Agent({ keepAlive: true, maxSockets: 2, localAddress, ...(secure ? TLS_OPTS : {}) })
+    : undefined;
+  const s = io(url, {
     transports,
     forceNew: true,
     reconnection: false,
     timeout: 20000,
-    ...(url.startsWith("https") ? TLS_OPTS : {}),
+    localAddress,
+    ...(agent ? { agent } : {}),
+    ...(secure ? TLS_OPTS : {}),
     ...extra,
   });
+  if (agent) {
+    const done = () => agent.destroy();
+    s.on("disconnect", done);
+    s.on("connect_error", done);
+  }
+  return s;
 }
 
 function connected(socket, ms = 30000) {

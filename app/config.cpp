@@ -669,6 +669,12 @@ const std::vector<Key>& keys() {
          s.redis_max_publish_queue = static_cast<std::size_t>(integer(v));
        },
        1024, std::int64_t{1} << 40},
+      {"redis-reconnect-max-delay", Kind::integer, kCluster, "MS",
+       "a lost Redis connection is made again after 100 ms, the wait doubling up to this [5000]",
+       [](AppSettings& s, const Value& v) {
+         s.redis_reconnect_max_delay = std::chrono::milliseconds(integer(v));
+       },
+       100, 600'000},
       {"redis-requests-timeout", Kind::integer, kCluster, "MS",
        "how long fetchSockets and serverSideEmit wait for the other nodes' answers "
        "(the Redis adapter's requestsTimeout) [5000]",

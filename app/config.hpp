@@ -31,14 +31,15 @@ struct AppSettings {
   bool tls_watch = false;  // poll the TLS files every 2 s and reload when they change
   std::string redis_url;   // empty: in-process adapter
   std::string redis_key = "socket.io";
-  bool redis_sharded = false;                              // --redis-mode sharded
-  bool redis_streams = false;                              // --redis-mode streams
-  bool redis_cluster = false;                              // --redis-cluster: RedisConfig::cluster
-  std::size_t redis_streams_max_len = 10'000;              // RedisConfig::stream_max_len
-  std::size_t redis_streams_read_count = 100;              // RedisConfig::stream_read_count
-  std::size_t redis_max_publish_queue = 16 * 1024 * 1024;  // RedisConfig::max_publish_queue_bytes
-  std::chrono::milliseconds redis_requests_timeout{5000};  // RedisConfig::requests_timeout
-  std::string config_file;                                 // as given to --config; empty: none
+  bool redis_sharded = false;                                 // --redis-mode sharded
+  bool redis_streams = false;                                 // --redis-mode streams
+  bool redis_cluster = false;                                 // --redis-cluster: RedisConfig::cluster
+  std::size_t redis_streams_max_len = 10'000;                 // RedisConfig::stream_max_len
+  std::size_t redis_streams_read_count = 100;                 // RedisConfig::stream_read_count
+  std::size_t redis_max_publish_queue = 16 * 1024 * 1024;     // RedisConfig::max_publish_queue_bytes
+  std::chrono::milliseconds redis_requests_timeout{5000};     // RedisConfig::requests_timeout
+  std::chrono::milliseconds redis_reconnect_max_delay{5000};  // RedisConfig::reconnect_max_delay
+  std::string config_file;                                    // as given to --config; empty: none
 
   std::string log_format = "text";                        // text | json
   std::chrono::milliseconds drain_timeout{1000};          // graceful stop: --drain-timeout

@@ -120,6 +120,9 @@ void expose_redis(socketio::Server& server, const socketio::redis::RedisConnecti
                  get(c.sessions_restored));
     sink.counter("socketio_redis_restores_failed_total",
                  "Recoveries that gave a fresh session instead (streams mode)", {}, get(c.restores_failed));
+    sink.counter("socketio_redis_connection_losses_total",
+                 "Redis connections lost (made again with --redis-reconnect-max-delay backoff)", {},
+                 get(c.connection_losses));
     const char* cluster_help = "Redis Cluster: slot maps read, redirections, channels subscribed again";
     sink.counter("socketio_redis_cluster_events_total", cluster_help, {{"event", "refresh"}},
                  get(c.cluster_refreshes));
@@ -281,6 +284,7 @@ int main(int argc, char** argv) {
               : settings.redis_sharded ? socketio::redis::RedisMode::sharded
                                        : socketio::redis::RedisMode::classic;
     rc.cluster = settings.redis_cluster;
+    rc.reconnect_max_delay = settings.redis_reconnect_max_delay;
     rc.stream_max_len = settings.redis_streams_max_len;
     rc.stream_read_count = settings.redis_streams_read_count;
     try {

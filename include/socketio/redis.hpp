@@ -42,6 +42,8 @@ struct RedisCounters {
   // Redis Cluster (RedisConfig::cluster): slot maps read (and reads that failed), MOVED/ASK
   // redirections followed (and commands given up after too many), sharded channels subscribed
   // again on another master (their slot moved, or their master came back).
+  // Connections to Redis lost (and then made again with the reconnect backoff).
+  std::atomic<std::uint64_t> connection_losses{0};
   std::atomic<std::uint64_t> cluster_refreshes{0};
   std::atomic<std::uint64_t> cluster_refresh_failures{0};
   std::atomic<std::uint64_t> cluster_redirects{0};
@@ -68,6 +70,8 @@ struct RedisConfig {
   // Bytes of publishes handed to Redis and not yet answered (written or waiting to be): while
   // Redis is slow, a publish that would go past this is dropped and counted (publish_overflow).
   std::size_t max_publish_queue_bytes = 16 * 1024 * 1024;
+  // A lost connection is made again after 100 ms, the wait doubling on each failure up to this.
+  std::chrono::milliseconds reconnect_max_delay{5000};
   // Streams mode: the stream is `key` (the reference's streamName and channelPrefix, both
   // "socket.io" by default), trimmed to about stream_max_len entries (XADD MAXLEN ~, its maxLen),
   // read stream_read_count entries at a time (its readCount); sessions under session_key_prefix.

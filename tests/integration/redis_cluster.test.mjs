@@ -21,12 +21,13 @@ const T = { timeout: 180000 };
 const ROOMS = Array.from({ length: 48 }, (_, i) => `room-${i}`);
 const channel = (room) => `socket.io#/#${room}#`;
 
-/** socketio_redis_cluster_events_total{event=...} of a node's /metrics. */
-async function clusterEvents(node, event) {
+/** A series of a node's /metrics (name with its labels). */
+async function metric(node, series) {
   const res = await request({ port: Number(new URL(node.url).port), path: "/metrics" });
-  const line = res.text.split("\n").find((l) => l.startsWith(`socketio_redis_cluster_events_total{event="${event}"} `));
+  const line = res.text.split("\n").find((l) => l.startsWith(`${series} `));
   return line ? Number(line.split(" ")[1]) : NaN;
 }
+const clusterEvents = (node, event) => metric(node, `socketio_redis_cluster_events_total{event="${event}"}`);
 
 describe("Redis Cluster: two socketio-server nodes and a Node node in sharded mode", () => {
   let cluster, a, b, n, ca, cb, cn, clients;
@@ -73,7 +74,7 @@ describe("Redis Cluster: two socketio-server nodes and a Node node in sharded mo
 
   before(async () => {
     cluster = await startRedisCluster({ masters: 3 });
-    const args = ["--redis-mode", "sharded", "--redis-cluster", "--metrics"];
+    const args = ["--redis-mode", "sharded", "--redis-cluster", "--metrics", "--redis-reconnect-max-delay", "1000"];
     [a, b, n] = await Promise.all([
       startNode("server", cluster.nodes[0].url, args),
       startNode("server", `${cluster.nodes[1].url},${cluster.nodes[2].url}`, args),
@@ -127,10 +128,13 @@ describe("Redis Cluster: two socketio-server nodes and a Node node in sharded mo
 
   test("after a master was killed and started again with its nodes.conf", T, async () => {
     const victim = cluster.nodes[2];
+    const losses = await metric(a, "socketio_redis_connection_losses_total");
     await cluster.restart(victim, 1000);
     await cluster.waitOk();
     await until(placedOnOwners, { timeoutMs: 20000, intervalMs: 200, message: "room channels back on the restarted master" });
     await until(async () => (await a.stderr()).includes("connection lost"), { message: "node a saw the master go" });
+    // Its publisher and subscriber connections to that master, counted once each.
+    assert.equal((await metric(a, "socketio_redis_connection_losses_total")) - losses, 2);
     await crossInEveryRoom("restarted");
   });
 

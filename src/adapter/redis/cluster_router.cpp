@@ -82,6 +82,10 @@ ClusterRouter::Node& ClusterRouter::node(const ClusterAddress& addr) {
   slot->addr = addr;
   slot->pub = std::make_unique<RedisClient>(io_, ep, "pub " + name, options_.max_reply_bytes);
   slot->sub = std::make_unique<RedisClient>(io_, ep, "sub " + name, options_.max_reply_bytes);
+  for (auto* c : {slot->pub.get(), slot->sub.get()}) {
+    c->set_max_backoff(options_.max_backoff);
+    c->set_loss_counter(&counters_.connection_losses);
+  }
   slot->sub->set_message_handler(on_message_);
   slot->pub->set_connect_handler([this] {
     if (on_master_connected_) on_master_connected_();

@@ -11,7 +11,7 @@
 //    every channel whose owner changed is subscribed where it lives now;
 //  - a command whose master is unknown or unreachable fails at once (the hub counts it as a
 //    failed publish): nothing waits for a master that may never come back; the connections come
-//    back by themselves (RedisClient's backoff, 100 ms doubling to 5 s).
+//    back by themselves (RedisClient's backoff, 100 ms doubling to RedisConfig::reconnect_max_delay).
 // Map reads are coalesced: at most one every kMinRefreshInterval. Every member runs on the thread
 // of the hub's io_context (the Redis thread).
 #pragma once
@@ -40,6 +40,7 @@ class ClusterRouter {
   struct Options {
     std::vector<RedisEndpoint> seeds;  // credentials are the first seed's (a cluster has database 0 only)
     std::size_t max_reply_bytes = 64 * 1024 * 1024;
+    std::chrono::milliseconds max_backoff{5000};  // RedisConfig::reconnect_max_delay
   };
 
   ClusterRouter(boost::asio::io_context& io, Options options, RedisCounters& counters,

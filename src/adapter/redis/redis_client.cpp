@@ -184,7 +184,7 @@ void RedisClient::connect() {
 void RedisClient::schedule_reconnect() {
   if (stopping_) return;
   retry_timer_.expires_after(backoff_);
-  backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(5000));
+  backoff_ = std::min(backoff_ * 2, max_backoff_);
   retry_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) connect();
   });
@@ -198,6 +198,7 @@ void RedisClient::on_context_gone() {
   if (connected_.exchange(false) && !stopping_) {
     spdlog::warn("redis {}: connection lost, reconnecting", name_);
     failing_ = true;
+    if (losses_) losses_->fetch_add(1, std::memory_order_relaxed);
     if (on_lost_)
       asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
         if (!alive.expired()) on_lost_();

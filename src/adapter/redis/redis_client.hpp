@@ -14,6 +14,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -63,6 +64,13 @@ class RedisClient {
   // Connected, and Redis confirmed every (P|S)SUBSCRIBE sent on this connection.
   bool subscribed() const noexcept { return connected() && unconfirmed_ == 0; }
 
+  // Reconnect backoff: 100 ms doubling up to this (RedisConfig::reconnect_max_delay).
+  void set_max_backoff(std::chrono::milliseconds max) {
+    max_backoff_ = std::max(max, std::chrono::milliseconds(100));
+  }
+  // Counted once per lost connection (shared by the connections of a hub); may be null.
+  void set_loss_counter(std::atomic<std::uint64_t>* counter) { losses_ = counter; }
+
   // How many times the connection was dropped for a reply over max_reply_bytes.
   std::uint64_t oversized_drops() const noexcept { return oversized_drops_; }
 
@@ -110,6 +118,8 @@ class RedisClient {
   std::size_t max_reply_bytes_;
   boost::asio::steady_timer retry_timer_;
   std::chrono::milliseconds backoff_{100};
+  std::chrono::milliseconds max_backoff_{5000};
+  std::atomic<std::uint64_t>* losses_ = nullptr;
   redisAsyncContext* ac_ = nullptr;  // owned by hiredis once connecting; freed by it on error
   std::shared_ptr<Watcher> watcher_;
   std::atomic<bool> connected_{false};

@@ -26,12 +26,16 @@ RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio:
   if (!ep) throw std::invalid_argument("redis url '" + config_.url + "': " + error);
   pub_ = std::make_unique<RedisClient>(io_, *ep, "pub", max_reply);
   sub_ = std::make_unique<RedisClient>(io_, *ep, "sub", max_reply);
+  for (auto* c : {pub_.get(), sub_.get()}) {
+    c->set_max_backoff(config_.reconnect_max_delay);
+    c->set_loss_counter(&counters().connection_losses);
+  }
   sub_->set_message_handler(
       [this](std::string_view channel, std::string_view payload) { dispatch(channel, payload); });
   pub_->set_connect_handler([this] { report_unpublished(); });
   if (config_.mode == RedisMode::streams) {
-    StreamReader::Options o{config_.key, config_.stream_read_count, std::chrono::milliseconds(5000),
-                            max_reply};
+    StreamReader::Options o{config_.key, config_.stream_read_count,   std::chrono::milliseconds(5000),
+                            max_reply,   config_.reconnect_max_delay, &counters().connection_losses};
     reader_ = std::make_unique<StreamReader>(
         io_, *ep, std::move(o),
         [this](const StreamId& id, const FieldsView& fields) { dispatch_entry(id, fields); },
@@ -51,6 +55,7 @@ void RedisHub::start_cluster(std::size_t max_reply) {
         "a Redis Cluster needs the sharded mode (classic and streams are not supported there)");
   ClusterRouter::Options o;
   o.max_reply_bytes = max_reply;
+  o.max_backoff = config_.reconnect_max_delay;
   std::string_view urls = config_.url;
   while (!urls.empty()) {
     const auto comma = urls.find(',');

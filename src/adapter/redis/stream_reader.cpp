@@ -44,6 +44,8 @@ StreamReader::StreamReader(asio::io_context& io, RedisEndpoint endpoint, Options
       on_skipped_(std::move(on_skipped)),
       retry_timer_(io) {
   client_.set_connect_handler([this] { on_connected(); });
+  client_.set_max_backoff(options_.reconnect_max_delay);
+  client_.set_loss_counter(options_.losses);
 }
 
 StreamReader::~StreamReader() {

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,6 +35,8 @@ class StreamReader {
     std::size_t read_count = 100;            // XREAD COUNT (the reference's readCount)
     std::chrono::milliseconds block{5000};   // XREAD BLOCK (the reference's blockTimeInMs)
     std::size_t max_reply_bytes = 64 << 20;  // the connection's reply limit
+    std::chrono::milliseconds reconnect_max_delay{5000};
+    std::atomic<std::uint64_t>* losses = nullptr;  // counted per lost connection, if set
   };
 
   // on_entry: every entry, in order; on_skipped: an entry was skipped (too large to read).

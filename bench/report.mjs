@@ -126,6 +126,17 @@ for (const [id, label, metric, target] of [
     verdict(Number.isFinite(o / n) ? o / n >= target : undefined),
     `p99 ${fmt(med(id, "ours", "p99_us"))} vs ${fmt(med(id, "node", "p99_us"))} µs; loss ${sum(id, "ours", "loss")} / ${sum(id, "node", "loss")}; ${effNote(id)}`);
 }
+// Connection state recovery on both servers (an offset per broadcast, each kept for the window):
+// what it costs each server, against its own fanout-c1000-p1 of the same run (recovery off).
+{
+  const id = "fanout-c1000-p1-recovery";
+  const o = med(id, "ours", "per_s");
+  const n = med(id, "node", "per_s");
+  const cost = (s) => fmtRatio(med(id, s, "per_s") / med("fanout-c1000-p1", s, "per_s"));
+  add("fanout, 1000 receivers, 1 publisher, connection state recovery on", "deliveries/s", fmt(o), fmt(n), o / n,
+    "—", "—",
+    `on/off: ours ${cost("ours")}, Node ${cost("node")}; p99 ${fmt(med(id, "ours", "p99_us"))} vs ${fmt(med(id, "node", "p99_us"))} µs; loss ${sum(id, "ours", "loss")} / ${sum(id, "node", "loss")}, dups ${sum(id, "ours", "dups")} / ${sum(id, "node", "dups")}; ${effNote(id)}`);
+}
 {
   const id = "fanout-c1000-p10-rate20";
   const o = med(id, "ours", "p99_us");

@@ -6,6 +6,9 @@
 //                        [--parser json|msgpack]   (msgpack: socket.io-msgpack-parser, as ours)
 //                        [--per-message-deflate] (engine.io's perMessageDeflate: true, with ws's
 //                        defaults: context takeover both ways)
+//                        [--connection-state-recovery[=BOOL]] [--max-disconnection-duration MS]
+//                        (socket.io's connectionStateRecovery, skipMiddlewares: true, window
+//                        120000 ms by default: as ours with the same flags)
 //
 // Prints "socketio-server listening on http(s)://HOST:PORT" once it listens; SIGINT/SIGTERM stop
 // it. Handlers on "/":
@@ -28,7 +31,14 @@ import msgpackParser from "socket.io-msgpack-parser";
 const NAME = "socketio-server";
 
 function parseArgs(argv) {
-  const opts = { host: "127.0.0.1", port: 3000, pingInterval: 25000, pingTimeout: 20000, presenceLimit: 100 };
+  const opts = {
+    host: "127.0.0.1",
+    port: 3000,
+    pingInterval: 25000,
+    pingTimeout: 20000,
+    presenceLimit: 100,
+    maxDisconnectionDuration: 2 * 60 * 1000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf("=");
@@ -57,6 +67,8 @@ function parseArgs(argv) {
         if (opts.parser !== "json" && opts.parser !== "msgpack") throw new Error(`${NAME}: invalid --parser ${opts.parser}`);
         break;
       case "--per-message-deflate": opts.perMessageDeflate = eq < 0 || arg.slice(eq + 1) !== "false"; break;
+      case "--connection-state-recovery": opts.recovery = eq < 0 || arg.slice(eq + 1) !== "false"; break;
+      case "--max-disconnection-duration": opts.maxDisconnectionDuration = int(value(), 1); break;
       default: process.stderr.write(`${NAME}: ignoring unknown argument ${arg}\n`);
     }
   }
@@ -82,6 +94,9 @@ const io = new Server(httpServer, {
   pingTimeout: opts.pingTimeout,
   ...(opts.parser === "msgpack" ? { parser: msgpackParser } : {}),
   ...(opts.perMessageDeflate ? { perMessageDeflate: true } : {}),
+  ...(opts.recovery
+    ? { connectionStateRecovery: { maxDisconnectionDuration: opts.maxDisconnectionDuration, skipMiddlewares: true } }
+    : {}),
 });
 
 const MAX_NAME_CHARS = 32;

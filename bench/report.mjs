@@ -457,5 +457,13 @@ server under \`fanout -c 1000\`, and \`heaptrack\` on an idle hold.
   WebSocket upgrade, Engine.IO open and the Socket.IO CONNECT answer, then a reset; 32 in progress at once.
   \`--stop-at tls\` stops after the TLS handshake (what \`openssl s_server\` can be compared on).
 `;
-fs.writeFileSync(path.join(outDir, "benchmarks.md"), md);
+// The sections written by hand after "Method notes" (other benchmarks, each with its command) stay.
+const handWritten = (() => {
+  const file = path.join(outDir, "benchmarks.md");
+  const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const notes = old.indexOf("\n## Method notes");
+  const next = notes >= 0 ? old.indexOf("\n## ", notes + 1) : -1;
+  return next >= 0 ? old.slice(next) : "";
+})();
+fs.writeFileSync(path.join(outDir, "benchmarks.md"), md + handWritten);
 console.log(`wrote ${path.join(outDir, "benchmarks.md")}${chartNote.startsWith("!") ? ` and ${png}` : ""}`);

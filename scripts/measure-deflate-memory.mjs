@@ -15,9 +15,8 @@
 // --server defaults to $SIO_BUILD_DIR/bin/socketio-server, else build/bin/socketio-server. Uses
 // `ws` from tests/node_modules (run `npm ci` in tests/ first). Needs a file descriptor limit
 // above 2 x N (the clients live in this process).
-import http from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
-import { WebSocket, option, rssKiB, serverPath, startServer as spawnServer } from "./lib/measure.mjs";
+import { WebSocket, option, rssKiB, scrapeMetrics, serverPath, startServer as spawnServer } from "./lib/measure.mjs";
 
 const N = Number(option("connections", "1000"));
 const MODE = option("mode", "all");
@@ -37,19 +36,6 @@ function chatText(seed) {
   const items = [];
   while (JSON.stringify(items).length < 3000) items.push({ id: `m_${rnd(1e8)}`, user: `u_${rnd(1e5)}`, text: Array.from({ length: 8 }, () => words[rnd(10)]).join(" ") });
   return JSON.stringify(items);
-}
-
-function metric(port, name, labels) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => {
-        const m = new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(body);
-        resolve(m ? Number(m[1]) : NaN);
-      });
-    }).on("error", reject);
-  });
 }
 
 async function startServer(flags) {
@@ -93,8 +79,9 @@ async function measure(mode) {
   for (const [i, ws] of clients.entries()) ws.send(`42${JSON.stringify(["chat message", "elsewhere", chatText(i + 2)])}`);
   await delay(3000);
   const after = rssKiB(proc.pid);
-  const zlibConnections = await metric(port, "socketio_ws_zlib_memory_bytes", 'held_by="connections"');
-  const zlibShards = await metric(port, "socketio_ws_zlib_memory_bytes", 'held_by="shards"');
+  const metrics = await scrapeMetrics(port);
+  const zlibConnections = metrics("socketio_ws_zlib_memory_bytes", 'held_by="connections"');
+  const zlibShards = metrics("socketio_ws_zlib_memory_bytes", 'held_by="shards"');
   for (const ws of clients) ws.terminate();
   proc.kill("SIGTERM");
   await new Promise((r) => proc.once("exit", r));

@@ -20,9 +20,8 @@
 // --server defaults to $SIO_BUILD_DIR/bin/socketio-server, else build/bin/socketio-server. Uses
 // `ws` from tests/node_modules (run `npm ci` in tests/ first). Needs a file descriptor limit
 // above 2 x sessions (the clients live in this process).
-import http from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
-import { WebSocket, option, rssKiB, serverPath, startServer } from "./lib/measure.mjs";
+import { WebSocket, option, rssKiB, scrapeMetrics, serverPath, startServer } from "./lib/measure.mjs";
 
 const N = Number(option("clients", "50"));
 const P = Number(option("packets", "20000"));
@@ -32,29 +31,8 @@ const RECOVERY = option("recovery", "both");
 const SERVER = serverPath();
 const BATCH = 100;
 
-/** /metrics as a map "name{labels}" -> value, and a lookup by name (first series, or summed). */
-function scrape(port) {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => {
-          const sum = (name, labels = "") => {
-            let total = NaN;
-            for (const m of body.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm")))
-              if ((m[1] ?? "").includes(labels)) total = (Number.isNaN(total) ? 0 : total) + Number(m[2]);
-            return total;
-          };
-          resolve(sum);
-        });
-      })
-      .on("error", reject);
-  });
-}
-
 async function snapshot(proc, port) {
-  const m = await scrape(port);
+  const m = await scrapeMetrics(port);
   return {
     rss: rssKiB(proc.pid) * 1024,
     heap: m("socketio_heap_bytes", 'state="in_use"'),

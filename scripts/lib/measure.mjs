@@ -1,7 +1,8 @@
 // What the scripts/measure-*.mjs memory measurements share: their command-line options, the
-// socketio-server they start and its RSS, and the `ws` package from tests/node_modules.
+// socketio-server they start, its RSS and /metrics, and the `ws` package from tests/node_modules.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,4 +44,25 @@ export async function startServer(server, args) {
     proc.once("exit", (code) => reject(new Error(`${server} exited with ${code} before listening:\n${out}`)));
   });
   return { proc, port };
+}
+
+/** Scrapes the server's /metrics; resolves a lookup (name, labels substring) -> the sum of the
+ *  matching series, NaN when there is none. */
+export function scrapeMetrics(port) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () =>
+          resolve((name, labels = "") => {
+            let total = NaN;
+            for (const m of body.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, "gm")))
+              if ((m[1] ?? "").includes(labels)) total = (Number.isNaN(total) ? 0 : total) + Number(m[2]);
+            return total;
+          }),
+        );
+      })
+      .on("error", reject);
+  });
 }

@@ -107,7 +107,8 @@ done
 total=$((ws + polling))
 for _ in $(seq 120); do
   sleep 1
-  up=$(( $(fds "$plain_pid") + $(fds "$tls_pid") ))
+  # Engine.IO sessions, not fds: a keep-alive polling client holds two connections.
+  up=$(( $(sessions "$plain_url") + $(sessions "$tls_url") ))
   [ "$up" -ge "$total" ] && break
 done
 sleep 10

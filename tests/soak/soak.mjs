@@ -55,8 +55,11 @@ function client(url, transports, extra = {}) {
     ...extra,
   });
   if (agent) {
-    const done = () => agent.destroy();
-    s.on("disconnect", done);
+    // Not at once: the manager says "close" before the DISCONNECT packet's request has gone out
+    // on a keep-alive connection, and destroying the agent then loses it (the server would see a
+    // transport error instead of the client's disconnect).
+    const done = () => setTimeout(() => agent.destroy(), 2000).unref();
+    s.io.on("close", done);
     s.on("connect_error", done);
   }
   return s;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -25,23 +26,49 @@ bool for_session(const StoredPacket& p, const std::vector<std::string>& rooms) {
   return included;
 }
 
-std::size_t size_of(const boost::json::value& v) {
+// What the heap gives for a request of n bytes (glibc: 8 bytes of header, 16-byte granules, 32 at
+// least). The store counts what its packets really cost, not their payload: a 100-character text
+// event holds about 600 bytes of heap, of which the characters are a sixth.
+constexpr std::size_t heap(std::size_t n) noexcept {
+  return n == 0 ? 0 : std::max<std::size_t>(32, (n + 8 + 15) & ~std::size_t{15});
+}
+
+// The heap a JSON value holds beyond its own 16 bytes (Boost.JSON's layouts: strings of up to 14
+// characters inline, else a table with an 8-byte header; arrays and objects a table of
+// capacity() entries of 16 and 32 bytes, objects past 18 entries a 4-byte bucket each, and each
+// key its own characters).
+std::size_t heap_of(const boost::json::value& v);
+
+std::size_t heap_of(const boost::json::array& a) {
+  std::size_t n = a.capacity() == 0 ? 0 : heap(8 + a.capacity() * 16);
+  for (const auto& e : a) n += heap_of(e);
+  return n;
+}
+
+std::size_t heap_of(const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::string:
-      return v.get_string().size() + 8;
-    case boost::json::kind::array: {
-      std::size_t n = 16;
-      for (const auto& e : v.get_array()) n += size_of(e);
-      return n;
+    case boost::json::kind::string: {
+      const auto n = v.get_string().size();
+      return n <= 14 ? 0 : heap(8 + n + 1);
     }
+    case boost::json::kind::array:
+      return heap_of(v.get_array());
     case boost::json::kind::object: {
-      std::size_t n = 16;
-      for (const auto& kv : v.get_object()) n += kv.key().size() + 8 + size_of(kv.value());
+      const auto& o = v.get_object();
+      const auto cap = o.capacity();
+      std::size_t n = cap == 0 ? 0 : heap(16 + cap * 32 + (cap > 18 ? cap * 4 : 0));
+      for (const auto& kv : o) n += heap(kv.key().size() + 1) + heap_of(kv.value());
       return n;
     }
     default:
-      return 16;
+      return 0;
   }
+}
+
+std::size_t heap_of(const std::vector<std::string>& names) {
+  std::size_t n = heap(names.capacity() * sizeof(std::string));
+  for (const auto& s : names) n += s.size() > 15 ? heap(s.size() + 1) : 0;
+  return n;
 }
 
 }  // namespace
@@ -83,7 +110,7 @@ std::string SessionStore::store(boost::json::array& data, const std::vector<Byte
   p->except = opts.except;
   p->attachments = attachments;
   std::size_t attached = 0;
-  for (const auto& a : attachments) attached += a ? a->size() : 0;
+  for (const auto& a : attachments) attached += a ? heap(a->size()) + 16 : 0;
   std::lock_guard lock(mutex_);
   const auto now = clock_();
   expire(now);
@@ -92,9 +119,10 @@ std::string SessionStore::store(boost::json::array& data, const std::vector<Byte
   data.emplace_back(offset);
   p->data = data;
   p->emitted = now;
-  p->bytes = sizeof(StoredPacket) + size_of(p->data) + attached;
-  for (const auto& r : p->rooms) p->bytes += r.size() + 32;
-  for (const auto& r : p->except) p->bytes += r.size() + 32;
+  // The packet with make_shared's control block, its slot in packets_, its data, its rooms; each
+  // attachment as if it were its own (they may be shared with the live packet meanwhile).
+  p->bytes = heap(sizeof(StoredPacket) + 16) + sizeof(StoredPacketPtr) + heap_of(p->data) +
+             heap_of(p->rooms) + heap_of(p->except) + attached;
   bytes_ += p->bytes;
   packets_.push_back(std::move(p));
   counters_.packets_stored.fetch_add(1, std::memory_order_relaxed);

@@ -32,6 +32,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# What it runs besides the binaries: node + npm, curl, procps (pkill) — the test packages.
+if [ "$(id -u)" = 0 ]; then "$root/scripts/deps.sh" test >/dev/null; fi
 if [ -z "$bin" ]; then
   bin=$root/build-release/bin
   if [ ! -x "$bin/socketio-server" ] || [ ! -x "$bin/socketio-bench" ]; then

@@ -258,7 +258,7 @@ describe("hostile clients", { skip: SKIP }, () => {
 
   test("a TLS handshake flood from one address cannot shut other clients out (--max-tls-handshakes)", { timeout: 60000 }, async () => {
     const SLOTS = 20;
-    const srv = await start(["--tls-self-signed", "localhost", "--tls-handshake-timeout", "30000", "--max-tls-handshakes", String(SLOTS)]);
+    const srv = await start(["--tls-self-signed", "localhost", "--tls-handshake-timeout", "30000", "--max-tls-handshakes", String(SLOTS), "--metrics"]);
     const pid = srv.proc.pid;
     const baseSockets = socketCount(pid);
     const hello = await clientHello();
@@ -301,6 +301,16 @@ describe("hostile clients", { skip: SKIP }, () => {
       timeoutMs: 5000,
       message: "the limit's log line",
     });
+    // Each refused or displaced handshake is counted.
+    const metrics = await new Promise((resolve, reject) => {
+      https.get({ host: "127.0.0.1", port: srv.port, path: "/metrics", rejectUnauthorized: false, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve(body));
+      }).on("error", reject);
+    });
+    const overLimit = Number(/^socketio_tls_handshake_failures_total\{cause="over_limit"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(overLimit >= SLOTS + 1, `over_limit counter ${overLimit}: the ${SLOTS} refused and at least one displaced`);
     for (const s of flood) s.destroy();
     await srv.stop();
   });

@@ -5,6 +5,7 @@
 // master index, at most kMaxClusterMasters distinct masters with a port; a redirect's slot is in
 // range and its port not 0; every key slot is under 16384. Built by scripts/fuzz.sh.
 #include "adapter/redis/cluster_slots.hpp"
+#include "fuzz_check.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -15,12 +16,7 @@
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 // hiredis 0.14's reader allocates an aggregate's element array from its declared count before the
 // elements arrive (that is hiredis, from the Redis server the adapter was pointed at, not what is

@@ -2,6 +2,7 @@
 // body, a v3 body in both framings, a single text packet and a WebSocket binary frame. Whatever
 // decodes must re-encode into something that decodes to the same packets. Built by scripts/fuzz.sh.
 #include "eio/parser/packet.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -16,12 +17,7 @@ using socketio::eio::Limits;
 using socketio::eio::Packet;
 using socketio::eio::PacketView;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 bool same(const Packet& a, const Packet& b) {
   return a.type == b.type && a.binary == b.binary && a.data == b.data;

@@ -5,6 +5,7 @@
 // request it completes converted by net::detail::to_http_request (src/net/http_convert.*), the
 // path the HTTP session takes; then the parsed value's accessors are exercised. Pipelined
 // requests are parsed one after the other, as a keep-alive session does. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "net/http_convert.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -21,12 +22,7 @@ using socketio::net::HttpRequest;
 namespace detail = socketio::net::detail;
 namespace http = boost::beast::http;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 void exercise(const HttpRequest& r, std::size_t input_size) {
   check(!r.method_name.empty(), "a method");

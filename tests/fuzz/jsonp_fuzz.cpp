@@ -2,6 +2,7 @@
 // without crashing, and any payload wrapped for a GET is a script call whose string, read back
 // with JSON's escapes, is the payload again. Built by scripts/fuzz.sh.
 #include "eio/parser/jsonp.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -11,12 +12,7 @@
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 // Reads back the escapes jsonp_wrap writes (\" \\ \b \f \n \r \t \u00XX \u2028 \u2029).
 std::string unescape(std::string_view s) {
@@ -52,8 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < inner.size(); ++i) {
     const auto c = static_cast<unsigned char>(inner[i]);
     check(c >= 0x20, "raw control character in the script");
-    if (c == '\\') ++i;
-    else check(c != '"', "unescaped quote");
+    if (c == '\\')
+      ++i;
+    else
+      check(c != '"', "unescaped quote");
   }
   check(unescape(inner) == in, "round trip");
   return 0;

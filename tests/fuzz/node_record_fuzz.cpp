@@ -3,6 +3,7 @@
 // Invariants: a record that decodes re-encodes and decodes to the same record, within the size
 // bounds; its URL passes the check. Built by scripts/fuzz.sh.
 #include "adapter/cluster/node_record.hpp"
+#include "fuzz_check.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -11,12 +12,7 @@
 
 namespace {
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 }  // namespace
 

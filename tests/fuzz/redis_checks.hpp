@@ -3,6 +3,7 @@
 #pragma once
 
 #include "adapter/redis/msgpack_codec.hpp"
+#include "fuzz_check.hpp"
 
 #include <boost/json.hpp>
 
@@ -10,13 +11,6 @@
 #include <cstdlib>
 
 namespace socketio::fuzz {
-
-inline void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
 
 // Every placeholder names an existing attachment (the decoders drop the others).
 inline void check_placeholders(const boost::json::value& v, std::size_t attachments) {

@@ -3,6 +3,7 @@
 // same packet (type, namespace, ack id; data and attachments up to notepack's number forms) and encoding
 // reaches a fixpoint. The bare value
 // codec gets the same input. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "sio/parser/msgpack_packet.hpp"
 #include "sio/parser/msgpack_value.hpp"
 
@@ -19,12 +20,7 @@ namespace {
 
 using namespace socketio::sio;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 bool same_bytes(const std::vector<socketio::Bytes>& a, const std::vector<socketio::Bytes>& b) {
   if (a.size() != b.size()) return false;

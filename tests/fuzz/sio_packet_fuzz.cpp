@@ -3,6 +3,7 @@
 // other line a text message. The lines go through a Decoder, and each text line also through
 // decode/encode on its own: whatever decodes must encode to text that decodes to the same packet
 // and re-encodes to the same text. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "sio/parser/packet.hpp"
 
 #include <boost/json.hpp>
@@ -22,12 +23,7 @@ using socketio::sio::Limits;
 using socketio::sio::Packet;
 using socketio::sio::PacketType;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 bool is_binary_type(PacketType t) {
   return t == PacketType::binary_event || t == PacketType::binary_ack;

@@ -3,6 +3,7 @@
 // (context takeover each way, window limits). Whatever the header, negotiation must end (it is
 // linear), and an accepted offer must give windows zlib can use and an answer that is itself a
 // well-formed offer this server accepts with the same windows. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "net/ws_extensions.hpp"
 
 #include <cstdint>
@@ -14,12 +15,7 @@ namespace {
 
 namespace ws = socketio::net::ws;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 // message limit taken from the first byte; every parsed header must describe bytes inside the
 // input once the payload is there, and re-encoding the length as a server header must give a
 // header that parses back (after masking) to the same opcode and length. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "net/ws_frame.hpp"
 
 #include <cstdint>
@@ -15,12 +16,7 @@ namespace {
 
 namespace ws = socketio::net::ws;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 // A server header for (opcode, n) turned into a client header (mask bit + zero key) must parse
 // back to the same opcode and length.

@@ -4,6 +4,7 @@
 // message: the output never passes the limit, whatever the verdict. Then the same pieces are
 // compressed by the server's Deflater and must inflate back to themselves (with a large enough
 // limit), with and without context takeover. Built by scripts/fuzz.sh.
+#include "fuzz_check.hpp"
 #include "net/ws_deflate.hpp"
 
 #include <cstdint>
@@ -17,12 +18,7 @@ namespace {
 
 namespace ws = socketio::net::ws;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using socketio::fuzz::check;
 
 }  // namespace
 

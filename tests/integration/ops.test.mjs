@@ -97,6 +97,23 @@ async function eventually(prom, query, expected) {
   );
 }
 
+/** n raw WebSocket sessions connected to "/" (100 at a time), every CONNECT answered. */
+async function openSessions(port, n) {
+  const sockets = [];
+  for (let i = 0; i < n; i += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, n - i) }, () => openWebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`)),
+    );
+    for (const ws of batch) {
+      await ws.next(); // the open packet
+      ws.send("40");
+      sockets.push(ws);
+    }
+  }
+  for (const ws of sockets) await ws.next(); // every CONNECT answered
+  return sockets;
+}
+
 describe("Prometheus", () => {
   test("a real Prometheus scrapes connected clients and disconnections by reason", T, async () => {
     const opsPort = await freePort();
@@ -243,18 +260,7 @@ describe("health", () => {
       startServer({ kind: "chat", args: ["--threads", "1", "--memory-trim-interval", "200", "--log-level", "debug"] }),
     ]);
     for (const srv of [kept, trimmed]) {
-      const sockets = [];
-      for (let i = 0; i < 1500; i += 100) {
-        const batch = await Promise.all(
-          Array.from({ length: 100 }, () => openWebSocket(`ws://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=websocket`)),
-        );
-        for (const ws of batch) {
-          await ws.next(); // the open packet
-          ws.send("40");
-          sockets.push(ws);
-        }
-      }
-      for (const ws of sockets) await ws.next(); // every CONNECT answered
+      const sockets = await openSessions(srv.port, 1500);
       for (const ws of sockets) ws.close();
     }
     await sleep(1500); // sessions gone, a few trim periods
@@ -284,18 +290,7 @@ describe("health", () => {
       return value("in_use");
     };
     const before = await heap();
-    const sockets = [];
-    for (let i = 0; i < 300; i += 100) {
-      const batch = await Promise.all(
-        Array.from({ length: 100 }, () => openWebSocket(`ws://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=websocket`)),
-      );
-      for (const ws of batch) {
-        await ws.next(); // the open packet
-        ws.send("40");
-        sockets.push(ws);
-      }
-    }
-    for (const ws of sockets) await ws.next(); // every CONNECT answered
+    const sockets = await openSessions(srv.port, 300);
     const after = await heap();
     console.log(`heap in use: ${(before / 1024).toFixed(0)} KiB, ${(after / 1024).toFixed(0)} KiB with 300 sessions`);
     // Under ASan the allocator is ASan's, which glibc's mallinfo2 does not see: only the series.

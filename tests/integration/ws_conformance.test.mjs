@@ -315,13 +315,9 @@ function suite(name, target, isWs) {
 const ours = {};
 const reference = {};
 
-before(async () => {
-  if (!IS_REFERENCE) {
-    const srv = await startServer({ kind: "conformance" });
-    ours.port = srv.port;
-    ours.path = "/ws-echo";
-  }
-  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: LIMIT, perMessageDeflate: false });
+/** A `ws` echo server (the reference behaviour), stopped with the test run; resolves its port. */
+async function startWsEcho(perMessageDeflate) {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: LIMIT, perMessageDeflate });
   await new Promise((r) => wss.once("listening", r));
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -331,7 +327,16 @@ before(async () => {
     for (const c of wss.clients) c.terminate();
     wss.close(() => r());
   }));
-  reference.port = wss.address().port;
+  return wss.address().port;
+}
+
+before(async () => {
+  if (!IS_REFERENCE) {
+    const srv = await startServer({ kind: "conformance" });
+    ours.port = srv.port;
+    ours.path = "/ws-echo";
+  }
+  reference.port = await startWsEcho(false);
   reference.path = "/";
 });
 
@@ -525,17 +530,7 @@ if (!IS_REFERENCE) {
 const wsDeflate = {
   path: "/",
   start: async () => {
-    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: LIMIT, perMessageDeflate: true });
-    await new Promise((r) => wss.once("listening", r));
-    wss.on("connection", (ws) => {
-      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
-      ws.on("error", () => {});
-    });
-    track(wss, () => new Promise((r) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => r());
-    }));
-    wsDeflate.port = wss.address().port;
+    wsDeflate.port = await startWsEcho(true);
   },
 };
 deflateSuite("ws (npm) echo server with perMessageDeflate: the same expectations", wsDeflate, true);

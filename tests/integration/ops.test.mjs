@@ -12,7 +12,7 @@ import path from "node:path";
 import { startServer, closeAll, request, track, until, freePort, sleep, openWebSocket, IS_REFERENCE } from "./lib/harness.mjs";
 import { sioConnect } from "./lib/clients.mjs";
 import { startRedis } from "./lib/redis.mjs";
-import { rssBytes } from "./lib/procstat.mjs";
+import { rssBytes, allThreadsStopped } from "./lib/procstat.mjs";
 
 const T = { timeout: 60000, skip: IS_REFERENCE ? "the Node reference has no /metrics" : false };
 
@@ -235,6 +235,7 @@ describe("health", () => {
     // answers with what came (node A's own member), and the timeout is counted.
     b.proc.kill("SIGSTOP");
     try {
+      await until(() => allThreadsStopped(b.proc.pid), { timeoutMs: 5000, intervalMs: 10, message: "node B stopped" });
       const t0 = Date.now();
       r = await ca.timeout(5000).emitWithAck("members", "ops");
       const waited = Date.now() - t0;

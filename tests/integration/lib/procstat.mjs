@@ -32,3 +32,12 @@ export function socketCount(pid) {
 export function procSnapshot(pid) {
   return { rss: rssBytes(pid), fds: fdCount(pid), sockets: socketCount(pid) };
 }
+
+// True once every thread of the process is stopped (state T in /proc/<pid>/task/*/stat): kill()
+// returns when SIGSTOP is sent, not when a busy process has stopped running.
+export function allThreadsStopped(pid) {
+  return fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    return /^\d+ \(.*\) [Tt] /s.test(stat);
+  });
+}

@@ -594,8 +594,8 @@ const std::vector<Key>& keys() {
          s.redis_streams = text(v) == "streams";
        }},
       {"redis-cluster", Kind::boolean, kCluster, "[=BOOL]",
-       "--redis is a Redis Cluster (sharded mode): one seed URL or several, comma-separated; each channel "
-       "goes to its slot's master, following MOVED/ASK and slot migrations [false]",
+       "--redis is a Redis Cluster (sharded or streams mode): one seed URL or several, comma-separated; each "
+       "channel and key goes to its slot's master, following MOVED/ASK and slot migrations [false]",
        [](AppSettings& s, const Value& v) { s.redis_cluster = boolean(v); }},
       {"redis-streams-max-len", Kind::integer, kCluster, "N",
        "streams mode: the stream is trimmed to about N entries (XADD MAXLEN ~, the adapter's maxLen) [10000]",
@@ -966,8 +966,8 @@ void check_consistency(const AppSettings& s) {
   if (s.admin_ui && s.admin.auth && s.admin.password_hash.empty())
     throw Failure("--admin-ui: needs --admin-ui-password-hash (a bcrypt hash), or --admin-ui-auth=false");
   const redis::TopologyOptions& topo = s.topology;
-  if (s.redis_cluster && (s.redis_url.empty() || !s.redis_sharded))
-    throw Failure("--redis-cluster: needs --redis and --redis-mode sharded");
+  if (s.redis_cluster && (s.redis_url.empty() || !(s.redis_sharded || s.redis_streams)))
+    throw Failure("--redis-cluster: needs --redis and --redis-mode sharded or streams");
   if (!topo.public_url.empty() && s.redis_url.empty())
     throw Failure("--public-url: needs --redis (the node registry lives in Redis)");
   if (topo.public_url.empty()) {

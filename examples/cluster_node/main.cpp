@@ -1,5 +1,5 @@
 // socketio-cluster-node --port P --redis URL [--host H] [--threads N] [--redis-key K]
-//                       [--redis-mode classic|sharded|streams] [--redis-streams-max-len N]
+//                       [--redis-mode classic|sharded|streams] [--redis-cluster] [--redis-streams-max-len N]
 //                       [--connection-state-recovery] [--max-disconnection-duration MS] [--name NAME]
 // An example of a cluster member written against the public API: the chat of socketio-server
 // (app/chat.hpp) on namespace "/", the Redis adapter, and events that let a client drive the
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Socket.IO cluster node (example)"};
   std::string redis_url, redis_key = "socket.io", redis_mode = "classic", name = "cpp";
   std::size_t max_len = 10'000;
-  bool recovery = false;
+  bool recovery = false, redis_cluster = false;
   std::int64_t max_disconnection_ms = 120'000;
   socketio::examples::CommonFlags flags;
   flags.threads = 2;
@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--redis-key", redis_key, "channel prefix");
   app.add_option("--redis-mode", redis_mode, "classic|sharded|streams")
       ->check(CLI::IsMember({"classic", "sharded", "streams"}));
+  app.add_flag("--redis-cluster", redis_cluster, "--redis is a Redis Cluster: seed URLs, comma-separated");
   app.add_option("--redis-streams-max-len", max_len, "streams mode: MAXLEN ~ of the stream");
   app.add_flag("--connection-state-recovery", recovery, "connection state recovery");
   app.add_option("--max-disconnection-duration", max_disconnection_ms, "recovery window (ms)");
@@ -202,6 +203,7 @@ int main(int argc, char** argv) {
             : redis_mode == "streams" ? redis::RedisMode::streams
                                       : redis::RedisMode::classic;
   rc.stream_max_len = max_len;
+  rc.cluster = redis_cluster;
   std::optional<redis::RedisConnection> cluster;
   try {
     cluster.emplace(rc);

@@ -62,8 +62,8 @@ struct RedisConfig {
   std::string key =
       "socket.io";  // channel prefix: the classic adapter's `key`, the sharded one's `channelPrefix`
   RedisMode mode = RedisMode::classic;
-  // A Redis Cluster (sharded mode only): `url` is one seed node or several, comma-separated; each
-  // sharded channel and key goes to its slot's master (as node-redis's createCluster).
+  // A Redis Cluster (sharded and streams modes): `url` is one seed node or several,
+  // comma-separated; each channel and key goes to its slot's master (as node-redis's createCluster).
   bool cluster = false;
   std::chrono::milliseconds requests_timeout{5000};
   std::size_t max_message_size = 1024 * 1024;  // larger messages from Redis are dropped

@@ -128,11 +128,11 @@ describe("socketio-server command line", () => {
 
   test("--redis with a URL that is not redis:// exits 2 naming the flag", CLI, async () => {
     await expectConfigError(["--redis", "http://127.0.0.1:6379"], "--redis");
-    // A Redis Cluster runs the sharded mode only, and needs its seed URLs.
+    // A Redis Cluster runs the sharded and streams modes, and needs its seed URLs.
     await expectConfigError(["--redis-cluster"], "--redis-cluster", "--redis");
     await expectConfigError(["--redis-reconnect-max-delay", "50"], "--redis-reconnect-max-delay");
     await expectConfigError(["--redis", "redis://127.0.0.1:1", "--redis-cluster"], "--redis-cluster", "sharded");
-    await expectConfigError(["--redis", "redis://127.0.0.1:1", "--redis-mode", "streams", "--redis-cluster"], "--redis-cluster", "sharded");
+    await expectConfigError(["--redis", "redis://127.0.0.1:1", "--redis-mode", "classic", "--redis-cluster"], "--redis-cluster", "streams");
   });
 
   test("the node registry flags: bad values and missing companions exit 2 naming the flag", CLI, async () => {

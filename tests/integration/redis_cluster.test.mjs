@@ -13,21 +13,13 @@
 // redis-server/redis-cli 7 are missing.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { closeAll, until, sleep, request } from "./lib/harness.mjs";
+import { closeAll, until, sleep } from "./lib/harness.mjs";
 import { startNode, member, ack } from "./lib/redis.mjs";
-import { startRedisCluster } from "./lib/redis_cluster.mjs";
+import { startRedisCluster, metric, clusterEvents } from "./lib/redis_cluster.mjs";
 
 const T = { timeout: 180000 };
 const ROOMS = Array.from({ length: 48 }, (_, i) => `room-${i}`);
 const channel = (room) => `socket.io#/#${room}#`;
-
-/** A series of a node's /metrics (name with its labels). */
-async function metric(node, series) {
-  const res = await request({ port: Number(new URL(node.url).port), path: "/metrics" });
-  const line = res.text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.split(" ")[1]) : NaN;
-}
-const clusterEvents = (node, event) => metric(node, `socketio_redis_cluster_events_total{event="${event}"}`);
 
 describe("Redis Cluster: two socketio-server nodes and a Node node in sharded mode", () => {
   let cluster, a, b, n, ca, cb, cn, clients;

@@ -3,7 +3,7 @@
 // (createShardedAdapter, --redis-mode sharded), or @socket.io/redis-streams-adapter 0.3.1
 // (--redis-mode streams: the stream and channel prefix both --redis-key, maxLen
 // --redis-streams-max-len); with --redis-cluster, --redis lists the seed nodes of a Redis Cluster
-// (comma-separated) and the sharded adapter runs on node-redis's createCluster; plus the same
+// (comma-separated) and the sharded or streams adapter runs on node-redis's createCluster; plus the same
 // cluster:* events as the C++ example
 // examples/cluster_node (see its main.cpp for the contract), so tests can drive every cluster-wide
 // operation from either side. The server announces itself only once its subscriptions are
@@ -37,13 +37,18 @@ export async function attachRedis(
       }),
     );
     // The adapter subscribes and reads the stream on connections of its own, from "$" (entries
-    // added before its first XREAD never reach it): ready once both are under way.
+    // added before its first XREAD never reach it): ready once both are under way. On a cluster,
+    // its subscriber is on one node (any) and its reader on the stream's master: ask them all.
     const uid = io.of("/").adapter.uid;
+    const each = async (args) =>
+      redisCluster
+        ? Promise.all(pub.masters.map(async (m) => (await pub.nodeClient(m)).sendCommand(args)))
+        : [await pub.sendCommand(args)];
     for (let i = 0; i < 200; i++) {
-      const [, n] = await pub.sendCommand(["PUBSUB", "NUMSUB", `${redisKey}#/#${uid}#`]);
-      const clients = await pub.sendCommand(["CLIENT", "LIST"]);
+      const subscribed = (await each(["PUBSUB", "NUMSUB", `${redisKey}#/#${uid}#`])).some(([, n]) => Number(n) > 0);
+      const clients = (await each(["CLIENT", "LIST"])).join("\n");
       const reading = clients.split("\n").some((l) => l.includes(`name=${clientName} `) && l.includes("cmd=xread"));
-      if (Number(n) > 0 && reading) break;
+      if (subscribed && reading) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     installClusterEvents(io, name);

@@ -74,10 +74,7 @@ ClusterRouter::Node& ClusterRouter::node(const ClusterAddress& addr) {
   const std::string name = addr.str();
   auto& slot = nodes_[name];
   if (slot) return *slot;
-  RedisEndpoint ep = options_.seeds.front();
-  ep.host = addr.host;
-  ep.port = addr.port;
-  ep.db = 0;
+  const RedisEndpoint ep = endpoint(addr);
   slot = std::make_unique<Node>();
   slot->addr = addr;
   slot->pub = std::make_unique<RedisClient>(io_, ep, "pub " + name, options_.max_reply_bytes);
@@ -97,6 +94,21 @@ ClusterRouter::Node& ClusterRouter::node(const ClusterAddress& addr) {
   slot->pub->start();
   slot->sub->start();
   return *slot;
+}
+
+RedisEndpoint ClusterRouter::endpoint(const ClusterAddress& addr) const {
+  RedisEndpoint ep = options_.seeds.front();
+  ep.host = addr.host;
+  ep.port = addr.port;
+  ep.db = 0;
+  return ep;
+}
+
+std::optional<RedisEndpoint> ClusterRouter::endpoint_of_key(std::string_view key) const {
+  if (!have_map_) return std::nullopt;
+  const ClusterAddress* addr = map_.owner_of(key_slot(key));
+  if (!addr) return std::nullopt;
+  return endpoint(*addr);
 }
 
 ClusterRouter::Node* ClusterRouter::owner(std::string_view key) {
@@ -144,23 +156,53 @@ void ClusterRouter::on_reply(const std::shared_ptr<Command>& cmd, const std::str
     return;
   }
   if (redirect->to.host.empty()) redirect->to.host = from.substr(0, from.rfind(':'));
-  if (!redirect->ask) {
-    // The slot lives there now: remember it at once (the next publishes go straight there), and
-    // read the whole map again (a MOVED rarely comes alone).
-    auto& masters = map_.masters;
-    auto it = std::find(masters.begin(), masters.end(), redirect->to);
-    if (it == masters.end() && masters.size() < kMaxClusterMasters)
-      it = masters.insert(masters.end(), redirect->to);
-    if (it != masters.end() && have_map_)
-      map_.owner[redirect->slot] = static_cast<std::int16_t>(it - masters.begin());
-    request_refresh("MOVED");
-  }
+  if (!redirect->ask) learn_moved(*redirect);
   Node& to = node(redirect->to);
   if (!to.pub->connected()) {
     if (cmd->done) cmd->done(nullptr);
     return;
   }
   send(cmd, to, redirect->ask);
+}
+
+void ClusterRouter::learn_moved(const Redirect& redirect) {
+  // The slot lives there now: remember it at once (the next commands go straight there), and
+  // read the whole map again (a MOVED rarely comes alone).
+  auto& masters = map_.masters;
+  auto it = std::find(masters.begin(), masters.end(), redirect.to);
+  if (it == masters.end() && masters.size() < kMaxClusterMasters)
+    it = masters.insert(masters.end(), redirect.to);
+  if (it != masters.end() && have_map_)
+    map_.owner[redirect.slot] = static_cast<std::int16_t>(it - masters.begin());
+  request_refresh("MOVED");
+}
+
+void ClusterRouter::sum_over_masters(std::vector<std::string> argv, std::function<void(std::int64_t)> done) {
+  struct Sum {
+    std::size_t waiting = 0;
+    std::int64_t total = 0;
+    bool answered = false;
+    std::function<void(std::int64_t)> done;
+  };
+  auto sum = std::make_shared<Sum>();
+  sum->done = std::move(done);
+  std::vector<Node*> masters;
+  if (have_map_)
+    for (const auto& m : map_.masters) masters.push_back(&node(m));
+  if (masters.empty()) return sum->done(-1);
+  sum->waiting = masters.size();
+  const std::vector<std::string_view> view(argv.begin(), argv.end());
+  for (Node* n : masters) {
+    auto answer = [sum](const redisReply* r) {
+      if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          r->element[1]->type == REDIS_REPLY_INTEGER) {
+        sum->total += r->element[1]->integer;
+        sum->answered = true;
+      }
+      if (--sum->waiting == 0) sum->done(sum->answered ? sum->total : -1);
+    };
+    if (!n->pub->command(view, answer)) answer(nullptr);
+  }
 }
 
 void ClusterRouter::request_refresh(const char* why) {
@@ -234,6 +276,7 @@ void ClusterRouter::apply(SlotMap map) {
               kClusterSlots, moved ? " (slots moved)" : "");
   for (const auto& m : map_.masters) node(m);
   place_channels();
+  if (on_map_) on_map_();
   // Masters no longer in the map (and not seeds) are dropped, once nothing is subscribed there.
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     const auto& addr = it->second->addr;
@@ -264,6 +307,20 @@ void ClusterRouter::place_channels() {
       to.sub->ssubscribe(channel);
     }
   }
+  for (const auto& channel : plain_) {
+    const ClusterAddress* addr = map_.owner_of(key_slot(channel));
+    if (!addr) continue;
+    const std::string home = addr->str();
+    // Redis never ends a plain subscription by itself: leave the old master first, or every
+    // message would reach this node twice until then.
+    for (auto& [name, n] : nodes_)
+      if (name != home && n->sub->has_channel(channel)) n->sub->unsubscribe(channel);
+    Node& to = node(*addr);
+    if (!to.sub->has_channel(channel)) {
+      if (!first_placement_) counters_.cluster_resubscribes.fetch_add(1, std::memory_order_relaxed);
+      to.sub->subscribe(channel);
+    }
+  }
   first_placement_ = false;
 }
 
@@ -276,6 +333,17 @@ void ClusterRouter::sunsubscribe(const std::string& channel) {
   if (!channels_.erase(channel)) return;
   for (auto& [name, n] : nodes_)
     if (n->sub->has_sharded(channel)) n->sub->sunsubscribe(channel);
+}
+
+void ClusterRouter::subscribe(const std::string& channel) {
+  if (!plain_.insert(channel).second || !have_map_) return;
+  if (const ClusterAddress* addr = map_.owner_of(key_slot(channel))) node(*addr).sub->subscribe(channel);
+}
+
+void ClusterRouter::unsubscribe(const std::string& channel) {
+  if (!plain_.erase(channel)) return;
+  for (auto& [name, n] : nodes_)
+    if (n->sub->has_channel(channel)) n->sub->unsubscribe(channel);
 }
 
 void ClusterRouter::on_shard_trouble(const std::string& from, const std::string& channel,
@@ -304,12 +372,15 @@ bool ClusterRouter::ready() const {
     auto it = nodes_.find(m.str());
     if (it == nodes_.end() || !it->second->pub->connected() || !it->second->sub->subscribed()) return false;
   }
-  for (const auto& channel : channels_) {
-    const ClusterAddress* addr = map_.owner_of(key_slot(channel));
-    if (!addr) return false;
-    auto it = nodes_.find(addr->str());
-    if (it == nodes_.end() || !it->second->sub->has_sharded(channel)) return false;
-  }
+  for (const auto* set : {&channels_, &plain_})
+    for (const auto& channel : *set) {
+      const ClusterAddress* addr = map_.owner_of(key_slot(channel));
+      if (!addr) return false;
+      auto it = nodes_.find(addr->str());
+      if (it == nodes_.end()) return false;
+      const auto& sub = *it->second->sub;
+      if (set == &channels_ ? !sub.has_sharded(channel) : !sub.has_channel(channel)) return false;
+    }
   return true;
 }
 

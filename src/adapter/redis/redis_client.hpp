@@ -87,6 +87,7 @@ class RedisClient {
   void ssubscribe(const std::string& channel);
   void sunsubscribe(const std::string& channel);
   bool has_sharded(const std::string& channel) const { return sharded_.contains(channel); }
+  bool has_channel(const std::string& channel) const { return channels_.contains(channel); }
   // Redis no longer has this sharded subscription (it refused it): forget it without SUNSUBSCRIBE.
   void forget_sharded(const std::string& channel) { sharded_.erase(channel); }
 

@@ -50,9 +50,9 @@ RedisHub::RedisHub(RedisConfig config) : config_(std::move(config)), work_(asio:
 }
 
 void RedisHub::start_cluster(std::size_t max_reply) {
-  if (config_.mode != RedisMode::sharded)
+  if (config_.mode == RedisMode::classic)
     throw std::invalid_argument(
-        "a Redis Cluster needs the sharded mode (classic and streams are not supported there)");
+        "a Redis Cluster needs the sharded or the streams mode (classic is not supported there)");
   ClusterRouter::Options o;
   o.max_reply_bytes = max_reply;
   o.max_backoff = config_.reconnect_max_delay;
@@ -74,7 +74,25 @@ void RedisHub::start_cluster(std::size_t max_reply) {
       io_, std::move(o), counters(),
       [this](std::string_view channel, std::string_view payload) { dispatch(channel, payload); },
       [this] { report_unpublished(); });
-  asio::post(io_, [this] { cluster_->start(); });
+  if (config_.mode == RedisMode::streams) {
+    StreamReader::Options ro{config_.key,
+                             config_.stream_read_count,
+                             std::chrono::milliseconds(5000),
+                             max_reply,
+                             config_.reconnect_max_delay,
+                             &counters().connection_losses,
+                             cluster_.get(),
+                             &counters()};
+    reader_ = std::make_unique<StreamReader>(
+        io_, RedisEndpoint{}, std::move(ro),
+        [this](const StreamId& id, const FieldsView& fields) { dispatch_entry(id, fields); },
+        [this] { counters().dropped.fetch_add(1, std::memory_order_relaxed); });
+    cluster_->set_map_handler([this] { reader_->on_map(); });
+  }
+  asio::post(io_, [this] {
+    cluster_->start();
+    if (reader_) reader_->start();
+  });
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -102,9 +120,8 @@ bool RedisHub::wait_until_subscribed(std::chrono::milliseconds timeout) {
     auto answer = ready.get_future();
     // Streams: and the reader knows where it reads from (entries after that reach this node).
     post([this, &ready] {
-      ready.set_value(cluster_
-                          ? cluster_->ready()
-                          : pub_->connected() && sub_->subscribed() && (!reader_ || reader_->position()));
+      const bool up = cluster_ ? cluster_->ready() : pub_->connected() && sub_->subscribed();
+      ready.set_value(up && (!reader_ || reader_->position()));
     });
     if (answer.get()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -126,6 +143,32 @@ bool RedisHub::command(const std::vector<std::string_view>& argv, RedisClient::R
   if (cluster_)
     return cluster_->command(std::vector<std::string>(argv.begin(), argv.end()), std::move(on_reply));
   return pub_->command(argv, std::move(on_reply));
+}
+
+void RedisHub::subscribe(const std::string& channel) {
+  if (cluster_)
+    cluster_->subscribe(channel);
+  else
+    sub_->subscribe(channel);
+}
+
+void RedisHub::unsubscribe(const std::string& channel) {
+  if (cluster_)
+    cluster_->unsubscribe(channel);
+  else
+    sub_->unsubscribe(channel);
+}
+
+void RedisHub::count_subscribers(std::string_view verb, const std::string& channel,
+                                 std::function<void(std::int64_t)> done) {
+  if (cluster_ && verb == "NUMSUB") return cluster_->sum_over_masters({"PUBSUB", "NUMSUB", channel}, done);
+  const bool sent = command({"PUBSUB", verb, channel}, [done](const redisReply* r) {
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_INTEGER)
+      done(r->element[1]->integer);
+    else
+      done(-1);
+  });
+  if (!sent) done(-1);
 }
 
 void RedisHub::ssubscribe(const std::string& channel) {

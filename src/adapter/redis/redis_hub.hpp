@@ -68,9 +68,16 @@ class RedisHub {
   void add(std::shared_ptr<ChannelHandler> handler);
   void remove(const std::shared_ptr<ChannelHandler>& handler);
 
-  // Redis thread: subscriptions, remembered across reconnects. Not on a Redis Cluster (sharded
-  // channels go through ssubscribe/sunsubscribe below).
+  // Redis thread: subscriptions, remembered across reconnects. Not on a Redis Cluster (channels
+  // go through subscribe/ssubscribe below).
   RedisClient& subscriber() noexcept { return *sub_; }
+  // Redis thread: plain channels, on the subscriber or, on a Redis Cluster, on their slot's master.
+  void subscribe(const std::string& channel);
+  void unsubscribe(const std::string& channel);
+  // Redis thread: how many connections subscribe `channel` (PUBSUB <verb> <channel>), or -1. On a
+  // Redis Cluster a plain channel's subscribers are summed over every master.
+  void count_subscribers(std::string_view verb, const std::string& channel,
+                         std::function<void(std::int64_t)> done);
   // Redis thread: sharded channels, on the subscriber or, on a Redis Cluster, on their master.
   void ssubscribe(const std::string& channel);
   void sunsubscribe(const std::string& channel);

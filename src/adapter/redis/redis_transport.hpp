@@ -55,17 +55,10 @@ class RedisTransport : public cluster::Transport,
 
   // Redis thread: PUBSUB <verb> <channel> answers how many nodes listen.
   void count(std::string_view verb, const std::string& channel, std::function<void(std::int64_t)> done) {
-    const bool sent =
-        // The hub owns the connection: a reply (or its failure) never outlives it.
-        hub_.command({"PUBSUB", verb, channel}, [hub = &hub_, done](const redisReply* r) {
-          if (hub->closing()) return;
-          if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-              r->element[1]->type == REDIS_REPLY_INTEGER)
-            done(r->element[1]->integer);
-          else
-            done(-1);
-        });
-    if (!sent) done(-1);
+    // The hub owns the connections: a reply (or its failure) never outlives it.
+    hub_.count_subscribers(verb, channel, [hub = &hub_, done](std::int64_t n) {
+      if (!hub->closing()) done(n);
+    });
   }
 
   // Redis thread: a decoded message for the core, or a malformed one counted and logged.

@@ -267,7 +267,7 @@ void SessionForwarder::start() {
     if (self->hub_->config().mode == RedisMode::sharded)
       self->hub_->ssubscribe(self->my_channel_);
     else
-      self->hub_->subscriber().subscribe(self->my_channel_);
+      self->hub_->subscribe(self->my_channel_);
     self->check_timer_ = std::make_unique<boost::asio::steady_timer>(self->hub_->io());
     self->check_owners();
   });

@@ -1,5 +1,7 @@
 #include "adapter/redis/stream_reader.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <hiredis/hiredis.h>
 
 #include <spdlog/spdlog.h>
@@ -39,13 +41,18 @@ StreamReader::StreamReader(asio::io_context& io, RedisEndpoint endpoint, Options
                            EntryHandler on_entry, std::function<void()> on_skipped)
     : io_(io),
       options_(std::move(options)),
-      client_(io, std::move(endpoint), "xread", options_.max_reply_bytes),
       on_entry_(std::move(on_entry)),
       on_skipped_(std::move(on_skipped)),
       retry_timer_(io) {
-  client_.set_connect_handler([this] { on_connected(); });
-  client_.set_max_backoff(options_.reconnect_max_delay);
-  client_.set_loss_counter(options_.losses);
+  if (!options_.cluster) client_ = make_client(endpoint);
+}
+
+std::unique_ptr<RedisClient> StreamReader::make_client(const RedisEndpoint& endpoint) {
+  auto c = std::make_unique<RedisClient>(io_, endpoint, "xread", options_.max_reply_bytes);
+  c->set_connect_handler([this] { on_connected(); });
+  c->set_max_backoff(options_.reconnect_max_delay);
+  c->set_loss_counter(options_.losses);
+  return c;
 }
 
 StreamReader::~StreamReader() {
@@ -54,13 +61,89 @@ StreamReader::~StreamReader() {
 
 void StreamReader::start() {
   stopping_ = false;
-  client_.start();
+  if (client_)
+    client_->start();
+  else
+    locate();
+}
+
+void StreamReader::locate() {
+  // Cluster, first start: waits for a map naming the stream's master (on_map()).
+  if (const auto ep = options_.cluster->endpoint_of_key(options_.stream))
+    move_to({ep->host, ep->port}, false);
+}
+
+void StreamReader::on_map() {
+  if (stopping_ || !options_.cluster) return;
+  const auto ep = options_.cluster->endpoint_of_key(options_.stream);
+  if (!ep) return;
+  const ClusterAddress owner{ep->host, ep->port};
+  if (client_ && owner == at_) {
+    asking_ = false;  // the migration ended here
+    return;
+  }
+  // While the slot migrates, the map still names its old owner: stay on the importing master.
+  if (client_ && asking_) return;
+  if (client_) spdlog::info("redis xread: stream {} now lives on {}", options_.stream, owner.str());
+  move_to(owner, false);
+}
+
+void StreamReader::move_to(const ClusterAddress& to, bool asking) {
+  if (stopping_) return;
+  asking_ = asking;
+  if (client_ && to == at_) {
+    // Sent back where it is (a master that changed its mind): read again, bounded by redirects_.
+    busy_ = false;
+    if (client_->connected()) on_connected();
+    return;
+  }
+  // Never from inside the old connection's callbacks (callers post or run on a map).
+  if (client_) client_->stop();
+  ++generation_;
+  busy_ = false;
+  retry_timer_.cancel();
+  at_ = to;
+  client_ = make_client(options_.cluster->endpoint(to));
+  client_->start();
+}
+
+bool StreamReader::send(const std::vector<std::string_view>& argv,
+                        std::function<void(const redisReply*)> on_reply) {
+  if (asking_) client_->command({"ASKING"});
+  return client_->command(argv,
+                          [this, gen = generation_, on_reply = std::move(on_reply)](const redisReply* r) {
+                            if (gen != generation_ || redirected(r)) return;
+                            if (r && r->type != REDIS_REPLY_ERROR) redirects_ = 0;
+                            on_reply(r);
+                          });
+}
+
+bool StreamReader::redirected(const redisReply* r) {
+  if (!options_.cluster || stopping_ || !r || r->type != REDIS_REPLY_ERROR) return false;
+  auto redirect = parse_redirect({r->str, r->len});
+  if (!redirect) return false;
+  options_.counters->cluster_redirects.fetch_add(1, std::memory_order_relaxed);
+  if (++redirects_ > ClusterRouter::kMaxRedirects) {
+    // Masters that disagree: the error reply goes on to retry_later() (a second), then again.
+    options_.counters->cluster_redirect_failures.fetch_add(1, std::memory_order_relaxed);
+    redirects_ = 0;
+    return false;
+  }
+  if (redirect->to.host.empty()) redirect->to.host = at_.host;
+  if (!redirect->ask) options_.cluster->learn_moved(*redirect);
+  spdlog::debug("redis xread: stream {} {} to {}", options_.stream, redirect->ask ? "asked" : "moved",
+                redirect->to.str());
+  // Out of this connection's callback: the move replaces it.
+  asio::post(io_, [this, gen = generation_, to = redirect->to, ask = redirect->ask] {
+    if (gen == generation_) move_to(to, ask);
+  });
+  return true;
 }
 
 void StreamReader::stop() {
   stopping_ = true;
   retry_timer_.cancel();
-  client_.stop();
+  if (client_) client_->stop();
   auto waiters = std::move(waiters_);
   waiters_.clear();
   for (auto& w : waiters) {
@@ -89,13 +172,13 @@ void StreamReader::retry_later(const char* what, const redisReply* r) {
   failing_ = true;
   retry_timer_.expires_after(std::chrono::seconds(1));
   retry_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || stopping_ || busy_ || !client_.connected()) return;
+    if (ec || stopping_ || busy_ || !client_->connected()) return;
     on_connected();
   });
 }
 
 void StreamReader::find_end() {
-  busy_ = client_.command({"EVAL", kLastIdScript, "1", options_.stream}, [this](const redisReply* r) {
+  busy_ = send({"EVAL", kLastIdScript, "1", options_.stream}, [this](const redisReply* r) {
     if (!r || stopping_) return;  // the next connection starts over
     if (r->type == REDIS_REPLY_ERROR) return find_end_without_script();
     start_at(parse_stream_id(text(r)), r);
@@ -104,16 +187,15 @@ void StreamReader::find_end() {
 
 void StreamReader::find_end_without_script() {
   // Scripts refused (an ACL, a managed Redis): the last entry itself, within the reply limit.
-  busy_ =
-      client_.command({"XREVRANGE", options_.stream, "+", "-", "COUNT", "1"}, [this](const redisReply* r) {
-        if (!r || stopping_) return;
-        if (r->type != REDIS_REPLY_ARRAY) return retry_later("finding the end of the stream", r);
-        if (r->elements == 0) return start_at(StreamId{}, r);
-        const auto* e = r->element[0];
-        start_at(e->type == REDIS_REPLY_ARRAY && e->elements == 2 ? parse_stream_id(text(e->element[0]))
-                                                                  : std::nullopt,
-                 r);
-      });
+  busy_ = send({"XREVRANGE", options_.stream, "+", "-", "COUNT", "1"}, [this](const redisReply* r) {
+    if (!r || stopping_) return;
+    if (r->type != REDIS_REPLY_ARRAY) return retry_later("finding the end of the stream", r);
+    if (r->elements == 0) return start_at(StreamId{}, r);
+    const auto* e = r->element[0];
+    start_at(e->type == REDIS_REPLY_ARRAY && e->elements == 2 ? parse_stream_id(text(e->element[0]))
+                                                              : std::nullopt,
+             r);
+  });
 }
 
 void StreamReader::start_at(std::optional<StreamId> id, const redisReply* r) {
@@ -128,7 +210,7 @@ void StreamReader::start_at(std::optional<StreamId> id, const redisReply* r) {
 
 void StreamReader::skip() {
   const std::string from = position_->next().str();
-  busy_ = client_.command({"EVAL", kNextIdScript, "1", options_.stream, from}, [this](const redisReply* r) {
+  busy_ = send({"EVAL", kNextIdScript, "1", options_.stream, from}, [this](const redisReply* r) {
     if (!r || stopping_) return;
     if (r->type == REDIS_REPLY_ERROR) return retry_later("finding the entry to skip", r);
     busy_ = false;
@@ -150,9 +232,9 @@ void StreamReader::read() {
   const std::string count = std::to_string(one_at_a_time_ ? 1 : options_.read_count);
   const std::string block = std::to_string(options_.block.count());
   const std::string from = position_->str();
-  oversized_seen_ = client_.oversized_drops();
-  busy_ = client_.command({"XREAD", "COUNT", count, "BLOCK", block, "STREAMS", options_.stream, from},
-                          [this](const redisReply* r) { on_read(r); });
+  oversized_seen_ = client_->oversized_drops();
+  busy_ = send({"XREAD", "COUNT", count, "BLOCK", block, "STREAMS", options_.stream, from},
+               [this](const redisReply* r) { on_read(r); });
 }
 
 void StreamReader::on_read(const redisReply* r) {
@@ -160,7 +242,7 @@ void StreamReader::on_read(const redisReply* r) {
   if (!r) {
     // The connection went away (the next one reads on). Over the reply limit: one entry at a time,
     // and if even one is too large, skip it.
-    if (client_.oversized_drops() != oversized_seen_) {
+    if (client_->oversized_drops() != oversized_seen_) {
       if (one_at_a_time_) skip_next_ = true;
       one_at_a_time_ = true;
     }

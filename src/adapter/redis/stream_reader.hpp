@@ -6,10 +6,16 @@
 // nothing is missed while Redis is briefly away as long as the stream still holds the entries
 // (maxLen). Bounded: a reply is held up to the connection's limit; an entry too large to read
 // alone is skipped (its id found by a two-line Lua script, so its bytes never cross; where scripts
-// are refused, the node waits for one to be allowed), counted and logged. Owned by the RedisHub;
-// Redis thread only.
+// are refused, the node waits for one to be allowed), counted and logged. On a Redis Cluster
+// (Options::cluster), the connection goes to the master that serves the stream's slot: a MOVED
+// moves it there (and tells the router), an ASK reads on the importing master with ASKING until
+// the slot has settled, a new map naming another owner (a reshard, a failover) moves it too; the
+// position is kept across every move, so no entry is skipped or read twice. At most
+// ClusterRouter::kMaxRedirects redirections in a row, then a pause of a second (counted). Owned
+// by the RedisHub; Redis thread only.
 #pragma once
 
+#include "adapter/redis/cluster_router.hpp"
 #include "adapter/redis/redis_client.hpp"
 #include "adapter/redis/streams_codec.hpp"
 
@@ -37,6 +43,10 @@ class StreamReader {
     std::size_t max_reply_bytes = 64 << 20;  // the connection's reply limit
     std::chrono::milliseconds reconnect_max_delay{5000};
     std::atomic<std::uint64_t>* losses = nullptr;  // counted per lost connection, if set
+    // A Redis Cluster: where the stream lives (the endpoint given is then unused); its redirect
+    // counters count this reader's redirections too.
+    ClusterRouter* cluster = nullptr;
+    RedisCounters* counters = nullptr;
   };
 
   // on_entry: every entry, in order; on_skipped: an entry was skipped (too large to read).
@@ -54,6 +64,8 @@ class StreamReader {
   // fn(true) once position() >= id, fn(false) at the deadline (or when the reader stops).
   void when_reached(StreamId id, std::chrono::steady_clock::time_point deadline,
                     std::function<void(bool)> fn);
+  // Cluster: a new slot map was applied (the stream's master may have changed).
+  void on_map();
 
  private:
   struct Waiter;
@@ -67,10 +79,22 @@ class StreamReader {
   // A command failed for a reason other than the connection (an error reply): tried again later.
   void retry_later(const char* what, const redisReply* r);
   void advance(const StreamId& id);
+  // A command of the loop: after ASKING when reading on an importing master; a reply of an older
+  // connection is ignored, a redirection is followed (cluster) instead of reaching on_reply.
+  bool send(const std::vector<std::string_view>& argv, std::function<void(const redisReply*)> on_reply);
+  bool redirected(const redisReply* r);
+  std::unique_ptr<RedisClient> make_client(const RedisEndpoint& endpoint);
+  // Cluster: reads from `to` from now on (a new connection; the position is kept).
+  void move_to(const ClusterAddress& to, bool asking);
+  void locate();
 
   boost::asio::io_context& io_;
   Options options_;
-  RedisClient client_;
+  std::unique_ptr<RedisClient> client_;  // null on a cluster until the stream's master is known
+  ClusterAddress at_;                    // cluster: the master client_ talks to
+  bool asking_ = false;                  // cluster: at_ imports the slot (ASK)
+  int redirects_ = 0;                    // in a row
+  std::uint64_t generation_ = 0;         // of client_
   EntryHandler on_entry_;
   std::function<void()> on_skipped_;
   boost::asio::steady_timer retry_timer_;

@@ -110,13 +110,13 @@ class StreamsTransport final : public RedisTransport {
     return std::static_pointer_cast<StreamsTransport>(shared_from_this());
   }
   void subscribe() override {
-    hub_.subscriber().subscribe(channel_);
-    hub_.subscriber().subscribe(response_channel_);
+    hub_.subscribe(channel_);
+    hub_.subscribe(response_channel_);
     if (recovery_) schedule_refresh();
   }
   void unsubscribe() override {
-    hub_.subscriber().unsubscribe(channel_);
-    hub_.subscriber().unsubscribe(response_channel_);
+    hub_.unsubscribe(channel_);
+    hub_.unsubscribe(response_channel_);
     refresh_timer_.cancel();
   }
 
@@ -133,6 +133,7 @@ class StreamsTransport final : public RedisTransport {
   void refresh(std::shared_ptr<std::vector<std::string>> pids, std::size_t from);
 
   void start_restore(const std::shared_ptr<Restore>& r);
+  void check_offset(const std::shared_ptr<Restore>& r, std::string_view session);
   void wait_for_own(const std::shared_ptr<Restore>& r);
   void read_missed(const std::shared_ptr<Restore>& r);
   void on_missed(const std::shared_ptr<Restore>& r, const redisReply* reply, const StreamId& asked_to);
@@ -302,22 +303,35 @@ void StreamsTransport::restore_session(const std::string& pid, const std::string
 
 void StreamsTransport::start_restore(const std::shared_ptr<Restore>& r) {
   // As the reference: the session is taken (GET + DEL in one transaction, as GETDEL needs Redis
-  // 6.2), and the client's offset must still be in the stream.
+  // 6.2), then the client's offset must still be in the stream. On a Redis Cluster, GETDEL: the
+  // key's master answers it alone (a transaction would need every command on one connection).
   const std::string key = session_key(r->pid);
-  const std::string offset = r->offset.str();
   auto self = this->self();
-  bool sent = hub_.command({"MULTI"}, {}) && hub_.command({"GET", key}, {}) && hub_.command({"DEL", key}, {});
-  sent = sent && hub_.command({"EXEC"}, [self, r](const redisReply* reply) {
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return;
-    const auto value = text(reply->element[0]);
-    if (!value.empty() && value.size() <= self->hub_.config().max_message_size)
-      r->session = decode_session(value);
-  });
-  sent =
-      sent && hub_.command({"XRANGE", hub_.config().key, offset, offset}, [self, r](const redisReply* reply) {
+  auto taken = [self, r](std::string_view value) {
+    if (!self->hub_.closing()) self->check_offset(r, value);
+  };
+  bool sent = false;
+  if (hub_.config().cluster) {
+    sent = hub_.command({"GETDEL", key}, [taken](const redisReply* reply) { taken(text(reply)); });
+  } else {
+    sent = hub_.command({"MULTI"}, {}) && hub_.command({"GET", key}, {}) && hub_.command({"DEL", key}, {});
+    sent = sent && hub_.command({"EXEC"}, [taken](const redisReply* reply) {
+      const bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2;
+      taken(ok ? text(reply->element[0]) : std::string_view());
+    });
+  }
+  if (!sent) finish(r, false, "Redis is unreachable");
+}
+
+void StreamsTransport::check_offset(const std::shared_ptr<Restore>& r, std::string_view session) {
+  if (!session.empty() && session.size() <= hub_.config().max_message_size)
+    r->session = decode_session(session);
+  if (!r->session) return finish(r, false, "no session");
+  const std::string offset = r->offset.str();
+  const bool sent = hub_.command(
+      {"XRANGE", hub_.config().key, offset, offset}, [self = self(), r](const redisReply* reply) {
         if (self->hub_.closing()) return;
         const bool found = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0;
-        if (!r->session) return self->finish(r, false, "no session");
         if (!found) return self->finish(r, false, "offset no longer in the stream");
         // Every entry up to the client's offset must have reached this node's sockets before the
         // recovered socket joins its rooms: else it would get them again, live.

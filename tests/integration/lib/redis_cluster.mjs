@@ -1,4 +1,4 @@
-// A real Redis Cluster for the tests (tests/integration/redis_cluster.test.mjs): N masters
+// A real Redis Cluster for the tests (tests/integration/redis_cluster*.test.mjs): N masters
 // (`redis-server --cluster-enabled yes` on free ports, each with its nodes.conf in a scratch
 // directory) joined by `redis-cli --cluster create ... --cluster-yes`. Each master can be killed
 // (SIGKILL) and started again on its port with its nodes.conf. A node-redis client per master
@@ -9,8 +9,16 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { track, until, freePort } from "./harness.mjs";
+import { track, until, freePort, request } from "./harness.mjs";
 import { requireRedis, redisClient, canConnect } from "./redis.mjs";
+
+/** A series of a node's /metrics (name with its labels); NaN when absent. */
+export async function metric(node, series) {
+  const res = await request({ port: Number(new URL(node.url).port), path: "/metrics" });
+  const line = res.text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(" ")[1]) : NaN;
+}
+export const clusterEvents = (node, event) => metric(node, `socketio_redis_cluster_events_total{event="${event}"}`);
 
 function redisCli(args, { timeoutMs = 120000 } = {}) {
   const r = spawnSync("redis-cli", args, { encoding: "utf8", timeout: timeoutMs });

@@ -131,7 +131,9 @@ describe("Redis Cluster: the streams mode", () => {
     cluster.reshard(ids[from.addr], ids[to.addr], RESHARDED);
     await cluster.waitOk();
     assert.equal(await ownerOf(key), to.addr, "the stream moved");
+    const moved = Date.now();
     await until(() => readersOnOwner(3), { timeoutMs: 20000, intervalMs: 200, message: "the readers followed the stream" });
+    console.log(`# the three readers on the new master ${Date.now() - moved} ms after the reshard`);
     await crossInEveryRoom("resharded");
     assert.ok((await clusterEvents(s, "refresh")) >= 2);
   });
@@ -140,11 +142,13 @@ describe("Redis Cluster: the streams mode", () => {
     const victim = cluster.node(await ownerOf(key));
     const losses = await metric(s, "socketio_redis_connection_losses_total");
     await cluster.restart(victim, 1000);
+    const restarted = Date.now();
     await cluster.waitOk();
     await until(async () => (await metric(s, "socketio_redis_connection_losses_total")) > losses, {
       message: "node s saw the master go",
     });
     await until(() => readersOnOwner(3), { timeoutMs: 20000, intervalMs: 200, message: "readers back on the master" });
+    console.log(`# the three readers back ${Date.now() - restarted} ms after the master started again`);
     await crossInEveryRoom("restarted");
   });
 
@@ -167,7 +171,9 @@ describe("Redis Cluster: the streams mode", () => {
     const asked = await src.client.sendCommand(["XLEN", key]).catch((e) => e);
     assert.match(String(asked?.message ?? asked), /^ASK /);
     assert.deepEqual(await cluster.slotOwners().then((o) => o[slot]), src.addr);
+    const migrating = Date.now();
     await crossInEveryRoom("migrating", { timeoutMs: 30000 });
+    console.log(`# ${3 * ROOMS.length} messages across the migrating slot (ASK) in ${Date.now() - migrating} ms`);
     assert.ok((await clusterEvents(s, "redirect")) > redirects, "node s followed ASK redirections");
     // The entries written meanwhile are on the importing master.
     assert.ok(Number(await dst.client.sendCommand(["CLUSTER", "COUNTKEYSINSLOT", String(slot)])) >= 1);

@@ -31,6 +31,9 @@ Counters::Counters(Metrics& m) {
   upgrades = m.counter("socketio_upgrades_total", "Sessions upgraded from polling to WebSocket");
   forwarded = m.counter("socketio_forwarded_requests_total",
                         "Polling requests and upgrades for other nodes' sessions, forwarded to them");
+  const char* relayed = "Held long-polls of this node's sessions that another node relayed, answered early";
+  relayed_superseded = m.counter("socketio_relayed_polls_answered_total", relayed, {{"cause", "superseded"}});
+  relayed_released = m.counter("socketio_relayed_polls_answered_total", relayed, {{"cause", "released"}});
   packets_in = m.counter("socketio_packets_received_total", "Engine.IO packets received");
   packets_out = m.counter("socketio_packets_sent_total", "Engine.IO packets queued to clients");
   bytes_in = m.counter("socketio_received_bytes_total", "Engine.IO packet payload bytes received");

@@ -37,6 +37,8 @@ struct Counters {
   std::array<Metrics::Counter, kCloseReasons.size() + 1> closes;
   Metrics::Counter upgrades;
   Metrics::Counter forwarded;  // requests for other nodes' sessions (eio/forwarder.hpp)
+  // Held polls relayed by another node, answered early (Session::on_polling_request, release_poll)
+  Metrics::Counter relayed_superseded, relayed_released;
   Metrics::Counter packets_in, packets_out, bytes_in, bytes_out;
   Metrics::Gauge outbox_bytes;
   Metrics::Counter polling_compressed, polling_compressed_saved;  // --http-compression

@@ -9,6 +9,7 @@
 
 #include "net/http_handler.hpp"
 
+#include <chrono>
 #include <string_view>
 
 namespace socketio::eio {
@@ -22,6 +23,11 @@ class Forwarder {
   virtual void forward_request(std::string_view sid, net::HttpRequest&& request,
                                net::ResponderPtr responder) = 0;
   virtual void forward_upgrade(std::string_view sid, net::WebSocketPtr ws) = 0;
+  // Graceful stop, before this node's own sessions close: the exchanges it relays for other nodes'
+  // sessions are brought to an end (a held poll answered by its owner), and those that arrive
+  // from now on are answered as soon as the owner has them, so that clients go on through other
+  // nodes without an error. Waits at most `timeout`; true when none is left open.
+  virtual bool drain(std::chrono::milliseconds timeout) = 0;
 };
 
 // The tag a session id carries ("" when it is too short to carry one).

@@ -424,6 +424,28 @@ void Session::on_get_aborted(const net::Responder* res) {
   on_close("transport error", "poll connection closed prematurely");
 }
 
+// Engine.IO lets a session hold one GET; a second one is a client error (the reference closes the
+// session: "overlap from client"). A held GET that another node relayed is the exception when the
+// new one comes by another way (directly, or relayed by a third node): a client has one poll open,
+// so the held one's way is gone. The relaying node died (the balancer retried the GET elsewhere:
+// nginx's proxy_next_upstream) or gave the client up. The held one is answered with a noop, which
+// loses nothing (if it still reaches a client, a noop is valid there), and the new one is held.
+// Two GETs by the same way, or both direct, stay an overlap.
+bool Session::supersedes(const net::Responder& next) const {
+  const auto held_by = pending_get_->relayed_by();
+  return !held_by.empty() && next.relayed_by() != held_by;
+}
+
+// The node relaying this GET is stopping: the poll is answered now (what is buffered, or a noop),
+// so that the client's next one goes to a node that stays. The session is not touched otherwise.
+void Session::release_poll(const net::Responder* res) {
+  if (state_ == State::closed || pending_get_.get() != res) return;
+  server_.counters().relayed_released.inc();
+  if (!buffer_.empty()) return flush();
+  auto r = std::move(pending_get_);
+  respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
+}
+
 // --- incoming ----------------------------------------------------------------------------
 
 void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) {
@@ -439,12 +461,17 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   }
   if (req.method == net::Method::get) {
     if (pending_get_) {
-      net::HttpResponse r;  // the reference answers the overlapping GET with a bare 400
-      r.status = 400;
-      server_.add_cors_headers(req, r);
-      res->respond(std::move(r));
-      on_close("transport error", "overlap from client");
-      return;
+      if (!supersedes(*res)) {
+        net::HttpResponse r;  // the reference answers the overlapping GET with a bare 400
+        r.status = 400;
+        server_.add_cors_headers(req, r);
+        res->respond(std::move(r));
+        on_close("transport error", "overlap from client");
+        return;
+      }
+      server_.counters().relayed_superseded.inc();
+      auto stale = std::move(pending_get_);
+      respond_get(std::move(stale), protocol_ == 3 ? "1:6" : "6", false);
     }
     pending_get_ = std::move(res);
     pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
@@ -455,6 +482,14 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
         if (auto s = w.lock()) s->on_get_aborted(raw);
       });
     });
+    if (!pending_get_->relayed_by().empty()) {
+      // Posted, never run inline: the callback may come at once, from inside this function.
+      pending_get_->on_release([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
+        pool->post(shard, [w, raw] {
+          if (auto s = w.lock()) s->release_poll(raw);
+        });
+      });
+    }
     if (upgrade_ == Upgrade::probing && probe_answered_) {
       // The client is moving to WebSocket: release this poll at once with a noop. What is buffered
       // (a ping that fell due meanwhile, messages) waits for the WebSocket, in order; it goes to

@@ -88,9 +88,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_ws_message(const WsLink* link, std::string_view data, bool binary);
   void on_ws_closed(const WsLink* link, std::string_view reason);
   void on_get_aborted(const net::Responder* res);
-  void shutdown(std::string_view reason);  // immediate close, for server shutdown
+  void release_poll(const net::Responder* res);  // the node relaying it hands the client back
+  void shutdown(std::string_view reason);        // immediate close, for server shutdown
 
  private:
+  bool supersedes(const net::Responder& next) const;  // a held relayed GET gives way to `next`
   enum class State : std::uint8_t { open, closing, closed };
   enum class Upgrade : std::uint8_t { none, probing, upgraded };
 

@@ -30,6 +30,12 @@ class Responder {
   virtual void on_abort(std::function<void()> callback) = 0;
   // The shard whose thread owns the connection.
   virtual std::size_t shard() const noexcept = 0;
+  // Cluster forwarding (eio/forwarder.hpp): the tag of the node that relayed this request to the
+  // session's owner; empty for a request that reached this node directly.
+  virtual std::string_view relayed_by() const noexcept { return {}; }
+  // Relayed requests only: `callback` runs once (any thread) if the relaying node asks for the
+  // answer now (it is stopping and hands the client back). Direct requests never call it.
+  virtual void on_release(std::function<void()> callback) { (void)callback; }
 };
 using ResponderPtr = std::shared_ptr<Responder>;
 

@@ -296,6 +296,9 @@ static void collect_recovery(MetricsSink& sink, const std::string& nsp, const Se
 
 namespace socketio {
 
+// The forwarding drain's share of a graceful stop (usually one Redis round trip).
+constexpr std::chrono::milliseconds kForwardDrainWait{500};
+
 struct Server::Impl {
   sio::ServerCore core;
   // Before pool, so destroyed after it: what the shards' io_contexts still hold when they go (a
@@ -533,6 +536,11 @@ void Server::run() {
 void Server::stop(std::chrono::milliseconds drain) {
   if (impl_->stopping.exchange(true)) return;
   spdlog::debug("stopping: /readyz now answers 503");
+  // Clients of other nodes whose requests this node relays go on elsewhere, unharmed; a quick
+  // step (one Redis round trip), bounded so that this node's own clients keep their share.
+  if (impl_->forwarder && !impl_->forwarder->drain(std::min(drain, kForwardDrainWait)))
+    spdlog::warn("forwarding: exchanges for other nodes' sessions still open after {} ms",
+                 std::min(drain, kForwardDrainWait).count());
   if (impl_->engine) {
     // New sessions are refused, but the listener stays open until the sessions are closed: a
     // polling client's next request often comes on a new connection, and it must still get
@@ -555,6 +563,9 @@ void Server::stop(std::chrono::milliseconds drain) {
   }
   if (impl_->http) impl_->http->stop_accepting();
   if (impl_->ops_http) impl_->ops_http->stop_accepting();
+  // Polls relayed since the first drain (released at once, on connections closed after them)
+  // get their answers before the connections go: an answer lost here would be data lost.
+  if (impl_->forwarder) impl_->forwarder->drain(std::min(drain, kForwardDrainWait));
   impl_->pool->stop();
   impl_->pool->join();
   {

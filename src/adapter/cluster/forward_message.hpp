@@ -30,8 +30,9 @@ enum class ForwardType : std::uint8_t {
   ws_message,   // origin -> owner: a message from the client (frames[0])
   ws_close,     // owner -> origin: close (status: the close code; close: abort without handshake)
   ws_closed,    // origin -> owner: the connection is gone (body: the reason)
+  release,      // origin -> owner: answer this request now (the origin is stopping)
 };
-constexpr std::uint8_t kMaxForwardType = 10;
+constexpr std::uint8_t kMaxForwardType = 11;
 
 struct ForwardMessage {
   ForwardType type = ForwardType::request;

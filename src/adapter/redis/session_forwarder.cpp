@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 namespace socketio::redis {
 
@@ -83,6 +84,29 @@ class SessionForwarder::RemoteResponder final : public net::Responder {
   }
 
   std::size_t shard() const noexcept override { return shard_; }
+  std::string_view relayed_by() const noexcept override { return origin_; }
+
+  void on_release(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!released_) {
+        on_release_ = std::move(callback);
+        return;
+      }
+    }
+    callback();  // the release came before the engine held the request
+  }
+
+  // Redis thread: the origin is stopping and wants the answer now.
+  void released() {
+    std::function<void()> cb;
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+      cb = std::move(on_release_);
+    }
+    if (cb && !done_) cb();
+  }
 
   // Redis thread: the client went away at the origin.
   void aborted() {
@@ -102,6 +126,8 @@ class SessionForwarder::RemoteResponder final : public net::Responder {
   std::atomic<bool> done_{false};
   std::mutex mutex_;
   std::function<void()> on_abort_;
+  std::function<void()> on_release_;
+  bool released_ = false;
 };
 
 class SessionForwarder::RemoteWebSocket final : public net::WebSocket,
@@ -280,6 +306,7 @@ void SessionForwarder::check_owners() {
   std::set<std::string> owners;
   for (const auto& [id, p] : pending_) owners.insert(p.owner);
   const bool sharded = hub_->config().mode == RedisMode::sharded;
+  check_origins(sharded);
   for (const std::string& owner : owners) {
     hub_->command({"PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", channel(owner)},
                   [weak = weak_from_this(), owner](const redisReply* r) {
@@ -298,6 +325,43 @@ void SessionForwarder::check_owners() {
   check_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (auto self = weak.lock(); self && !ec) self->check_owners();
   });
+}
+
+// The other way round: a node that relayed requests to our sessions and died never says so. A
+// WebSocket it bridged is gone (the session would wait for its ping timeout, its sockets in their
+// rooms meanwhile). A poll it held is gone too, as when a client's connection drops, unless the
+// balancer retries it elsewhere: the retry takes the held one's place (Session::supersedes), and
+// may come late on a loaded machine, so polls end only when their node is seen gone twice.
+void SessionForwarder::check_origins(bool sharded) {
+  std::set<std::string> origins;
+  for (const auto& [key, r] : remote_requests_) origins.insert(key.first);
+  for (const auto& [key, ws] : remote_sockets_) origins.insert(key.first);
+  std::erase_if(gone_origins_, [&](const std::string& o) { return !origins.contains(o); });
+  for (const std::string& origin : origins) {
+    hub_->command({"PUBSUB", sharded ? "SHARDNUMSUB" : "NUMSUB", channel(origin)},
+                  [weak = weak_from_this(), origin](const redisReply* r) {
+                    auto self = weak.lock();
+                    if (!self || self->stopped_ || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                        r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer > 0)
+                      return;
+                    std::size_t lost = 0;
+                    const bool seen_gone_before = !self->gone_origins_.insert(origin).second;
+                    for (auto it = self->remote_requests_.lower_bound({origin, 0});
+                         seen_gone_before && it != self->remote_requests_.end() && it->first.first == origin;
+                         ++lost) {
+                      it->second->aborted();
+                      it = self->remote_requests_.erase(it);
+                    }
+                    std::vector<std::shared_ptr<RemoteWebSocket>> gone;
+                    for (auto it = self->remote_sockets_.lower_bound({origin, 0});
+                         it != self->remote_sockets_.end() && it->first.first == origin;) {
+                      gone.push_back(it->second);
+                      it = self->remote_sockets_.erase(it);
+                    }
+                    self->counters_.origins_lost.fetch_add(lost + gone.size(), std::memory_order_relaxed);
+                    for (const auto& ws : gone) ws->peer_closed("transport error: the relaying node is gone");
+                  });
+  }
 }
 
 // Synchronous: once it returns, nothing on the Redis thread touches the server any more (the
@@ -401,6 +465,38 @@ void SessionForwarder::open(std::uint64_t id, Pending p, ForwardMessage m) {
     self->counters_.no_owner.fetch_add(1, std::memory_order_relaxed);
     self->fail(id, 400);
   });
+  // After the request on the same connection, so the owner sees it first.
+  if (draining_ && m.type == ForwardType::request) release(id, owner);
+}
+
+void SessionForwarder::release(std::uint64_t id, const std::string& owner) {
+  ForwardMessage m;
+  m.type = ForwardType::release;
+  m.id = id;
+  publish(owner, m);
+}
+
+bool SessionForwarder::drain(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  hub_->post([self = shared_from_this()] {
+    self->draining_ = true;
+    for (const auto& [id, p] : self->pending_)
+      if (p.responder) self->release(id, p.owner);
+  });
+  // Polls only: a bridged WebSocket lives as long as its connection to this node.
+  for (;;) {
+    auto open = std::make_shared<std::promise<std::size_t>>();
+    auto counted = open->get_future();
+    hub_->post([self = shared_from_this(), open] {
+      std::size_t n = 0;
+      for (const auto& [id, p] : self->pending_) n += p.responder ? 1 : 0;
+      open->set_value(n);
+    });
+    if (counted.wait_until(deadline) != std::future_status::ready) return false;
+    if (counted.get() == 0) return true;
+    if (std::chrono::steady_clock::now() + std::chrono::milliseconds(10) >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void SessionForwarder::fail(std::uint64_t id, unsigned status) {
@@ -467,6 +563,7 @@ bool SessionForwarder::on_redis_message(std::string_view ch, std::string_view pa
     case ForwardType::ws_open:
     case ForwardType::ws_message:
     case ForwardType::ws_closed:
+    case ForwardType::release:
       on_owner_message(*m);
       break;
     default:
@@ -495,6 +592,9 @@ void SessionForwarder::on_owner_message(ForwardMessage& m) {
         it->second->aborted();
         remote_requests_.erase(it);
       }
+      break;
+    case ForwardType::release:
+      if (const auto it = remote_requests_.find(key); it != remote_requests_.end()) it->second->released();
       break;
     case ForwardType::ws_open: {
       counters_.served.fetch_add(1, std::memory_order_relaxed);
@@ -532,6 +632,9 @@ void SessionForwarder::on_origin_message(ForwardMessage& m) {
       res.close = m.close;
       for (auto& [name, value] : m.headers) res.headers.push_back({std::move(name), std::move(value)});
       res.body = std::move(m.body);
+      // Stopping: the balancer must not reuse this connection (a request sent on it now would
+      // be cut when the node goes; a new connection is refused, and retried elsewhere).
+      res.close = res.close || draining_;
       auto responder = std::move(p.responder);
       pending_.erase(it);
       open_.fetch_sub(1);

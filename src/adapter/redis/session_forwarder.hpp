@@ -4,12 +4,13 @@
 // owns the session (adapter/cluster/forward_message.hpp). The owner runs it through its own
 // Engine.IO server behind a Responder / WebSocket that publish back to the origin; the origin
 // answers the client. A WebSocket stays bridged through the node it reached (frames both ways),
-// while the session lives on its owner. Bounded: an exchange waits at most `timeout` for the
-// owner (a dead or unknown owner: PUBLISH reaches nobody, answered at once; the answer is the
-// engine's "Session ID unknown"), at most `max_pending` exchanges are open per node (more are
-// refused with 503), and messages over the hub's max_message_size are dropped by the hub.
-// Threads: forward_*() on the shards; everything else on the Redis thread, except the
-// Responder/WebSocket methods the owner's Engine.IO calls (any thread, they post).
+// while the session lives on its owner. On a graceful stop, the polls this node relays are
+// released (their owners answer them at once) before its own sessions close. Bounded: an exchange waits at
+// most `timeout` for the owner (a dead or unknown owner: PUBLISH reaches nobody, answered at once; the answer
+// is the engine's "Session ID unknown"), at most `max_pending` exchanges are open per node (more are refused
+// with 503), and messages over the hub's max_message_size are dropped by the hub. Threads: forward_*() on the
+// shards; everything else on the Redis thread, except the Responder/WebSocket methods the owner's Engine.IO
+// calls (any thread, they post).
 #pragma once
 
 #include "adapter/cluster/forward_message.hpp"
@@ -23,6 +24,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -36,6 +38,7 @@ struct ForwardCounters {
   std::atomic<std::uint64_t> refused{0};       // over max_pending
   std::atomic<std::uint64_t> slow_clients{0};  // bridged WebSockets cut: the client did not read
   std::atomic<std::uint64_t> dropped{0};       // malformed messages from Redis
+  std::atomic<std::uint64_t> origins_lost{0};  // served exchanges ended: the relaying node is gone
 };
 
 class SessionForwarder final : public eio::Forwarder,
@@ -46,7 +49,8 @@ class SessionForwarder final : public eio::Forwarder,
     std::chrono::milliseconds timeout{45'000};
     std::size_t max_pending = 10'000;
     // How often the owners of open exchanges are checked for life (a node that died answers
-    // nothing: its exchanges end as "Session ID unknown" at the next check, not at the timeout).
+    // nothing: its exchanges end as "Session ID unknown" at the next check, not at the timeout),
+    // and the nodes relaying requests to our sessions (what they relayed ends with them).
     std::chrono::milliseconds owner_check{2'000};
   };
 
@@ -65,6 +69,9 @@ class SessionForwarder final : public eio::Forwarder,
   void forward_request(std::string_view sid, net::HttpRequest&& request,
                        net::ResponderPtr responder) override;
   void forward_upgrade(std::string_view sid, net::WebSocketPtr ws) override;
+  // Any thread but the Redis one: asks the owners to answer every poll this node relays now
+  // (release), and from now on right after forwarding each; waits until none is open.
+  bool drain(std::chrono::milliseconds timeout) override;
 
   // ChannelHandler (Redis thread)
   bool on_redis_message(std::string_view channel, std::string_view payload) override;
@@ -99,7 +106,9 @@ class SessionForwarder final : public eio::Forwarder,
   void on_origin_message(cluster::ForwardMessage& m);                       // answers for us
   void on_owner_message(cluster::ForwardMessage& m);                        // requests for us
   net::HttpResponse error_response(const net::HttpRequest& req, unsigned status) const;
-  void check_owners();  // Redis thread, every owner_check
+  void check_owners();               // Redis thread, every owner_check
+  void check_origins(bool sharded);  // with check_owners: nodes relaying to our sessions
+  void release(std::uint64_t id, const std::string& owner);  // Redis thread
 
   Server& server_;
   std::shared_ptr<RedisHub> hub_;
@@ -114,6 +123,8 @@ class SessionForwarder final : public eio::Forwarder,
   std::map<RemoteKey, std::shared_ptr<RemoteResponder>> remote_requests_;
   std::map<RemoteKey, std::shared_ptr<RemoteWebSocket>> remote_sockets_;
   bool stopped_ = false;
+  bool draining_ = false;               // polls are released as soon as forwarded
+  std::set<std::string> gone_origins_;  // relaying nodes seen gone once (check_origins)
   std::unique_ptr<boost::asio::steady_timer> check_timer_;
 };
 

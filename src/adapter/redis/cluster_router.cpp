@@ -295,33 +295,32 @@ void ClusterRouter::apply(SlotMap map) {
 
 void ClusterRouter::place_channels() {
   if (!have_map_) return;
-  for (const auto& channel : channels_) {
-    const ClusterAddress* addr = map_.owner_of(key_slot(channel));
-    if (!addr) continue;  // an uncovered slot: placed when a map covers it
-    const std::string home = addr->str();
-    for (auto& [name, n] : nodes_)
-      if (name != home && n->sub->has_sharded(channel)) n->sub->sunsubscribe(channel);
-    Node& to = node(*addr);
-    if (!to.sub->has_sharded(channel)) {
-      if (!first_placement_) counters_.cluster_resubscribes.fetch_add(1, std::memory_order_relaxed);
-      to.sub->ssubscribe(channel);
-    }
-  }
-  for (const auto& channel : plain_) {
-    const ClusterAddress* addr = map_.owner_of(key_slot(channel));
-    if (!addr) continue;
-    const std::string home = addr->str();
-    // Redis never ends a plain subscription by itself: leave the old master first, or every
-    // message would reach this node twice until then.
-    for (auto& [name, n] : nodes_)
-      if (name != home && n->sub->has_channel(channel)) n->sub->unsubscribe(channel);
-    Node& to = node(*addr);
-    if (!to.sub->has_channel(channel)) {
-      if (!first_placement_) counters_.cluster_resubscribes.fetch_add(1, std::memory_order_relaxed);
-      to.sub->subscribe(channel);
-    }
-  }
+  for (const auto& channel : channels_) place(channel, true);
+  for (const auto& channel : plain_) place(channel, false);
   first_placement_ = false;
+}
+
+void ClusterRouter::place(const std::string& channel, bool sharded) {
+  const ClusterAddress* addr = map_.owner_of(key_slot(channel));
+  if (!addr) return;  // an uncovered slot: placed when a map covers it
+  const std::string home = addr->str();
+  auto has = [&](const RedisClient& c) { return sharded ? c.has_sharded(channel) : c.has_channel(channel); };
+  // Left on the old master first: Redis never ends a plain subscription by itself, and a message
+  // must not reach this node twice.
+  for (auto& [name, n] : nodes_) {
+    if (name == home || !has(*n->sub)) continue;
+    if (sharded)
+      n->sub->sunsubscribe(channel);
+    else
+      n->sub->unsubscribe(channel);
+  }
+  Node& to = node(*addr);
+  if (has(*to.sub)) return;
+  if (!first_placement_) counters_.cluster_resubscribes.fetch_add(1, std::memory_order_relaxed);
+  if (sharded)
+    to.sub->ssubscribe(channel);
+  else
+    to.sub->subscribe(channel);
 }
 
 void ClusterRouter::ssubscribe(const std::string& channel) {

@@ -102,6 +102,8 @@ class ClusterRouter {
   void refresh();
   void apply(SlotMap map);
   void place_channels();
+  // Subscribes a channel on its slot's master (if the map names one), and nowhere else.
+  void place(const std::string& channel, bool sharded);
   void on_shard_trouble(const std::string& from, const std::string& channel, const std::string& error);
 
   boost::asio::io_context& io_;

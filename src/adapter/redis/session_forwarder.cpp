@@ -456,17 +456,24 @@ void SessionForwarder::open(std::uint64_t id, Pending p, ForwardMessage m) {
     self->counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
     self->fail(id, 400);
   });
+  const bool poll = p.responder && p.head.method == net::Method::get;
   pending_.emplace(id, std::move(p));
   open_.fetch_add(1);
   if (stopped_) return fail(id, 503);
+  // Stopping: a poll forwarded now could be answered after this node's connections are gone, and
+  // the owner's packets in that answer lost without the client knowing (the balancer retries the
+  // cut GET elsewhere). Refused before the owner sees it: nginx passes the GET to another node
+  // (proxy_next_upstream http_503), any other client polls again after an error.
+  if (draining_ && poll) {
+    counters_.refused.fetch_add(1, std::memory_order_relaxed);
+    return fail(id, 503);
+  }
   publish(owner, m, [weak = weak_from_this(), id](bool reached) {
     auto self = weak.lock();
     if (!self || reached) return;
     self->counters_.no_owner.fetch_add(1, std::memory_order_relaxed);
     self->fail(id, 400);
   });
-  // After the request on the same connection, so the owner sees it first.
-  if (draining_ && m.type == ForwardType::request) release(id, owner);
 }
 
 void SessionForwarder::release(std::uint64_t id, const std::string& owner) {
@@ -505,7 +512,11 @@ void SessionForwarder::fail(std::uint64_t id, unsigned status) {
   Pending p = std::move(it->second);
   pending_.erase(it);
   open_.fetch_sub(1);
-  if (p.responder) return p.responder->respond(error_response(p.head, status));
+  if (p.responder) {
+    net::HttpResponse res = error_response(p.head, status);
+    res.close = draining_;  // stopping: see on_origin_message
+    return p.responder->respond(std::move(res));
+  }
   if (p.bridge) return p.ws->close(1011);
   // As the engine answers an upgrade it refuses: a bare 400 and the message.
   net::HttpResponse res;
@@ -522,6 +533,7 @@ net::HttpResponse SessionForwarder::error_response(const net::HttpRequest& req, 
   res.set("Content-Type", "application/json");
   // What the engine answers for a sid it does not know (the owner is gone or never was).
   res.body = status == 400 ? R"({"code":1,"message":"Session ID unknown"})"
+             : draining_   ? R"({"code":3,"message":"This node is shutting down"})"
                            : R"({"code":3,"message":"Too many forwarded requests"})";
   if (status != 400) res.set("Retry-After", "1");
   ServerAccess::add_cors_headers(server_, req, res);

@@ -123,7 +123,9 @@ class SessionForwarder final : public eio::Forwarder,
   std::map<RemoteKey, std::shared_ptr<RemoteResponder>> remote_requests_;
   std::map<RemoteKey, std::shared_ptr<RemoteWebSocket>> remote_sockets_;
   bool stopped_ = false;
-  bool draining_ = false;               // polls are released as soon as forwarded
+  // Stopping: new polls are refused (503) before reaching the owner. Atomic: error_response()
+  // reads it on the shards too.
+  std::atomic<bool> draining_{false};
   std::set<std::string> gone_origins_;  // relaying nodes seen gone once (check_origins)
   std::unique_ptr<boost::asio::steady_timer> check_timer_;
 };

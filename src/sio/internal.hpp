@@ -16,6 +16,7 @@
 #include "sio/counters.hpp"
 #include "sio/encode.hpp"
 #include "sio/parser/packet.hpp"
+#include "sio/pending_acks.hpp"
 #include "socketio/server.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -324,9 +325,7 @@ class SocketImpl final : public Socket {
   std::vector<PacketMiddleware> middleware_;
   std::vector<std::string> rooms_;
   std::unordered_map<std::uint64_t, PendingAck> acks_;
-  // Ids the client asked us to ack, oldest first; answered ones are found from the back (the
-  // usual handler answers at once, so the search is short).
-  std::deque<std::uint64_t> client_acks_;
+  PendingAcks client_acks_;  // ids the client asked us to ack
 };
 
 }  // namespace socketio::sio

@@ -176,17 +176,13 @@ void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback
 void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
   if (!connected_) return;
   // At most once per id.
-  const auto it = std::find(client_acks_.rbegin(), client_acks_.rend(), id);
-  if (it == client_acks_.rend()) return;
-  client_acks_.erase(std::next(it).base());
+  if (!client_acks_.take(id)) return;
   send_encoded(encode_ack(format_, nsp_.name(), id, args), false);
 }
 
 void SocketImpl::mark_ack_pending(std::uint64_t id) {
-  client_acks_.push_back(id);
   const auto limit = nsp_.core().options.max_pending_client_acks;
-  if (client_acks_.size() <= limit) return;
-  client_acks_.pop_front();
+  if (!client_acks_.add(id, limit)) return;
   nsp_.core().counters.client_acks_dropped.inc();
   if (const auto n = nsp_.core().limit_logs_here().acks.due()) {
     spdlog::warn(

@@ -57,6 +57,15 @@ constexpr int kPhasePong = 1;  // waiting for the pong
 constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
 }  // namespace
 
+namespace {
+// The handshake request as kept for the session's life (and its sockets' handshakes): no body.
+std::shared_ptr<const net::HttpRequest> without_body(net::HttpRequest&& req) {
+  req.body.clear();
+  req.body.shrink_to_fit();
+  return std::make_shared<const net::HttpRequest>(std::move(req));
+}
+}  // namespace
+
 Session::Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
                  net::HttpRequest handshake)
     : server_(server),
@@ -64,16 +73,14 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
       shard_(shard),
       protocol_(protocol),
       supports_binary_(supports_binary),
-      request_(std::move(handshake)),
+      request_(without_body(std::move(handshake))),
       issued_(std::chrono::system_clock::now()),
       outbox_(server.options().outbox, server.counters().outbox),
       timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
-  request_.body.clear();
-  request_.body.shrink_to_fit();
   const auto& trust = server.options().trust_proxy;
-  client_address_ = net::client_address(request_.remote_address, request_.header("X-Forwarded-For"), trust);
-  client_secure_ = net::client_secure(request_.secure, request_.remote_address,
-                                      request_.header("X-Forwarded-Proto"), trust);
+  client_address_ = net::client_address(request_->remote_address, request_->header("X-Forwarded-For"), trust);
+  client_secure_ = net::client_secure(request_->secure, request_->remote_address,
+                                      request_->header("X-Forwarded-Proto"), trust);
 }
 
 Session::~Session() = default;
@@ -103,7 +110,7 @@ void Session::start(net::ResponderPtr handshake_get) {
   const bool upgrades = o.allow_upgrades && o.allow_websocket;
   push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, upgrades)));
   pending_get_ = std::move(handshake_get);
-  pending_coding_ = net::negotiate_coding(request_.header("Accept-Encoding"));
+  pending_coding_ = net::negotiate_coding(request_->header("Accept-Encoding"));
   std::weak_ptr<Session> w = weak_from_this();
   auto raw = pending_get_.get();
   pending_get_->on_abort([w, raw] {
@@ -194,7 +201,7 @@ bool Session::heartbeat_expired() {
 
 void Session::counted_open() {
   const auto& c = server_.counters();
-  c.handshake(transport_, request_.secure).inc();
+  c.handshake(transport_, request_->secure).inc();
   c.clients(transport_).inc();
 }
 
@@ -303,10 +310,10 @@ void Session::drop_slow_client() {
   const auto& limits = outbox_.limits();
   if (outbox_.slow())
     spdlog::warn("eio {}: slow client {}: {} bytes queued, over {} for {} ms: disconnected", id_,
-                 request_.remote_address, buffered_bytes(), limits.high_water, limits.slow_timeout.count());
+                 request_->remote_address, buffered_bytes(), limits.high_water, limits.slow_timeout.count());
   else
     spdlog::warn("eio {}: client {}: {} bytes queued, over the hard limit {}: disconnected", id_,
-                 request_.remote_address, buffered_bytes(), limits.hard_limit);
+                 request_->remote_address, buffered_bytes(), limits.hard_limit);
   // No closing handshake for a peer that does not read: its connection goes now.
   if (ws_) ws_->abort();
   ws_.reset();
@@ -339,11 +346,11 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
     }
   }
   r.body = std::move(body);
-  server_.add_cors_headers(request_, r);
+  server_.add_cors_headers(*request_, r);
   // The first answer is the handshake's: the cookie and the initial headers go on it.
   const bool initial = !handshake_answered_;
   handshake_answered_ = true;
-  server_.add_extra_headers(r, initial ? request_ : pending_get_request_, initial,
+  server_.add_extra_headers(r, initial ? *request_ : pending_get_request_, initial,
                             initial ? std::string_view(id_) : std::string_view());
   res->respond(std::move(r));
 }

@@ -50,7 +50,8 @@ class Session : public std::enable_shared_from_this<Session> {
   TransportKind transport() const noexcept { return transport_; }
   std::string_view transport_name() const noexcept;
   // The handshake request (headers, query, remote address, secure flag; body dropped).
-  const net::HttpRequest& request() const noexcept { return request_; }
+  const net::HttpRequest& request() const noexcept { return *request_; }
+  const std::shared_ptr<const net::HttpRequest>& shared_request() const noexcept { return request_; }
   std::chrono::system_clock::time_point issued() const noexcept { return issued_; }
   // The client as the server sees it through trusted proxies (Options::trust_proxy).
   const std::string& client_address() const noexcept { return client_address_; }
@@ -129,7 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t shard_;
   int protocol_;
   bool supports_binary_;
-  net::HttpRequest request_;
+  std::shared_ptr<const net::HttpRequest> request_;  // shared with the sockets' handshakes
   std::string client_address_;
   bool client_secure_ = false;
   std::unique_ptr<net::AddressLimits::Slot> limit_slot_;

@@ -144,9 +144,14 @@ void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
   }
 }
 
-Handshake Client::make_handshake(boost::json::object auth) const {
+HandshakeSource Client::handshake_source(boost::json::object auth) const {
+  return {session_raw_->shared_request(), std::move(auth), session_raw_->client_address(),
+          session_raw_->client_secure(), session_raw_->issued()};
+}
+
+Handshake make_handshake(const HandshakeSource& source) {
   Handshake h;
-  const auto& req = session_raw_->request();
+  const auto& req = *source.request;
   for (const auto& hd : req.headers) {
     std::string name = hd.name;
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -155,10 +160,10 @@ Handshake Client::make_handshake(boost::json::object auth) const {
   if (auto q = boost::urls::parse_query(req.query())) {
     for (auto p : *q) h.query.emplace(p.key.decode(), p.has_value ? p.value.decode() : std::string());
   }
-  h.auth = std::move(auth);
-  h.address = session_raw_->client_address();
-  h.secure = session_raw_->client_secure();
-  const auto issued = session_raw_->issued();
+  h.auth = source.auth;
+  h.address = source.address;
+  h.secure = source.secure;
+  const auto issued = source.issued;
   h.issued = std::chrono::duration_cast<std::chrono::milliseconds>(issued.time_since_epoch()).count();
   const std::time_t t = std::chrono::system_clock::to_time_t(issued);
   char buf[64];
@@ -234,7 +239,7 @@ void Client::create_socket(const std::shared_ptr<NamespaceImpl>& nsp, const std:
                    : nsp_name == "/"                ? session_raw_->id()
                                                     : nsp_name + "#" + session_raw_->id();
   auto socket = std::make_shared<SocketImpl>(nsp, weak_from_this(), shard_, format_, std::move(id),
-                                             make_handshake(std::move(auth_obj)));
+                                             handshake_source(std::move(auth_obj)));
   connecting_.insert(nsp_name);
   if (restored) {
     // As the reference's Socket constructor: the missed packets go out before the middlewares

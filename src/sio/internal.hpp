@@ -35,6 +35,18 @@ class Client;
 class SocketImpl;
 class NamespaceImpl;
 
+// What a socket's handshake is made of. The Handshake itself (maps of headers and query, a few
+// strings: ~1 KiB) is built on first use: most sockets never ask, and an idle connection should
+// cost as little as possible. The request is the Engine.IO session's, shared.
+struct HandshakeSource {
+  std::shared_ptr<const net::HttpRequest> request;
+  boost::json::object auth;
+  std::string address;
+  bool secure = false;
+  std::chrono::system_clock::time_point issued;
+};
+Handshake make_handshake(const HandshakeSource& source);
+
 struct Handlers {
   std::vector<ConnectionHandler> connection;
   std::vector<Middleware> middleware;
@@ -201,7 +213,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   void refuse_connect(const std::string& nsp, std::string_view message);
   void run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size_t index);
   void finish_connect(const std::shared_ptr<SocketImpl>& socket);
-  Handshake make_handshake(boost::json::object auth) const;
+  HandshakeSource handshake_source(boost::json::object auth) const;
   // Closes every socket with reason (once: false when already closed).
   bool close_sockets(std::string_view reason);
 
@@ -219,15 +231,16 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   bool closed_ = false;
 };
 
+
 class SocketImpl final : public Socket {
  public:
   // Counts as a pending connect of nsp until on_connected() (or its end).
   SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client> client, std::size_t shard,
-             WireFormat format, std::string id, Handshake handshake);
+             WireFormat format, std::string id, HandshakeSource handshake);
   ~SocketImpl() override;
 
   const std::string& id() const noexcept override { return id_; }
-  const Handshake& handshake() const noexcept override { return handshake_; }
+  const Handshake& handshake() const noexcept override;
   Namespace& nsp() noexcept override { return nsp_; }
   bool connected() const noexcept override { return connected_; }
   boost::json::value& data() noexcept override {
@@ -311,7 +324,9 @@ class SocketImpl final : public Socket {
   std::size_t shard_;
   WireFormat format_;
   std::string id_;
-  Handshake handshake_;
+  HandshakeSource handshake_source_;
+  mutable std::once_flag handshake_once_;  // handshake() may be called from any thread
+  mutable std::unique_ptr<Handshake> handshake_;
   boost::json::value data_;
   std::string pid_;  // empty unless connection state recovery is on
   bool recovered_ = false;

@@ -17,14 +17,20 @@ void Event::ack(Args response) const {
 namespace socketio::sio {
 
 SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client> client, std::size_t shard,
-                       WireFormat format, std::string id, Handshake handshake)
+                       WireFormat format, std::string id, HandshakeSource handshake)
     : nsp_keep_(std::move(nsp)),
       nsp_(*nsp_keep_),
       client_(std::move(client)),
       shard_(shard),
       format_(format),
       id_(std::move(id)),
-      handshake_(std::move(handshake)) {}
+      handshake_source_(std::move(handshake)) {}
+
+const Handshake& SocketImpl::handshake() const noexcept {
+  std::call_once(handshake_once_,
+                 [this] { handshake_ = std::make_unique<Handshake>(make_handshake(handshake_source_)); });
+  return *handshake_;
+}
 
 SocketImpl::~SocketImpl() {
   if (connect_pending_) nsp_.connect_done();  // refused by middleware, or the client left first
@@ -337,7 +343,7 @@ SocketInfo SocketImpl::info(SocketDetail detail) const {
   i.id = id_;
   i.data = data_;
   if (detail == SocketDetail::full) {
-    i.handshake = handshake_;
+    i.handshake = handshake();
     i.rooms = rooms_;
   }
   return i;

@@ -52,6 +52,20 @@ namespace {
 // that idle connections stay small.
 constexpr std::size_t kInitialReadBuffer = 512;
 constexpr std::size_t kKeepReadBuffer = 16 * 1024;
+// The shard's read buffer for plain connections (see WsSession::read_now).
+constexpr std::size_t kShardReadBuffer = 64 * 1024;
+
+// One per shard thread: a plain connection reads into it and parses from it, and keeps bytes of
+// its own only when a frame is left incomplete (uWS does the same), so an idle connection holds
+// no read buffer. `lent` guards against a nested read on the same thread (none is known).
+struct ShardReadBuffer {
+  std::vector<char> buf = std::vector<char>(kShardReadBuffer);
+  bool lent = false;
+};
+ShardReadBuffer& shard_read_buffer() {
+  thread_local ShardReadBuffer b;
+  return b;
+}
 // One gathered write: at most this many frames / bytes (frames with small bodies are copied into
 // one staging buffer; larger bodies are referenced where they are).
 constexpr std::size_t kMaxBatchFrames = 1024;
@@ -73,6 +87,11 @@ using ws::kText;
 template <class Stream>
 class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
   using tcp_socket_type = asio::ip::tcp::socket;
+  static constexpr bool kPlain = std::is_same_v<Stream, PlainStream>;
+  // After the opening handshake a plain connection is the bare socket: Beast's tcp_stream adds a
+  // timer and its own state to every pending operation (~1 KiB per idle connection), and the
+  // session bounds its time itself (close timer, Engine.IO heartbeat). TLS keeps its stream.
+  using RawStream = std::conditional_t<kPlain, tcp_socket_type, Stream>;
 
  public:
   WsSession(Stream&& stream, BeastRequest&& beast_req, HttpRequest&& req, const ConnContext& ctx,
@@ -180,7 +199,13 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         return;
       }
       // From here on the session frames the stream itself; Beast's stream (and its buffers) go.
-      self->raw_.emplace(std::move(self->ws_->next_layer()));
+      if constexpr (kPlain) {
+        self->raw_.emplace(self->ws_->next_layer().release_socket());
+        boost::system::error_code ignored;
+        self->raw_->non_blocking(true, ignored);  // read_now() reads without waiting
+      } else {
+        self->raw_.emplace(std::move(self->ws_->next_layer()));
+      }
       self->ws_.reset();
       self->req_ = HttpRequest{};  // served the upgrade decision; Engine.IO keeps its own copy
       self->accepted_ = true;
@@ -230,12 +255,20 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   tcp_socket_type& socket() {
-    return raw_ ? beast::get_lowest_layer(*raw_).socket() : beast::get_lowest_layer(*ws_).socket();
+    if (!raw_) return beast::get_lowest_layer(*ws_).socket();
+    if constexpr (kPlain)
+      return *raw_;
+    else
+      return beast::get_lowest_layer(*raw_).socket();
   }
 
   // --- reading: frames parsed in place, messages handed to the handler -----------------------
 
   void do_read() {
+    if constexpr (kPlain) {
+      return_read_buffer();  // what is left of the shard's buffer becomes this connection's own
+      if (rbeg_ == rend_) return wait_readable();
+    }
     if (rbeg_ > 0) {
       std::memmove(rbuf_.data(), rbuf_.data() + rbeg_, rend_ - rbeg_);
       rend_ -= rbeg_;
@@ -247,6 +280,62 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                           [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });
+  }
+
+  // Plain, nothing buffered: wait for readiness, then read into the shard's buffer. Right after a
+  // read that left the socket empty, the next bytes make a new readiness event; otherwise (the
+  // first read, a read that filled the buffer, reading resumed after a pause, when an event may
+  // have been taken while no wait was pending) the socket is read at once instead of waited for.
+  void wait_readable() {
+    if (!drained_) {
+      asio::post(ex_, [self = this->shared_from_this()] { self->read_now(); });
+      return;
+    }
+    raw_->async_wait(tcp_socket_type::wait_read,
+                     [self = this->shared_from_this()](boost::system::error_code ec) {
+                       if (self->closed_) return;
+                       if (ec) return self->on_read(ec, 0);
+                       self->read_now();
+                     });
+  }
+
+  void read_now() {
+    if (closed_ || reading_stopped_ || read_paused_) return;
+    auto& shard = shard_read_buffer();
+    std::vector<char> fallback;
+    std::vector<char>& buf = shard.lent ? (fallback.resize(kShardReadBuffer), fallback) : shard.buf;
+    boost::system::error_code ec;
+    const std::size_t n = raw_->read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      drained_ = true;
+      return wait_readable();
+    }
+    drained_ = !ec && n < buf.size();
+    std::vector<char>().swap(rbuf_);
+    rbuf_.swap(buf);
+    rbeg_ = rend_ = 0;
+    borrowed_ = !shard.lent;
+    shard.lent = borrowed_;
+    on_read(ec, n);
+    drained_ = false;  // from here on only a read can tell whether the socket is empty
+    return_read_buffer();
+  }
+
+  // Gives the shard's buffer back; an incomplete frame left in it is copied to a buffer of this
+  // connection's own.
+  void return_read_buffer() {
+    if (!borrowed_) return;
+    borrowed_ = false;
+    std::vector<char> own;
+    if (rend_ > rbeg_)
+      own.assign(rbuf_.begin() + static_cast<std::ptrdiff_t>(rbeg_),
+                 rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_));
+    rend_ -= rbeg_;
+    rbeg_ = 0;
+    auto& shard = shard_read_buffer();
+    shard.buf.swap(rbuf_);
+    shard.lent = false;
+    rbuf_ = std::move(own);
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -274,6 +363,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     corked_ = true;
     parse();  // while closing, only the peer's close frame matters (deliver() drops messages)
     corked_ = false;
+    if constexpr (kPlain) return_read_buffer();
     if (write_on_uncork_) {
       write_on_uncork_ = false;
       maybe_write();
@@ -281,7 +371,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (closed_ || peer_closed_ || reading_stopped_) return;
     if (rbeg_ == rend_) {
       rbeg_ = rend_ = 0;
-      if (rbuf_.size() > kKeepReadBuffer) std::vector<char>().swap(rbuf_);
+      if (kPlain || rbuf_.size() > kKeepReadBuffer) std::vector<char>().swap(rbuf_);
     }
     if (backed_up()) {
       // Backpressure: the peer is read again once the writes catch up (resume_reading()).
@@ -725,7 +815,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   };
 
   std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
-  std::optional<Stream> raw_;                    // after it
+  std::optional<RawStream> raw_;                 // after it
   asio::any_io_executor ex_;
   BeastRequest beast_req_;
   HttpRequest req_;
@@ -734,6 +824,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::weak_ptr<WebSocketHandler> handler_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
+  bool borrowed_ = false;       // plain: rbuf_ is the shard's read buffer, during read_now()
+  bool drained_ = false;        // plain: the last read left the socket empty
   std::string message_;         // a fragmented message being assembled
   std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
   std::string pong_;            // the payload of the pong waiting for the next write

@@ -175,8 +175,10 @@ struct Leaving {
   std::vector<std::string> rooms;
 };
 
-void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) {
-  socket->on("join", [&nsp, sizes](Event& ev) {
+// The chat's events, registered once for every socket of the namespace (on_socket_event), not per
+// socket: per-socket handlers would cost every connection memory for its whole life.
+void install_events(Namespace& nsp, const RoomSizesPtr& sizes) {
+  nsp.on_socket_event("join", [&nsp, sizes](Event& ev) {
     const json::string* room = room_arg(ev);
     if (!room) return fail(ev, "room must be a string");
     if (!ev.has_ack()) return;
@@ -191,7 +193,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     }
   });
 
-  socket->on("leave", [&nsp, sizes](Event& ev) {
+  nsp.on_socket_event("leave", [&nsp, sizes](Event& ev) {
     const json::string* room = room_arg(ev);
     if (!room) return fail(ev, "room must be a string");
     if (!ev.has_ack()) return;
@@ -206,7 +208,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     }
   });
 
-  socket->on("chat message", [&nsp](Event& ev) {
+  nsp.on_socket_event("chat message", [&nsp](Event& ev) {
     const json::string* room = room_arg(ev);
     if (!room) return fail(ev, "room must be a string");
     if (ev.args.size() < 2) return fail(ev, "text is required");
@@ -221,18 +223,18 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     if (ev.has_ack()) ev.ack(ok());
   });
 
-  socket->on("echo", [](Event& ev) {
+  nsp.on_socket_event("echo", [](Event& ev) {
     if (ev.has_ack()) ev.ack(ev.args);
   });
 
-  socket->on("whoami", [](Event& ev) {
+  nsp.on_socket_event("whoami", [](Event& ev) {
     if (!ev.has_ack()) return;
     const Handshake& h = ev.socket->handshake();
     ev.ack(Args().add(
         json::object{{"ok", true}, {"id", ev.socket->id()}, {"address", h.address}, {"secure", h.secure}}));
   });
 
-  socket->on("nick", [&nsp, sizes](Event& ev) {
+  nsp.on_socket_event("nick", [&nsp, sizes](Event& ev) {
     const std::string_view name = ev.args.string_at(0);
     const auto chars = ev.args.empty() || !ev.args[0].is_string() ? std::nullopt : name_length(name);
     if (!chars || *chars == 0 || *chars > kMaxNameChars) {
@@ -251,7 +253,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
     }
   });
 
-  socket->on("members", [&nsp](Event& ev) {
+  nsp.on_socket_event("members", [&nsp](Event& ev) {
     const json::string* room = room_arg(ev);
     if (!room) return fail(ev, "room must be a string");
     if (!ev.has_ack()) return;
@@ -266,7 +268,10 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
           reply.ack(Args().add(json::object{{"ok", true}, {"room", r}, {"members", members_json(sockets)}}));
         });
   });
+}
 
+// What each socket holds: its disconnect handlers (they share what the socket was in).
+void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) {
   // The rooms are read while disconnecting (the socket still has them); presence goes out on
   // disconnect, once the socket is gone from the member lists.
   auto leaving = std::make_shared<Leaving>();
@@ -293,6 +298,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
 
 void install_chat(Namespace& nsp, ChatOptions options) {
   auto sizes = std::make_shared<RoomSizes>(options.presence_limit);
+  install_events(nsp, sizes);
   nsp.on_connection([&nsp, sizes](const SocketPtr& socket) { attach(nsp, sizes, socket); });
 }
 

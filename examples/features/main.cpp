@@ -165,6 +165,9 @@ void setup(const SocketPtr& socket) {
   });
   socket->on("get:handshake", [](Event& ev) { ev.ack(one(handshake_json(ev.socket->handshake()))); });
   socket->on("get:rooms", [](Event& ev) { ev.ack(one(sorted_rooms(ev.socket->rooms()))); });
+  // "order": the socket's own handler records its turn, then the namespace's (on_socket_event)
+  // answers with the order both ran in (one array).
+  socket->on("order", [](Event& ev) { ev.args.add("socket"); });
   // A socket.emit from the socket's "disconnect" handler: with connection state recovery it is
   // kept for the session, and replayed if the client comes back.
   socket->on("do:emit-on-disconnect", [](Event& ev) {
@@ -465,6 +468,9 @@ int main(int argc, char** argv) {
     if (!socket->recovered()) socket->data() = json::object{{"name", name ? *name : json::value()}};
     setup(socket);
   });
+  // Handlers every socket of "/" shares (held once, not per socket): after the socket's own.
+  io.sockets().on_socket_event("order", [](Event& ev) { ev.ack(one(ev.args.add("namespace").values())); });
+  io.sockets().on_socket_event("shared:echo", [](Event& ev) { ev.ack(one(ev.args.values())); });
   // A server-side handler: never runs for this node's own server_side_emit.
   io.sockets().on_server_side("server-event", [](const Args&, std::function<void(Args)>) {
     log_line({{"ev", "server-side handler ran"}});

@@ -7,6 +7,7 @@
 //   Middleware (use)            the connecting client's shard; next() may be called later from
 //                               any thread (it is handed back to that shard)
 //   ConnectionHandler           the new socket's shard
+//   on_socket_event handlers    the socket's shard, like the socket's own (Socket::on)
 //   ServerSideHandler           a shard, always the same one for a namespace (so the events of
 //                               one node run in order); never the cluster adapter's thread;
 //                               never for this node's own server_side_emit. Its ack may be
@@ -100,6 +101,11 @@ class Namespace {
   virtual void on_connection(ConnectionHandler handler) = 0;
   virtual void use(Middleware middleware) = 0;
   virtual void on_server_side(std::string event, ServerSideHandler handler) = 0;
+  // An event handler for every socket of this namespace (and of its dynamic children), held
+  // once: the same handler given to each socket with Socket::on in on_connection costs every
+  // connection memory for its whole life. It runs after the socket's own handlers for the
+  // event, in registration order, while the socket is connected; ev.socket is the socket.
+  virtual void on_socket_event(std::string event, EventHandler handler) = 0;
 
   virtual Adapter& adapter() noexcept = 0;
 

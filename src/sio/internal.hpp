@@ -51,6 +51,7 @@ struct Handlers {
   std::vector<ConnectionHandler> connection;
   std::vector<Middleware> middleware;
   std::multimap<std::string, ServerSideHandler> server_side;
+  std::multimap<std::string, EventHandler, std::less<>> socket_events;  // on_socket_event
   SocketDetail fetch_detail = SocketDetail::full;
 };
 
@@ -125,6 +126,9 @@ class NamespaceImpl final : public Namespace, public std::enable_shared_from_thi
     handlers_->connection.push_back(std::move(handler));
   }
   void use(Middleware middleware) override { handlers_->middleware.push_back(std::move(middleware)); }
+  void on_socket_event(std::string event, EventHandler handler) override {
+    handlers_->socket_events.emplace(std::move(event), std::move(handler));
+  }
   void on_server_side(std::string event, ServerSideHandler handler) override {
     handlers_->server_side.emplace(std::move(event), std::move(handler));
   }
@@ -230,7 +234,6 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
   bool closed_ = false;
 };
-
 
 class SocketImpl final : public Socket {
  public:

@@ -324,6 +324,10 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
   }
   auto range = handlers_.equal_range(ev.name);
   for (auto it = range.first; it != range.second && connected_; ++it) it->second(ev);
+  // Then the namespace's (on_socket_event): registered before serving, they live as long as the
+  // namespace, which this socket keeps.
+  auto common = nsp_.handlers()->socket_events.equal_range(ev.name);
+  for (auto it = common.first; it != common.second && connected_; ++it) it->second(ev);
 }
 
 void SocketImpl::on_ack(Packet&& packet, std::vector<Bytes>&& attachments) {

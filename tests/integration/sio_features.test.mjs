@@ -172,6 +172,16 @@ describe("sockets", () => {
     s.disconnect();
   });
 
+  test("namespace-wide handlers (on_socket_event): after the socket's own, for every socket", T, async () => {
+    const a = await sioConnect(server);
+    const b = await sioConnect(server);
+    assert.deepEqual(await a.timeout(3000).emitWithAck("order", "client"), ["client", "socket", "namespace"]);
+    assert.deepEqual(await b.timeout(3000).emitWithAck("shared:echo", 1, { x: 2 }), [1, { x: 2 }]);
+    assert.deepEqual(await a.timeout(3000).emitWithAck("shared:echo", "a"), ["a"]);
+    a.disconnect();
+    b.disconnect();
+  });
+
   test("catch-all listeners: onAny sees every incoming event (blocked ones too), onAnyOutgoing every emit", T, async () => {
     const s = await sioConnect(server);
     const got = collect(s, "custom");

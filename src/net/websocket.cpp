@@ -98,13 +98,16 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
             std::size_t shard)
       : ws_(std::in_place, std::move(stream)),
         ex_(ws_->get_executor()),
-        beast_req_(std::move(beast_req)),
-        req_(std::move(req)),
+        opening_(std::make_unique<Opening>(Opening{std::move(beast_req), std::move(req)})),
         ctx_(ctx),
         shard_(shard),
         stats_(*ctx.stats) {}
 
-  const HttpRequest& request() const noexcept override { return req_; }
+  // The upgrade request until the opening handshake is done (Engine.IO keeps its own copy).
+  const HttpRequest& request() const noexcept override {
+    static const HttpRequest none;
+    return opening_ ? opening_->req : none;
+  }
   std::size_t shard() const noexcept override { return shard_; }
 
   void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
@@ -189,9 +192,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     ws_->read_message_max(ctx_.options->ws_message_limit);
     ws_->auto_fragment(false);
     beast::get_lowest_layer(*ws_).expires_never();
-    ws_->async_accept(beast_req_, [self = this->shared_from_this(),
-                                   on_done = std::move(on_done)](boost::system::error_code ec) {
-      self->beast_req_ = {};
+    ws_->async_accept(opening_->beast_req, [self = this->shared_from_this(),
+                                            on_done = std::move(on_done)](boost::system::error_code ec) {
+      self->opening_.reset();  // the requests served the upgrade decision
       if (ec) {
         spdlog::debug("websocket: handshake failed: {}", ec.message());
         self->closed_ = true;
@@ -207,7 +210,6 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         self->raw_.emplace(std::move(self->ws_->next_layer()));
       }
       self->ws_.reset();
-      self->req_ = HttpRequest{};  // served the upgrade decision; Engine.IO keeps its own copy
       self->accepted_ = true;
       if (on_done) on_done(true);
       if (self->closed_) return;
@@ -238,7 +240,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     const auto& config = ctx_.options->per_message_deflate;
     if (!config.enabled || !ctx_.deflate) return;
     std::string offers;
-    for (const auto& h : req_.headers) {
+    for (const auto& h : opening_->req.headers) {
       if (!iequals(h.name, "Sec-WebSocket-Extensions")) continue;
       if (!offers.empty()) offers += ", ";
       offers += h.value;
@@ -817,8 +819,13 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
   std::optional<RawStream> raw_;                 // after it
   asio::any_io_executor ex_;
-  BeastRequest beast_req_;
-  HttpRequest req_;
+  // What only the opening handshake needs, released once it is done (~300 bytes a connection
+  // would otherwise keep for its whole life).
+  struct Opening {
+    BeastRequest beast_req;
+    HttpRequest req;
+  };
+  std::unique_ptr<Opening> opening_;
   ConnContext ctx_;
   std::size_t shard_;
   std::weak_ptr<WebSocketHandler> handler_;

@@ -13,11 +13,11 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace socketio::eio {
 
@@ -113,15 +113,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void flush_polling();
   void respond_get(net::ResponderPtr res, std::string body, bool binary_body,
                    net::ContentCoding coding = net::ContentCoding::identity);
-  void send_ws(const net::WebSocketPtr& ws, std::deque<OutPacket>& packets);
+  void send_ws(const net::WebSocketPtr& ws, std::vector<OutPacket>& packets);
   bool heartbeat_expired();
   void check_outbox();
   void arm_slow_timer();
   void drop_slow_client();
   void schedule_ping();
   void reset_pong_deadline();
-  void await_pong();  // the ping just went out: the deadline counts from when it was due
-  void arm_timer(std::chrono::milliseconds after, int phase);
+  // The heartbeat's one wait, for min(ping_due_, pong_deadline_) (see SessionTimers).
+  void arm_heartbeat();
+  void on_heartbeat();
   void cancel_upgrade(std::string_view why);
   net::WsFrame to_frame(const OutPacket& p) const;
 
@@ -150,12 +151,12 @@ class Session : public std::enable_shared_from_this<Session> {
   net::WebSocketPtr probe_;
   bool probe_answered_ = false;
 
-  std::deque<OutPacket> buffer_;
+  std::vector<OutPacket> buffer_;  // not a deque: an empty libstdc++ deque holds ~600 bytes
   std::size_t buffer_bytes_ = 0;
   OutboxPolicy outbox_;
   bool slow_timer_armed_ = false;
 
-  std::unique_ptr<SessionTimers> timers_;
+  std::shared_ptr<SessionTimers> timers_;  // shared with the heartbeat's wait (its slot is in it)
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
   // When the next v4 ping is due (max: none scheduled). The pong deadline counts from here, not
   // from when a busy shard got round to the timer, so a request arriving after

@@ -16,7 +16,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include <deque>
 #include <mutex>
 #include <optional>
 

@@ -23,7 +23,6 @@
 
 #include <array>
 #include <atomic>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>

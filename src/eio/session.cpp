@@ -1,11 +1,9 @@
 #include "eio/session.hpp"
 
-#include "core/handler_slot.hpp"
 #include "eio/parser/jsonp.hpp"
 #include "eio/server.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -47,23 +45,17 @@ class WsLink final : public net::WebSocketHandler, public std::enable_shared_fro
 // A generation number makes a callback that was already queued when re-armed a no-op.
 struct SessionTimers {
   explicit SessionTimers(asio::io_context& io) : heartbeat(io) {}
-  // One wait at a time, for the earliest of the ping and pong deadlines; a deadline that moves
-  // later (a pong, an extension) leaves it alone and it is re-armed for the rest when it fires.
-  // So a pong cancels nothing, and the wait is re-armed first thing in its own completion, where
-  // Asio hands the same memory back: an idle session's heartbeat never moves in the heap (a wait
-  // allocated anew each cycle lands wherever a burst of traffic left room, and pins that page
-  // for the next 25 s, so memory taken by a burst would come back only slowly). The wait is
-  // allocated in heartbeat_slot; its handler keeps this struct alive.
   asio::steady_timer heartbeat;
-  core::HandlerSlot heartbeat_slot;
-  bool heartbeat_armed = false;
-  std::chrono::steady_clock::time_point heartbeat_at{};
   std::unique_ptr<asio::steady_timer> upgrade;
   std::unique_ptr<asio::steady_timer> slow;  // made when the client first goes over the high water
   std::uint64_t generation = 0;
 };
 
-namespace {}  // namespace
+namespace {
+constexpr int kPhasePing = 0;  // waiting to send the next ping
+constexpr int kPhasePong = 1;  // waiting for the pong
+constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
+}  // namespace
 
 namespace {
 // The handshake request as kept for the session's life (and its sockets' handshakes): no body.
@@ -84,16 +76,14 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
       request_(without_body(std::move(handshake))),
       issued_(std::chrono::system_clock::now()),
       outbox_(server.options().outbox, server.counters().outbox),
-      timers_(std::make_shared<SessionTimers>(server.pool().context(shard))) {
+      timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
   const auto& trust = server.options().trust_proxy;
   client_address_ = net::client_address(request_->remote_address, request_->header("X-Forwarded-For"), trust);
   client_secure_ = net::client_secure(request_->secure, request_->remote_address,
                                       request_->header("X-Forwarded-Proto"), trust);
 }
 
-Session::~Session() {
-  timers_->heartbeat.cancel();  // its wait holds the timers until it completes
-}
+Session::~Session() = default;
 
 std::string_view Session::transport_name() const noexcept {
   return transport_ == TransportKind::websocket ? "websocket" : "polling";
@@ -154,41 +144,21 @@ void Session::start(net::WebSocketPtr ws) {
 
 // --- heartbeat ---------------------------------------------------------------------------
 
-void Session::arm_heartbeat() {
-  auto& t = *timers_;
-  const auto due = std::min(ping_due_, pong_deadline_);
-  if (due == steady_clock::time_point::max() || (t.heartbeat_armed && t.heartbeat_at <= due)) return;
-  const auto gen = ++t.generation;  // a wait that is replaced completes as stale
-  t.heartbeat_armed = true;
-  t.heartbeat_at = due;
-  t.heartbeat.expires_at(due);
-  t.heartbeat.async_wait(
-      asio::bind_allocator(core::SlotAllocator<void>(t.heartbeat_slot),
-                           [w = weak_from_this(), gen, keep = timers_](boost::system::error_code ec) {
-                             if (ec) return;
-                             auto s = w.lock();
-                             if (!s || keep->generation != gen || s->state_ == State::closed) return;
-                             keep->heartbeat_armed = false;
-                             s->on_heartbeat();
-                           }));
-}
-
-void Session::on_heartbeat() {
-  const auto now = steady_clock::now();
-  if (ping_due_ != steady_clock::time_point::max() && now >= ping_due_) {
-    // The pong deadline first, so that the wait is re-armed before the ping is sent.
-    pong_deadline_ = ping_due_ + server_.options().ping_timeout;
-    ping_due_ = steady_clock::time_point::max();
-    arm_heartbeat();
-    push(PacketType::ping, false, nullptr);
-    flush();
-    return;
-  }
-  if (pong_deadline_ != steady_clock::time_point::max() && now >= pong_deadline_) {
-    on_close("ping timeout");
-    return;
-  }
-  arm_heartbeat();  // a deadline moved later meanwhile: wait for the rest
+void Session::arm_timer(std::chrono::milliseconds after, int phase) {
+  const auto gen = ++timers_->generation;
+  timers_->heartbeat.expires_after(after);
+  timers_->heartbeat.async_wait([w = weak_from_this(), gen, phase](boost::system::error_code ec) {
+    if (ec) return;
+    auto s = w.lock();
+    if (!s || s->timers_->generation != gen || s->state_ == State::closed) return;
+    if (phase == kPhasePing) {
+      s->push(PacketType::ping, false, nullptr);
+      s->flush();
+      s->await_pong();
+    } else {
+      s->on_close("ping timeout");
+    }
+  });
 }
 
 void Session::schedule_ping() {
@@ -200,14 +170,21 @@ void Session::schedule_ping() {
   pong_deadline_ = steady_clock::time_point::max();
   deadline_extended_ = false;
   ping_due_ = steady_clock::now() + o.ping_interval;
-  arm_heartbeat();
+  arm_timer(o.ping_interval, kPhasePing);
+}
+
+void Session::await_pong() {
+  pong_deadline_ = ping_due_ + server_.options().ping_timeout;
+  ping_due_ = steady_clock::time_point::max();
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(pong_deadline_ - steady_clock::now());
+  arm_timer(std::max(left, std::chrono::milliseconds(0)), kPhasePong);
 }
 
 void Session::reset_pong_deadline() {
   const auto& o = server_.options();
   const auto timeout = protocol_ == 3 ? o.ping_interval + o.ping_timeout : o.ping_timeout;
   pong_deadline_ = steady_clock::now() + timeout;
-  arm_heartbeat();
+  arm_timer(timeout, protocol_ == 3 ? kPhaseV3 : kPhasePong);
 }
 
 bool Session::heartbeat_expired() {
@@ -426,7 +403,6 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   server_.counters().clients(transport_).dec();
   server_.counters().closed(reason).inc();
   ++timers_->generation;
-  timers_->heartbeat_armed = false;
   timers_->heartbeat.cancel();
   if (timers_->upgrade) timers_->upgrade->cancel();
   if (timers_->slow) timers_->slow->cancel();

@@ -120,9 +120,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void drop_slow_client();
   void schedule_ping();
   void reset_pong_deadline();
-  // The heartbeat's one wait, for min(ping_due_, pong_deadline_) (see SessionTimers).
-  void arm_heartbeat();
-  void on_heartbeat();
+  void await_pong();  // the ping just went out: the deadline counts from when it was due
+  void arm_timer(std::chrono::milliseconds after, int phase);
   void cancel_upgrade(std::string_view why);
   net::WsFrame to_frame(const OutPacket& p) const;
 
@@ -156,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   OutboxPolicy outbox_;
   bool slow_timer_armed_ = false;
 
-  std::shared_ptr<SessionTimers> timers_;  // shared with the heartbeat's wait (its slot is in it)
+  std::unique_ptr<SessionTimers> timers_;
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
   // When the next v4 ping is due (max: none scheduled). The pong deadline counts from here, not
   // from when a busy shard got round to the timer, so a request arriving after

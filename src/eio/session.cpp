@@ -55,9 +55,7 @@ namespace {
 constexpr int kPhasePing = 0;  // waiting to send the next ping
 constexpr int kPhasePong = 1;  // waiting for the pong
 constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
-}  // namespace
 
-namespace {
 // The handshake request as kept for the session's life (and its sockets' handshakes): no body.
 std::shared_ptr<const net::HttpRequest> without_body(net::HttpRequest&& req) {
   req.body.clear();

@@ -19,13 +19,11 @@
 // compressed messages are inflated whole once their last frame is in, never beyond the message
 // limit. Without context takeover (the default) the shard's streams are borrowed for one message
 // and a broadcast's compression is shared by its recipients (ws_deflate.hpp, DeflateShard).
-#include "core/handler_slot.hpp"
 #include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/write.hpp>
@@ -295,14 +293,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       asio::post(ex_, [self = this->shared_from_this()] { self->read_now(); });
       return;
     }
-    // In the session's own slot: the wait of an idle connection stays where it is (handler_slot.hpp).
     raw_->async_wait(tcp_socket_type::wait_read,
-                     asio::bind_allocator(core::SlotAllocator<void>(wait_slot_),
-                                          [self = this->shared_from_this()](boost::system::error_code ec) {
-                                            if (self->closed_) return;
-                                            if (ec) return self->on_read(ec, 0);
-                                            self->read_now();
-                                          }));
+                     [self = this->shared_from_this()](boost::system::error_code ec) {
+                       if (self->closed_) return;
+                       if (ec) return self->on_read(ec, 0);
+                       self->read_now();
+                     });
   }
 
   void read_now() {
@@ -835,13 +831,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::weak_ptr<WebSocketHandler> handler_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
-  core::HandlerSlot wait_slot_;  // plain: the readiness wait (its handler keeps the session)
-  bool borrowed_ = false;        // plain: rbuf_ is the shard's read buffer, during read_now()
-  bool drained_ = false;         // plain: the last read left the socket empty
-  std::string message_;          // a fragmented message being assembled
-  std::vector<WsFrame> queue_;   // not a deque: an empty libstdc++ deque still holds ~600 bytes
-  std::string pong_;             // the payload of the pong waiting for the next write
-  std::string stage_;            // the write in flight: headers and small bodies
+  bool borrowed_ = false;       // plain: rbuf_ is the shard's read buffer, during read_now()
+  bool drained_ = false;        // plain: the last read left the socket empty
+  std::string message_;         // a fragmented message being assembled
+  std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
+  std::string pong_;            // the payload of the pong waiting for the next write
+  std::string stage_;           // the write in flight: headers and small bodies
   std::vector<asio::const_buffer> bufs_;
   std::vector<std::pair<std::size_t, const WsFrame*>> marks_;
   std::size_t batch_frames_ = 0, batch_bytes_ = 0, batch_pong_ = 0;

@@ -5,20 +5,22 @@
 // (--forward-sessions, on with --redis). socket.io-client 4.8 clients of the three kinds
 // (polling only, websocket only, default: polling then upgrade), 210 in all, connect, upgrade,
 // join a room, send with acks, and every client receives every message exactly once; nginx's
-// access log shows sessions whose requests reached several nodes. Then one node is stopped
-// gracefully (SIGTERM) and started again on its port: its clients reconnect, and no client of
-// another node notices (the polls it relayed are released: their owners answer them at once),
-// but for the default clients whose WebSocket it bridged (they reconnect: the connection itself
-// ends with the node). Then another node is SIGKILLed and started again: its clients and the
-// bridged ones reconnect; the polling clients whose held long-poll it relayed do not notice
+// access log shows sessions whose requests reached several nodes, and upgrades that nginx
+// passed from node to node until they reached their session's owner (the nodes answer 404 to
+// an upgrade of another node's session when nginx says it retries on 404). Then one node is
+// stopped gracefully (SIGTERM) and started again on its port: its clients reconnect, and no
+// client of another node notices (the polls it relayed are released: their owners answer them
+// at once; no WebSocket passes through it). Then another node is SIGKILLed and started again:
+// its clients reconnect; the polling clients whose held long-poll it relayed do not notice
 // (nginx retries the GET on another node, and the owner lets the new poll supersede the one held
-// for the dead node). After each, every client again receives every message once.
+// for the dead node). After each, every client again receives every message once. Without
+// nginx's header, an upgrade that reaches another node is bridged to the owner (tested raw).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
-import { closeAll, track, until, request, startRequest, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
+import { closeAll, track, until, request, startRequest, openWebSocket, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
 import { startRedis, startNode } from "./lib/redis.mjs";
 import { createPki } from "./lib/pki.mjs";
 import { readOr, rewriteSite, startNginx, tlsReachable } from "./lib/nginx.mjs";
@@ -38,6 +40,7 @@ let agent;
 let nodes = []; // {port, tag, ...}
 let proxy;
 const clients = [];
+const portOfTag = new Map(); // every node started, restarted ones included
 
 async function startPlainNode(port) {
   const node = await startNode("server", redis.url, ["--port", String(port), "--trust-proxy", "--metrics", "--threads", "2"]);
@@ -46,6 +49,7 @@ async function startPlainNode(port) {
     timeoutMs: 5000,
     message: "the node logs its session-id tag",
   });
+  portOfTag.set(m[1], port);
   return Object.assign(node, { port, tag: m[1] });
 }
 
@@ -145,12 +149,13 @@ function accessLog() {
 
 /**
  * After `victim` went away: the clients it owned, the default clients of other nodes whose
- * WebSocket it bridged (nginx logs a WebSocket when it closes), and every other client.
+ * WebSocket it bridged (nginx logs a WebSocket when it closes; the last node it tried is the
+ * one that accepted it), and every other client.
  */
 function affected(victim, sidBefore) {
   const addr = `127.0.0.1:${victim.port}`;
   const bridgedSids = new Set(accessLog().filter((e) => /transport=websocket/.test(e.request) && e.status === 101 &&
-    e.upstream === addr).map((e) => e.sid));
+    e.upstreams.at(-1) === addr).map((e) => e.sid));
   const orphans = clients.filter((c) => ownerTag(sidBefore.get(c)) === victim.tag);
   const bridged = clients.filter((c) => !orphans.includes(c) && bridgedSids.has(sidBefore.get(c)));
   const others = clients.filter((c) => !orphans.includes(c) && !bridged.includes(c));
@@ -226,6 +231,12 @@ describe("round-robin without sticky sessions: requests forwarded to the session
     for (const n of nodes) served += await metric(n, /^socketio_forward_exchanges_total\{result="served"\} (\d+)/m);
     console.log(`# ${served} exchanges served for other nodes`);
     assert.ok(served > 100);
+    // Upgrades of the default clients: nginx passed those that reached another node on (404)
+    // until the owner accepted them, so every WebSocket lives on its session's node.
+    let passedOn = 0;
+    for (const n of nodes) passedOn += await metric(n, /^socketio_forward_exchanges_total\{result="passed_on"\} (\d+)/m);
+    console.log(`# ${passedOn} upgrades passed on by a node that did not own the session (404)`);
+    assert.ok(passedOn > 0, "some upgrades reached a node other than their owner first");
     for (const c of clients) assert.equal(c.disconnects, 0, `${c.kind} client ${c.n} stayed connected`);
   });
 
@@ -276,7 +287,45 @@ describe("round-robin without sticky sessions: requests forwarded to the session
     assert.equal(await superseded(), before + 2);
   });
 
-  test("one node stopped gracefully (SIGTERM) and restarted: its clients reconnect, no other client notices but those it bridged", T, async () => {
+  test("an upgrade of another node's session: answered with the balancer's retry status when it names one, bridged to the owner otherwise", T, async () => {
+    const [owner, relay] = nodes;
+    const handshake = async () => {
+      const res = await request({ port: owner.port, path: "/socket.io/?EIO=4&transport=polling" });
+      assert.equal(res.status, 200);
+      return JSON.parse(res.text.slice(1)).sid;
+    };
+    const wsUrl = (sid) => `ws://127.0.0.1:${relay.port}/socket.io/?EIO=4&transport=websocket&sid=${sid}`;
+    const passedOn = () => metric(relay, /^socketio_forward_exchanges_total\{result="passed_on"\} (\d+)/m);
+
+    // The balancer retries on 404: the node answers 404 and keeps nothing open.
+    const sid = await handshake();
+    const before = await passedOn();
+    const refused = await openWebSocket(wsUrl(sid), { headers: { "X-Socketio-Retry-Status": "404" } }).then(
+      () => assert.fail("the upgrade was accepted"), (e) => e);
+    assert.equal(refused.status, 404, String(refused));
+    assert.match(refused.body.toString(), /"code":1/);
+    assert.equal(await passedOn(), before + 1);
+    // The session is untouched on its owner: its upgrade there still works.
+    const direct = await openWebSocket(`ws://127.0.0.1:${owner.port}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    direct.send("2probe");
+    assert.equal(await direct.next(), "3probe");
+    await direct.close();
+
+    // No header, or one that names no error status: bridged through this node to the owner.
+    for (const headers of [{}, { "X-Socketio-Retry-Status": "200" }, { "X-Socketio-Retry-Status": "40x" }]) {
+      const sid2 = await handshake();
+      const ws = await openWebSocket(wsUrl(sid2), { headers });
+      ws.send("2probe");
+      assert.equal(await ws.next(), "3probe", JSON.stringify(headers));
+      ws.send("5");
+      ws.send("40");
+      assert.match(await ws.next(), /^40\{"sid":"/, "CONNECT over the bridged WebSocket");
+      await ws.close();
+    }
+    assert.equal(await passedOn(), before + 1);
+  });
+
+  test("one node stopped gracefully (SIGTERM) and restarted: its clients reconnect, no other client notices", T, async () => {
     const victim = nodes[2];
     const sidBefore = new Map(clients.map((c) => [c, c.socket.io.engine.id]));
     const disconnectsBefore = new Map(clients.map((c) => [c, c.disconnects]));
@@ -301,7 +350,8 @@ describe("round-robin without sticky sessions: requests forwarded to the session
     console.log(`# SIGTERM: every client back ${back} ms after the stop; the node owned ${orphans.length} sessions (${noticed(orphans).length} reconnected), ` +
       `bridged ${bridged.length} WebSockets of other nodes' clients (${noticed(bridged).length} reconnected); ${noticed(others).length} of the other ` +
       `${others.length} clients noticed ${byKind(noticed(others))}; ${released.length} polls it relayed were answered during the stop`);
-    assert.deepEqual(noticed(others).map((c) => `${c.kind} ${c.n}`), [], "no client of another node noticed, but those it bridged");
+    assert.deepEqual(bridged.map((c) => `${c.kind} ${c.n}`), [], "no WebSocket of another node's session passed through it");
+    assert.deepEqual(noticed(others).map((c) => `${c.kind} ${c.n}`), [], "no client of another node noticed");
     assert.equal(noticed(orphans).length, orphans.length, "its own clients were told to go (io server disconnect)");
     assert.ok(back < 30000, `every client back after ${back} ms`);
     // The owners of the WebSockets it bridged close those sessions (transport close).
@@ -345,14 +395,25 @@ describe("round-robin without sticky sessions: requests forwarded to the session
     for (const e of retried) assert.equal(e.status, 200, `a retried long-poll is answered: ${e.request}`);
     // A POST it was relaying when it died is lost (nginx does not replay a POST): its client
     // reconnects. The idle clients here send only pongs, so that is rare; nothing else may be.
+    assert.deepEqual(bridged.map((c) => `${c.kind} ${c.n}`), [], "no WebSocket of another node's session passed through it");
     assert.ok(noticedOthers.length <= 2, `clients of other nodes that noticed: ${noticedOthers.map((c) => `${c.kind} ${c.n}`)}`);
     assert.ok(retried.length > 0, "some held long-polls went through the killed node");
     const errors = readOr(proxy.errorLog).split("\n").filter((l) => /\[(crit|alert|emerg)\]/.test(l));
     assert.deepEqual(errors, []);
   });
 
-  test("the nodes stop cleanly on SIGTERM", T, async () => {
+  test("every WebSocket upgrade ended on its session's owner; the nodes stop cleanly on SIGTERM", T, async () => {
     for (const c of clients) c.socket.disconnect();
+    // nginx logs a WebSocket when it closes: now every one of them.
+    const upgradeOf = (e) => e.status === 101 && /transport=websocket/.test(e.request) && e.sid !== "-" && e.sid !== "";
+    await until(() => accessLog().filter(upgradeOf).length >= clients.filter((c) => c.kind === "default").length, {
+      timeoutMs: 10000, message: "nginx logged the default clients' WebSockets" });
+    const upgrades = accessLog().filter(upgradeOf);
+    const wrong = upgrades.filter((e) => e.upstreams.at(-1) !== `127.0.0.1:${portOfTag.get(ownerTag(e.sid))}`);
+    const retried = upgrades.filter((e) => e.upstreams.length > 1);
+    console.log(`# ${upgrades.length} upgrades of sessions made by polling; ${retried.length} passed on by nginx (404) until they reached the owner; ${wrong.length} accepted elsewhere`);
+    assert.deepEqual(wrong.map((e) => `${e.sid} via ${e.upstreams.join(", ")}`), [], "each WebSocket on its session's owner");
+    assert.ok(retried.length > 0);
     for (const node of nodes) {
       await node.stop();
       const { code, signal } = await node.exited;

@@ -54,6 +54,19 @@ bool hop_header(std::string_view name) {
          net::iequals(name, "Connection") || net::iequals(name, "Keep-Alive");
 }
 
+// The balancer's retry status (SessionForwarder::kRetryStatusHeader): a 4xx or 5xx code, or 0 when
+// the request carries none (or a malformed one: then the upgrade is bridged, as without it).
+unsigned retry_status(const net::HttpRequest& req) {
+  const auto value = req.header(SessionForwarder::kRetryStatusHeader);
+  if (!value || value->size() != 3) return 0;
+  unsigned status = 0;
+  for (const char c : *value) {
+    if (c < '0' || c > '9') return 0;
+    status = status * 10 + static_cast<unsigned>(c - '0');
+  }
+  return status >= 400 && status <= 599 ? status : 0;
+}
+
 }  // namespace
 
 // ---- owner side: the Engine.IO server answers through these -----------------------------------
@@ -424,6 +437,16 @@ void SessionForwarder::forward_request(std::string_view sid, net::HttpRequest&& 
 }
 
 void SessionForwarder::forward_upgrade(std::string_view sid, net::WebSocketPtr ws) {
+  if (const unsigned status = retry_status(ws->request())) {
+    // The balancer passes a request answered with this status to its next node: the upgrade goes
+    // on until it reaches the owner and the WebSocket lives there, with no hop through this node
+    // (whose restart would otherwise cut it). If no node owns the session any more, the client
+    // gets the last node's answer and stays on polling, whose next request says the sid is unknown.
+    counters_.passed_on.fetch_add(1, std::memory_order_relaxed);
+    net::HttpResponse res = error_response(ws->request(), 400);
+    res.status = status;
+    return ws->reject(std::move(res));
+  }
   if (open_.load(std::memory_order_relaxed) >= options_.max_pending) {
     counters_.refused.fetch_add(1, std::memory_order_relaxed);
     net::HttpResponse res = error_response(ws->request(), 503);

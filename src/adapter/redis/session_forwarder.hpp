@@ -3,14 +3,15 @@
 // upgrade for another tag is sent over Redis to `<key>#eio#<tag>#`, the channel of the node that
 // owns the session (adapter/cluster/forward_message.hpp). The owner runs it through its own
 // Engine.IO server behind a Responder / WebSocket that publish back to the origin; the origin
-// answers the client. A WebSocket stays bridged through the node it reached (frames both ways),
-// while the session lives on its owner. On a graceful stop, the polls this node relays are
-// released (their owners answer them at once) before its own sessions close. Bounded: an exchange waits at
-// most `timeout` for the owner (a dead or unknown owner: PUBLISH reaches nobody, answered at once; the answer
-// is the engine's "Session ID unknown"), at most `max_pending` exchanges are open per node (more are refused
-// with 503), and messages over the hub's max_message_size are dropped by the hub. Threads: forward_*() on the
-// shards; everything else on the Redis thread, except the Responder/WebSocket methods the owner's Engine.IO
-// calls (any thread, they post).
+// answers the client. An upgrade is sent back to the balancer when it says it retries on another
+// node (kRetryStatusHeader), so that it reaches the owner; otherwise the WebSocket stays bridged
+// through the node it reached (frames both ways), while the session lives on its owner. On a graceful stop,
+// the polls this node relays are released (their owners answer them at once) before its own sessions close.
+// Bounded: an exchange waits at most `timeout` for the owner (a dead or unknown owner: PUBLISH reaches
+// nobody, answered at once; the answer is the engine's "Session ID unknown"), at most `max_pending` exchanges
+// are open per node (more are refused with 503), and messages over the hub's max_message_size are dropped by
+// the hub. Threads: forward_*() on the shards; everything else on the Redis thread, except the
+// Responder/WebSocket methods the owner's Engine.IO calls (any thread, they post).
 #pragma once
 
 #include "adapter/cluster/forward_message.hpp"
@@ -39,12 +40,22 @@ struct ForwardCounters {
   std::atomic<std::uint64_t> slow_clients{0};  // bridged WebSockets cut: the client did not read
   std::atomic<std::uint64_t> dropped{0};       // malformed messages from Redis
   std::atomic<std::uint64_t> origins_lost{0};  // served exchanges ended: the relaying node is gone
+  std::atomic<std::uint64_t> passed_on{0};     // upgrades answered with the balancer's retry status
 };
 
 class SessionForwarder final : public eio::Forwarder,
                                public ChannelHandler,
                                public std::enable_shared_from_this<SessionForwarder> {
  public:
+  // A balancer that passes a request answered with some status to its next node (nginx:
+  // `proxy_next_upstream http_404`, HAProxy: `retry-on 404`) names that status in this request
+  // header. A WebSocket upgrade for another node's session is then answered with it instead of
+  // being bridged, and the balancer tries node after node until the upgrade reaches the session's
+  // owner: the WebSocket ends up on one node, the owner, and no other node's stop or death cuts
+  // it (docs/cluster.md, "One name, round-robin"). Without the header (a balancer that does not
+  // retry), the upgrade is bridged.
+  static constexpr std::string_view kRetryStatusHeader = "X-Socketio-Retry-Status";
+
   struct Options {
     std::chrono::milliseconds timeout{45'000};
     std::size_t max_pending = 10'000;

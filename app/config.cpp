@@ -342,6 +342,12 @@ const std::vector<Key>& keys() {
        "serve the Socket.IO client bundle under the path [true]",
        [](AppSettings& s, const Value& v) { s.server.serve_client = boolean(v); }},
       {"static", Kind::text, kServer, "DIR", "directory served at / [the built-in chat page]", apply_static},
+      {"static-max-pending", Kind::integer, kServer, "N",
+       "--static files waiting for an I/O thread to read them; over it, 503 with Retry-After [1024]",
+       [](AppSettings& s, const Value& v) {
+         s.server.static_max_pending = static_cast<std::size_t>(integer(v));
+       },
+       1, 1'000'000},
       {"cors-credentials", Kind::boolean, kServer, "[=BOOL]",
        "send Access-Control-Allow-Credentials to the origins listed by --cors-origin (not with *) [false]",
        [](AppSettings& s, const Value& v) { s.server.cors.credentials = boolean(v); }},

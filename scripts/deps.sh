@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl brotli
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev libhiredis-dev libmsgpuck-dev
   libgtest-dev libbenchmark-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev)
-test_pkgs=(redis-server nginx chromium curl procps prometheus lintian dpkg-dev)
+test_pkgs=(redis-server nginx chromium curl procps prometheus lintian dpkg-dev python3)
 bench_pkgs=(gnuplot-nox util-linux procps jq)
 
 pkgs=("${build_pkgs[@]}")

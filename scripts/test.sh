@@ -31,7 +31,7 @@ else
 fi
 
 echo "=== TSan build: threaded tests ==="
-if configure_build "$root/build-tsan" "socketio-conformance-server socketio-server socketio-features-server" -DCMAKE_BUILD_TYPE=Debug \
+if configure_build "$root/build-tsan" "socketio-conformance-server socketio-server socketio-features-server static_files_io_test" -DCMAKE_BUILD_TYPE=Debug \
   -DSIO_SANITIZE=thread; then
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --test-dir "$root/build-tsan" --output-on-failure -L threads || status=1

@@ -168,6 +168,8 @@ struct ServerOptions {
   std::string client_dir;  // where socket.io.js & co. are; empty: the bundle built in
   std::string static_dir;  // empty: the built-in chat page (if any)
   bool serve_static = true;
+  // static_dir files waiting for an I/O thread to read them; over it, 503 (--static-max-pending).
+  std::size_t static_max_pending = 1024;
   AdapterFactory adapter;  // null: in-process adapter
   RecoveryOptions connection_state_recovery;
   // Operations endpoints (docs/operations.md): GET /metrics (Prometheus) and GET /healthz,

@@ -78,7 +78,7 @@ class UiFiles final : public net::HttpHandler {
     if (enc != net::Encoding::identity) res.set("Content-Encoding", enc == net::Encoding::br ? "br" : "gzip");
     res.set("Vary", "Accept-Encoding");
     if (r.method == net::Method::get)
-      res.body.assign(reinterpret_cast<const char*>(blob.data), blob.size);
+      res.shared_body.bytes = {reinterpret_cast<const char*>(blob.data), blob.size};  // built in: no copy
     else
       res.set("Content-Length", std::to_string(blob.size));
     return res;

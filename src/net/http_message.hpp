@@ -1,10 +1,11 @@
 // Plain HTTP request/response values handed between src/net (which owns the sockets and the
 // Beast parser) and the layers above (Engine.IO, static files). Deliberately free of Beast so
-// the layers above compile fast and can be unit-tested without sockets. Values, no sharing:
-// whoever holds one owns it.
+// the layers above compile fast and can be unit-tested without sockets. Values: whoever holds
+// one owns it, except a response's shared_body, immutable bytes any thread may read.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,7 +46,18 @@ struct HttpResponse {
   unsigned status = 200;
   std::vector<Header> headers;
   std::string body;
+  // Instead of body: immutable bytes shared with a cache or built into the binary, sent without
+  // a copy. `bytes` stays valid while `owner` lives (a null owner: static storage).
+  struct SharedBody {
+    std::shared_ptr<const void> owner;
+    std::string_view bytes;
+  } shared_body;
   bool close = false;  // close the connection after writing
+
+  // What is sent: shared_body's bytes when there are any, else body.
+  std::string_view payload() const noexcept {
+    return shared_body.bytes.empty() ? std::string_view(body) : shared_body.bytes;
+  }
 
   HttpResponse& set(std::string name, std::string value) {
     for (auto& h : headers)

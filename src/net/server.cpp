@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -46,14 +47,38 @@ HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool s
   return out;
 }
 
+namespace {
+
+// The head of `res` into `out`, with the body set by `set_body`; a HEAD answer keeps the
+// Content-Length of the GET it stands for.
+template <class Message, class SetBody>
+void fill_beast_response(Message& out, HttpResponse& res, SetBody&& set_body) {
+  for (auto& h : res.headers) out.insert(h.name, h.value);
+  const bool keep_length = res.payload().empty() && out.find(http::field::content_length) != out.end();
+  set_body(out.body());
+  if (!keep_length) out.prepare_payload();
+}
+
+}  // namespace
+
 http::response<http::string_body> to_beast_response(HttpResponse&& res, int version) {
   http::response<http::string_body> out{static_cast<http::status>(res.status),
                                         static_cast<unsigned>(version)};
-  for (auto& h : res.headers) out.insert(h.name, h.value);
-  // A HEAD answer keeps the Content-Length of the GET it stands for.
-  const bool keep_length = res.body.empty() && out.find(http::field::content_length) != out.end();
-  out.body() = std::move(res.body);
-  if (!keep_length) out.prepare_payload();
+  fill_beast_response(out, res, [&](std::string& body) {
+    body = res.shared_body.bytes.empty() ? std::move(res.body) : std::string(res.shared_body.bytes);
+  });
+  return out;
+}
+
+// The HTTP sessions' form: the body is not copied, the span points into `res` (its body or its
+// shared bytes), which the session keeps until the write is done.
+http::response<http::span_body<const char>> to_beast_response_view(HttpResponse& res, int version) {
+  http::response<http::span_body<const char>> out{static_cast<http::status>(res.status),
+                                                  static_cast<unsigned>(version)};
+  fill_beast_response(out, res, [&](beast::span<const char>& body) {
+    const auto bytes = res.payload();
+    body = {bytes.data(), bytes.size()};
+  });
   return out;
 }
 
@@ -140,7 +165,8 @@ class HttpSession : public HttpSessionBase {
     if (!pending_ || closing_) return;
     pending_.reset();
     close_after_write_ = close_after_write_ || response.close || !request_keep_alive_;
-    res_.emplace(detail::to_beast_response(std::move(response), request_version_));
+    sent_ = std::move(response);
+    res_.emplace(detail::to_beast_response_view(sent_, request_version_));
     res_->keep_alive(!close_after_write_);
     auto& lowest = beast::get_lowest_layer(derived().stream());
     lowest.expires_after(ctx_.options->write_timeout);
@@ -262,6 +288,7 @@ class HttpSession : public HttpSessionBase {
   void on_write(boost::system::error_code ec) {
     writing_ = false;
     res_.reset();
+    sent_ = {};
     if (ec) {
       do_close();
       return;
@@ -337,7 +364,8 @@ class HttpSession : public HttpSessionBase {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> pending_;
   std::optional<BeastRequest> queued_;
-  std::optional<http::response<http::string_body>> res_;
+  HttpResponse sent_;  // what res_ points into (its body or shared bytes) while it is written
+  std::optional<http::response<http::span_body<const char>>> res_;
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;

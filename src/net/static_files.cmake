@@ -11,9 +11,9 @@ cmake_path(SET _sio_static_root NORMALIZE "${CMAKE_CURRENT_LIST_DIR}/../..")
 cmake_path(REMOVE_FILENAME _sio_static_root)  # NORMALIZE leaves "a/b/" for "a/b/c/../.."
 include("${_sio_static_root}cmake/EmbedFiles.cmake")
 
-add_library(sio_static STATIC "${CMAKE_CURRENT_LIST_DIR}/static_files.cpp")
+add_library(sio_static STATIC "${CMAKE_CURRENT_LIST_DIR}/static_files.cpp" "${CMAKE_CURRENT_LIST_DIR}/file_jobs.cpp")
 sio_target(sio_static)
-target_link_libraries(sio_static PUBLIC sio_core PRIVATE spdlog::spdlog)
+target_link_libraries(sio_static PUBLIC sio_core Threads::Threads PRIVATE spdlog::spdlog)
 
 set(_sio_client_pkg "${_sio_static_root}web/node_modules/socket.io-client")
 set(_sio_client_version "")

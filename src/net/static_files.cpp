@@ -4,11 +4,16 @@
 #include "net/static_files.hpp"
 
 #include "core/percent.hpp"
+#include "net/file_jobs.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
@@ -223,6 +228,92 @@ HttpResponse method_not_allowed() {
   return res;
 }
 
+HttpResponse too_busy() {
+  auto res = plain_status(503, "Service Unavailable: too many file reads waiting");
+  add_header(res, "Retry-After", "1");
+  return res;
+}
+
+// "/docs" is a directory: send the browser to "/docs/" so that the page's relative links work.
+HttpResponse moved_to_directory(const HttpRequest& request) {
+  HttpResponse res;
+  res.status = 301;
+  // One leading slash only: "//host/dir" as a Location would send the browser to another site.
+  const auto raw = path_of(request);
+  const auto first = raw.find_first_not_of('/');
+  std::string location = "/";
+  if (first != std::string_view::npos) location += raw.substr(first);
+  location += '/';
+  if (const auto q = request.target.find('?'); q != std::string::npos) location += request.target.substr(q);
+  add_header(res, "Location", std::move(location));
+  add_header(res, "Content-Type", "text/plain; charset=utf-8");
+  res.body = "Moved Permanently\n";
+  return res;
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+ private:
+  int fd_;
+};
+
+struct ReadResult {
+  enum class Outcome { ok, missing, not_regular, too_large } outcome = Outcome::missing;
+  struct ::stat st {};  // of the file read (fstat on the descriptor the bytes came from)
+  std::string bytes;
+};
+
+// Reads a regular file whole; for the I/O threads only (it blocks). The caller's stat() said
+// "regular file", but the path may name something else by now: O_NONBLOCK makes open() of a FIFO
+// return at once (instead of waiting for a writer), and fstat() on what was opened decides.
+ReadResult read_regular(const fs::path& file, std::size_t limit) {
+  ReadResult out;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0 && errno == EWOULDBLOCK) {
+    // Only a file lease being broken (fcntl F_SETLEASE) says that: its holder has been told to
+    // let go. Wait for it as any reader would (the kernel bounds it: /proc/sys/fs/lease-break-time).
+    fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  }
+  if (fd < 0) return out;
+  const UniqueFd guard(fd);
+  if (::fstat(fd, &out.st) != 0) return out;
+  if (!S_ISREG(out.st.st_mode)) {
+    out.outcome = ReadResult::Outcome::not_regular;
+    return out;
+  }
+  if (static_cast<std::uintmax_t>(out.st.st_size) > limit) {
+    out.outcome = ReadResult::Outcome::too_large;
+    return out;
+  }
+  if (const int flags = ::fcntl(fd, F_GETFL); flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  std::size_t used = 0;
+  out.bytes.resize(static_cast<std::size_t>(out.st.st_size));
+  for (;;) {
+    if (used == out.bytes.size()) {  // as large as fstat said: more only if it grew since
+      if (used > limit) {
+        out.outcome = ReadResult::Outcome::too_large;
+        return out;
+      }
+      out.bytes.resize(std::min(limit + 1, used + 64 * 1024));
+    }
+    const auto n = ::read(fd, out.bytes.data() + used, out.bytes.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return out;
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  out.bytes.resize(used);
+  out.outcome = ReadResult::Outcome::ok;
+  return out;
+}
+
 // Parses a q-value ("0", "0.5", "1.000") into thousandths; nullopt if malformed.
 std::optional<int> parse_q(std::string_view v) noexcept {
   if (v.empty() || (v[0] != '0' && v[0] != '1')) return std::nullopt;
@@ -356,11 +447,33 @@ StaticFiles::StaticFiles(StaticOptions options) : options_(std::move(options)) {
       static_root_ = fs::canonical(options_.static_dir, ec);
       if (ec || !fs::is_directory(static_root_, ec))
         throw std::runtime_error("static_dir '" + options_.static_dir + "' is not a readable directory");
+      jobs_ = std::make_shared<FileJobs>(std::max<std::size_t>(options_.io_threads, 1), options_.max_pending);
+      if (auto* m = options_.metrics) register_metrics(*m);
     }
   }
 }
 
-StaticFiles::~StaticFiles() = default;
+void StaticFiles::register_metrics(Metrics& m) {
+  counters_.queue_full =
+      m.counter("socketio_static_queue_full_total",
+                "--static requests answered 503: --static-max-pending file jobs were waiting");
+  constexpr std::string_view refused = "--static requests answered 404/403 without reading the file";
+  counters_.not_regular = m.counter("socketio_static_refused_total", refused, {{"reason", "not_regular"}});
+  counters_.too_large = m.counter("socketio_static_refused_total", refused, {{"reason", "too_large"}});
+  counters_.abandoned =
+      m.counter("socketio_static_abandoned_total",
+                "--static file jobs skipped: the client left before an I/O thread took them");
+  counters_.reads = m.counter("socketio_static_file_reads_total",
+                              "--static files read from disk (not answered by the cache)");
+  m.add_collector([jobs = jobs_](MetricsSink& sink) {
+    sink.gauge("socketio_static_pending_jobs", "--static file jobs waiting for an I/O thread", {},
+               static_cast<double>(jobs->pending()));
+  });
+}
+
+StaticFiles::~StaticFiles() {
+  if (jobs_) jobs_->stop();  // before the cache and counters its jobs use go
+}
 
 bool StaticFiles::matches(const HttpRequest& request) const {
   const auto path = path_of(request);
@@ -375,22 +488,19 @@ bool StaticFiles::matches(const HttpRequest& request) const {
 }
 
 void StaticFiles::on_request(HttpRequest&& request, ResponderPtr responder) {
-  responder->respond(handle(request));
+  const auto path = path_of(request);
+  const std::string_view prefix(options_.client_prefix);
+  if (options_.serve_client && path.starts_with(prefix) && is_bundle_name(path.substr(prefix.size())))
+    return responder->respond(serve_bundle(request));
+  if (!options_.serve_static || path.starts_with(prefix)) return responder->respond(not_found());
+  if (static_root_.empty()) return responder->respond(serve_page(request));
+  serve_directory(std::move(request), std::move(responder));
 }
 
 void StaticFiles::on_upgrade(WebSocketPtr ws) {
   auto res = not_found();
   res.close = true;
   ws->reject(std::move(res));
-}
-
-HttpResponse StaticFiles::handle(const HttpRequest& request) {
-  const auto path = path_of(request);
-  const std::string_view prefix(options_.client_prefix);
-  if (options_.serve_client && path.starts_with(prefix) && is_bundle_name(path.substr(prefix.size())))
-    return serve_bundle(request);
-  if (!options_.serve_static || path.starts_with(prefix)) return not_found();
-  return static_root_.empty() ? serve_page(request) : serve_directory(request);
 }
 
 HttpResponse StaticFiles::serve_bundle(const HttpRequest& request) {
@@ -417,16 +527,53 @@ HttpResponse StaticFiles::serve_page(const HttpRequest& request) {
   return serve(request, it->second, Kind::page);
 }
 
-HttpResponse StaticFiles::serve_directory(const HttpRequest& request) {
+struct StaticFiles::FileJob {
+  HttpRequest request;
+  DirTarget target;
+  ResponderPtr responder;
+  // Set by the Responder's abort callback, which holds only this: no cycle through the job.
+  std::shared_ptr<std::atomic<bool>> left = std::make_shared<std::atomic<bool>>(false);
+};
+
+// On the shard: string work and a cache lookup, never a file-system call.
+void StaticFiles::serve_directory(HttpRequest&& request, ResponderPtr responder) {
+  auto target = directory_target(request);
+  if (!target) return responder->respond(not_found());
+  if (request.method != Method::get && request.method != Method::head)
+    return responder->respond(method_not_allowed());
+  if (const auto entry = fresh(target->file.string()))
+    return responder->respond(serve(request, *entry, Kind::file));
+
+  auto job = std::make_shared<FileJob>(FileJob{std::move(request), std::move(*target), responder});
+  responder->on_abort([left = job->left] { left->store(true, std::memory_order_relaxed); });
+  const bool queued = jobs_->try_post([this, job] {
+    if (job->left->load(std::memory_order_relaxed)) {
+      counters_.abandoned.inc();
+      return;
+    }
+    job->responder->respond(load(job->request, job->target));
+  });
+  if (queued) return;
+  counters_.queue_full.inc();
+  {
+    std::lock_guard lock(log_mutex_);
+    if (const auto n = queue_full_log_.due())
+      spdlog::warn("limits: {} --static file reads waiting (--static-max-pending): 503, {} time(s)",
+                   options_.max_pending, *n);
+  }
+  responder->respond(too_busy());
+}
+
+std::optional<StaticFiles::DirTarget> StaticFiles::directory_target(const HttpRequest& request) const {
   const auto raw = path_of(request);
-  if (raw.empty() || raw.front() != '/') return not_found();
+  if (raw.empty() || raw.front() != '/') return std::nullopt;
   const auto decoded = core::percent_decode(raw);
   // NUL would cut the path short in the OS; a backslash is a separator on some systems and a
   // smuggling attempt on this one.
   if (!decoded || decoded->find('\0') != std::string::npos || decoded->find('\\') != std::string::npos)
-    return not_found();
+    return std::nullopt;
 
-  fs::path relative;
+  DirTarget target;
   std::string_view rest(*decoded);
   while (!rest.empty()) {
     const auto slash = rest.find('/');
@@ -434,80 +581,118 @@ HttpResponse StaticFiles::serve_directory(const HttpRequest& request) {
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (segment.empty()) continue;
     // "..", "." and hidden files (.git, .env, ...) are never served.
-    if (segment.front() == '.') return not_found();
-    relative /= fs::path(std::string(segment));
+    if (segment.front() == '.') return std::nullopt;
+    target.file /= fs::path(std::string(segment));
   }
-  const bool wants_directory = decoded->back() == '/';
-  fs::path file = static_root_ / relative;
-  if (wants_directory) file /= "index.html";
+  target.wants_directory = decoded->back() == '/';
+  if (target.wants_directory) target.file /= "index.html";
+  return target;
+}
 
+// On an I/O thread: everything that touches the file system.
+HttpResponse StaticFiles::load(const HttpRequest& request, const DirTarget& target) {
+  const auto key = target.file.string();
   // Symlinks are resolved, then the result must still be inside the root.
   std::error_code ec;
-  const auto resolved = fs::weakly_canonical(file, ec);
-  if (ec || !is_within(static_root_, resolved)) return not_found();
-  const auto status = fs::status(resolved, ec);
-  if (ec) return not_found();
-  if (fs::is_directory(status) && !wants_directory) {
-    // "/docs" is a directory: send the browser to "/docs/" so that the page's relative links work.
-    HttpResponse res;
-    res.status = 301;
-    // One leading slash only: "//host/dir" as a Location would send the browser to another site.
-    const auto first = raw.find_first_not_of('/');
-    std::string location = "/";
-    if (first != std::string_view::npos) location += raw.substr(first);
-    location += '/';
-    if (const auto q = request.target.find('?'); q != std::string::npos) location += request.target.substr(q);
-    add_header(res, "Location", std::move(location));
-    add_header(res, "Content-Type", "text/plain; charset=utf-8");
-    res.body = "Moved Permanently\n";
-    return res;
+  const auto resolved = fs::weakly_canonical(static_root_ / target.file, ec);
+  struct ::stat st {};
+  if (ec || !is_within(static_root_, resolved) || ::stat(resolved.c_str(), &st) != 0) {
+    forget(key);
+    return not_found();
   }
-  if (!fs::is_regular_file(status)) return not_found();
-  const auto size = fs::file_size(resolved, ec);
-  if (ec) return not_found();
-  if (size > options_.max_file_size) return plain_status(403, "Forbidden: file too large to serve");
-  const auto mtime = fs::last_write_time(resolved, ec);
-  if (ec) return not_found();
-  const auto entry = load_cached(resolved, size, mtime);
-  if (!entry) return not_found();
+  if (S_ISDIR(st.st_mode)) return target.wants_directory ? not_found() : moved_to_directory(request);
+  if (!S_ISREG(st.st_mode)) {  // a FIFO would block the reader; a device has no business here
+    counters_.not_regular.inc();
+    return not_found();
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) > options_.max_file_size) {
+    counters_.too_large.inc();
+    return plain_status(403, "Forbidden: file too large to serve");
+  }
+  if (const auto entry = revalidate(key, FileId::of(st))) return serve(request, *entry, Kind::file);
+
+  auto file = read_regular(resolved, options_.max_file_size);
+  switch (file.outcome) {
+    case ReadResult::Outcome::ok:
+      break;
+    case ReadResult::Outcome::not_regular:
+      counters_.not_regular.inc();
+      return not_found();
+    case ReadResult::Outcome::too_large:
+      counters_.too_large.inc();
+      return plain_status(403, "Forbidden: file too large to serve");
+    case ReadResult::Outcome::missing:
+      return not_found();
+  }
+  counters_.reads.inc();
+  auto owned = std::make_shared<const std::string>(std::move(file.bytes));
+  auto entry = std::make_shared<const Entry>(Entry{content_type_for(resolved.filename().string()),
+                                                   make_etag({}, hash_hex(*owned)),
+                                                   *owned,
+                                                   {},
+                                                   {},
+                                                   owned});
+  const auto id = FileId::of(file.st);
+  // A file that changed while it was read is served but not cached under that identity.
+  if (owned->size() == id.size) remember(key, id, entry);
   return serve(request, *entry, Kind::file);
 }
 
-std::optional<StaticFiles::Entry> StaticFiles::load_cached(const fs::path& file, std::uintmax_t size,
-                                                           fs::file_time_type mtime) {
-  const auto key = file.string();
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      if (it->second.mtime == mtime && it->second.size == size) {
-        it->second.last_use = ++cache_clock_;
-        return it->second.entry;
-      }
-      cache_used_ -= it->second.size;
-      cache_.erase(it);
-    }
+StaticFiles::FileId StaticFiles::FileId::of(const struct ::stat& st) noexcept {
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+          static_cast<std::uint64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+std::shared_ptr<const StaticFiles::Entry> StaticFiles::fresh(const std::string& key) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(cache_mutex_);
+  const auto it = cache_.find(key);
+  if (it == cache_.end() || now - it->second.checked >= options_.revalidate_after) return nullptr;
+  it->second.last_use = ++cache_clock_;
+  return it->second.entry;
+}
+
+std::shared_ptr<const StaticFiles::Entry> StaticFiles::revalidate(const std::string& key, const FileId& id) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(cache_mutex_);
+  const auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  if (it->second.id != id) {
+    cache_used_ -= it->second.id.size;
+    cache_.erase(it);
+    return nullptr;
   }
-  // Read without the lock: another shard may read the same file meanwhile, which costs a read,
-  // not a wrong answer.
-  auto bytes = read_file(file, options_.max_file_size);
-  if (!bytes) return std::nullopt;
-  auto owned = std::make_shared<const std::string>(std::move(*bytes));
-  Entry entry{
-      content_type_for(file.filename().string()), make_etag({}, hash_hex(*owned)), *owned, {}, {}, owned};
-  // A file that changed between stat() and read is served but not cached under the stale mtime.
-  if (owned->size() == size && size <= options_.cache_bytes / 4) {
-    std::lock_guard lock(cache_mutex_);
-    while (cache_used_ + size > options_.cache_bytes && !cache_.empty()) {
-      auto oldest = std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) {
-        return a.second.last_use < b.second.last_use;
-      });
-      cache_used_ -= oldest->second.size;
-      cache_.erase(oldest);
-    }
-    auto [it, inserted] = cache_.try_emplace(key, CachedFile{mtime, size, ++cache_clock_, entry});
-    if (inserted) cache_used_ += size;
+  it->second.checked = now;
+  it->second.last_use = ++cache_clock_;
+  return it->second.entry;
+}
+
+void StaticFiles::forget(const std::string& key) {
+  std::lock_guard lock(cache_mutex_);
+  if (const auto it = cache_.find(key); it != cache_.end()) {
+    cache_used_ -= it->second.id.size;
+    cache_.erase(it);
   }
-  return entry;
+}
+
+void StaticFiles::remember(const std::string& key, const FileId& id, std::shared_ptr<const Entry> entry) {
+  if (id.size > options_.cache_bytes / 4) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(cache_mutex_);
+  if (const auto it = cache_.find(key); it != cache_.end()) {
+    cache_used_ -= it->second.id.size;
+    cache_.erase(it);
+  }
+  while (cache_used_ + id.size > options_.cache_bytes && !cache_.empty()) {
+    auto oldest = std::min_element(cache_.begin(), cache_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_use < b.second.last_use;
+    });
+    cache_used_ -= oldest->second.id.size;
+    cache_.erase(oldest);
+  }
+  cache_.emplace(key, CachedFile{id, now, ++cache_clock_, std::move(entry)});
+  cache_used_ += id.size;
 }
 
 HttpResponse StaticFiles::serve(const HttpRequest& request, const Entry& entry, Kind kind) const {
@@ -553,7 +738,7 @@ HttpResponse StaticFiles::serve(const HttpRequest& request, const Entry& entry, 
   if (request.method == Method::head)
     add_header(res, "Content-Length", std::to_string(body.size()));  // what GET would send; no body
   else
-    res.body.assign(body.data(), body.size());
+    res.shared_body = {entry.owned, body};  // no copy: the bytes live as long as the entry's owner
   return res;
 }
 

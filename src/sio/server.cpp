@@ -464,6 +464,8 @@ std::uint16_t Server::listen() {
     st.client_dir = o.client_dir;
     st.static_dir = o.static_dir;
     st.serve_static = o.serve_static;
+    st.max_pending = o.static_max_pending;
+    st.metrics = impl_->metrics.get();
     impl_->statics = std::make_unique<net::StaticFiles>(st);
     impl_->router->add([s = impl_->statics.get()](const net::HttpRequest& r) { return s->matches(r); },
                        *impl_->statics);

@@ -1,8 +1,9 @@
 // Unit tests for src/net/static_files: which requests StaticFiles claims (and which it leaves to
 // Engine.IO), the bundle and chat page responses (types, ETag/304, content-coding negotiation,
 // HEAD, 405, CORS), --client-dir and --static directories, and the refusal of every path
-// traversal trick we know of. No sockets: requests go straight to handle()/on_request().
+// traversal trick we know of. No sockets: requests go straight to on_request() (answer()).
 #include "net/static_files.hpp"
+#include "static_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -24,61 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::string_literals;
 
-// Local instead of HttpResponse::header(), whose definition lives in sio_net (not linked here).
-std::optional<std::string> header(const HttpResponse& res, const std::string& name) {
-  for (const auto& h : res.headers) {
-    if (h.name.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size() && same; ++i)
-      same = std::tolower(static_cast<unsigned char>(h.name[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    if (same) return h.value;
-  }
-  return std::nullopt;
-}
-
-HttpRequest request(Method method, std::string target, std::vector<Header> headers = {}) {
-  HttpRequest req;
-  req.method = method;
-  switch (method) {
-    case Method::get:
-      req.method_name = "GET";
-      break;
-    case Method::head:
-      req.method_name = "HEAD";
-      break;
-    case Method::post:
-      req.method_name = "POST";
-      break;
-    case Method::put:
-      req.method_name = "PUT";
-      break;
-    case Method::options:
-      req.method_name = "OPTIONS";
-      break;
-    case Method::other:
-      req.method_name = "DELETE";
-      break;
-  }
-  req.target = std::move(target);
-  req.headers = std::move(headers);
-  return req;
-}
-
-HttpRequest get(std::string target, std::vector<Header> headers = {}) {
-  return request(Method::get, std::move(target), std::move(headers));
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& p, const std::string& content) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << content;
-}
-
 const std::vector<std::string> kBundle = {
     "socket.io.js",
     "socket.io.js.map",
@@ -93,26 +39,6 @@ const std::vector<std::string> kBundle = {
 bool have_embedded_bundle() {
   return !embedded::client_bundle().files.empty();
 }
-
-// A unique scratch directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("sio_static_"s + info->test_suite_name() + "_" + info->name() + "_" +
-                                         std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // ---- routing ----------------------------------------------------------------------------------
 
@@ -172,7 +98,7 @@ TEST(StaticFilesMatch, CustomPrefix) {
   EXPECT_FALSE(files.matches(get("/realtime")));
   // The default prefix is nothing special any more: a page path like any other.
   EXPECT_TRUE(files.matches(get("/socket.io/socket.io.js")));
-  EXPECT_EQ(files.handle(get("/socket.io/socket.io.js")).status, 404u);
+  EXPECT_EQ(answer(files, get("/socket.io/socket.io.js")).status, 404u);
 }
 
 // ---- the embedded bundle ----------------------------------------------------------------------
@@ -182,8 +108,8 @@ TEST(StaticFilesBundle, EveryFileWithItsHeaders) {
   if (!have_embedded_bundle()) {
     // Built without web/node_modules: the routes are still ours, and answer 404.
     EXPECT_TRUE(files.matches(get("/socket.io/socket.io.js")));
-    EXPECT_EQ(files.handle(get("/socket.io/socket.io.js")).status, 404u);
-    EXPECT_EQ(files.handle(get("/socket.io/socket.io.js")).status, 404u);  // logged once only
+    EXPECT_EQ(answer(files, get("/socket.io/socket.io.js")).status, 404u);
+    EXPECT_EQ(answer(files, get("/socket.io/socket.io.js")).status, 404u);  // logged once only
     GTEST_SKIP() << "built without web/node_modules (run npm ci --prefix web)";
   }
   const std::string version = embedded::client_bundle().version;
@@ -191,7 +117,7 @@ TEST(StaticFilesBundle, EveryFileWithItsHeaders) {
   EXPECT_EQ(files.client_version(), version);
   for (const auto& name : kBundle) {
     SCOPED_TRACE(name);
-    const auto res = files.handle(get("/socket.io/" + name));
+    const auto res = answer(files, get("/socket.io/" + name));
     ASSERT_EQ(res.status, 200u);
     const bool map = name.ends_with(".map");
     EXPECT_EQ(header(res, "Content-Type"),
@@ -206,47 +132,60 @@ TEST(StaticFilesBundle, EveryFileWithItsHeaders) {
     EXPECT_TRUE(etag->starts_with("\"" + version + "-")) << *etag;
     EXPECT_TRUE(etag->ends_with("\"")) << *etag;
     EXPECT_EQ(etag->size(), version.size() + 1 + 16 + 2) << *etag;
-    EXPECT_EQ(res.body, read_all(fs::path(SIO_WEB_DIR) / "node_modules/socket.io-client/dist" / name));
+    EXPECT_EQ(res.payload(), read_all(fs::path(SIO_WEB_DIR) / "node_modules/socket.io-client/dist" / name));
   }
   // Each file has its own tag.
-  EXPECT_NE(header(files.handle(get("/socket.io/socket.io.js")), "ETag"),
-            header(files.handle(get("/socket.io/socket.io.min.js")), "ETag"));
-  const auto js = files.handle(get("/socket.io/socket.io.js"));
-  EXPECT_NE(js.body.find("Socket.IO v" + version), std::string::npos);
+  EXPECT_NE(header(answer(files, get("/socket.io/socket.io.js")), "ETag"),
+            header(answer(files, get("/socket.io/socket.io.min.js")), "ETag"));
+  const auto js = answer(files, get("/socket.io/socket.io.js"));
+  EXPECT_NE(js.payload().find("Socket.IO v" + version), std::string::npos);
+}
+
+TEST(StaticFilesBundle, ResponsesShareTheBytesInsteadOfCopying) {
+  StaticFiles files({});
+  const auto a = answer(files, get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "br"}}));
+  const auto b = answer(files, get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "br"}}));
+  ASSERT_EQ(a.status, 200u);
+  ASSERT_FALSE(a.payload().empty());
+  EXPECT_TRUE(a.body.empty()) << "the body is not copied into the response";
+  EXPECT_EQ(a.payload().data(), b.payload().data()) << "both point into the embedded table";
+  const auto page = answer(files, get("/"));
+  EXPECT_EQ(page.payload().data(), answer(files, get("/index.html")).payload().data());
 }
 
 TEST(StaticFilesBundle, CompressedVariants) {
   if (!have_embedded_bundle()) GTEST_SKIP() << "built without web/node_modules (run npm ci --prefix web)";
   StaticFiles files({});
-  const auto plain = files.handle(get("/socket.io/socket.io.min.js"));
-  const auto gz = files.handle(get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "gzip, deflate"}}));
+  const auto plain = answer(files, get("/socket.io/socket.io.min.js"));
+  const auto gz = answer(files, get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "gzip, deflate"}}));
   ASSERT_EQ(gz.status, 200u);
   EXPECT_EQ(header(gz, "Content-Encoding"), "gzip");
-  ASSERT_GE(gz.body.size(), 10u);
-  EXPECT_EQ(static_cast<unsigned char>(gz.body[0]), 0x1f);  // gzip magic
-  EXPECT_EQ(static_cast<unsigned char>(gz.body[1]), 0x8b);
-  EXPECT_EQ(gz.body[4] | gz.body[5] | gz.body[6] | gz.body[7], 0) << "gzip -n: no time stamp";
-  EXPECT_LT(gz.body.size(), plain.body.size() / 2);
+  ASSERT_GE(gz.payload().size(), 10u);
+  EXPECT_EQ(static_cast<unsigned char>(gz.payload()[0]), 0x1f);  // gzip magic
+  EXPECT_EQ(static_cast<unsigned char>(gz.payload()[1]), 0x8b);
+  EXPECT_EQ(gz.payload()[4] | gz.payload()[5] | gz.payload()[6] | gz.payload()[7], 0)
+      << "gzip -n: no time stamp";
+  EXPECT_LT(gz.payload().size(), plain.payload().size() / 2);
   EXPECT_EQ(header(gz, "ETag"), header(plain, "ETag"));
   EXPECT_EQ(header(gz, "Content-Type"), header(plain, "Content-Type"));
 
   const auto br =
-      files.handle(get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "gzip, deflate, br"}}));
+      answer(files, get("/socket.io/socket.io.min.js", {{"Accept-Encoding", "gzip, deflate, br"}}));
   EXPECT_EQ(header(br, "Content-Encoding"), "br");
-  EXPECT_LT(br.body.size(), gz.body.size());  // quality 11 beats gzip -9 on JavaScript
+  EXPECT_LT(br.payload().size(), gz.payload().size());  // quality 11 beats gzip -9 on JavaScript
 }
 
 TEST(StaticFilesBundle, IfNoneMatchGives304) {
   if (!have_embedded_bundle()) GTEST_SKIP() << "built without web/node_modules (run npm ci --prefix web)";
   StaticFiles files({});
-  const auto first = files.handle(get("/socket.io/socket.io.js"));
+  const auto first = answer(files, get("/socket.io/socket.io.js"));
   const auto etag = *header(first, "ETag");
   for (const auto& inm : {etag, "W/" + etag, "\"other\", " + etag, "\"a\",W/" + etag + " , \"b\"", "*"s}) {
     SCOPED_TRACE(inm);
     const auto res =
-        files.handle(get("/socket.io/socket.io.js", {{"If-None-Match", inm}, {"Accept-Encoding", "br"}}));
+        answer(files, get("/socket.io/socket.io.js", {{"If-None-Match", inm}, {"Accept-Encoding", "br"}}));
     EXPECT_EQ(res.status, 304u);
-    EXPECT_TRUE(res.body.empty());
+    EXPECT_TRUE(res.payload().empty());
     EXPECT_EQ(header(res, "ETag"), etag);
     EXPECT_EQ(header(res, "Cache-Control"), "public, max-age=0");
     EXPECT_EQ(header(res, "Vary"), "Accept-Encoding");
@@ -254,11 +193,11 @@ TEST(StaticFilesBundle, IfNoneMatchGives304) {
   }
   for (const auto& inm : {"\"other\""s, "\"" + etag + "\"", etag.substr(1), "W/"s, ""s}) {
     SCOPED_TRACE(inm);
-    EXPECT_EQ(files.handle(get("/socket.io/socket.io.js", {{"If-None-Match", inm}})).status, 200u);
+    EXPECT_EQ(answer(files, get("/socket.io/socket.io.js", {{"If-None-Match", inm}})).status, 200u);
   }
   // The tag of another file does not match this one.
-  const auto min_tag = *header(files.handle(get("/socket.io/socket.io.min.js")), "ETag");
-  EXPECT_EQ(files.handle(get("/socket.io/socket.io.js", {{"If-None-Match", min_tag}})).status, 200u);
+  const auto min_tag = *header(answer(files, get("/socket.io/socket.io.min.js")), "ETag");
+  EXPECT_EQ(answer(files, get("/socket.io/socket.io.js", {{"If-None-Match", min_tag}})).status, 200u);
 }
 
 TEST(StaticFilesBundle, HeadHasHeadersAndNoBody) {
@@ -267,11 +206,11 @@ TEST(StaticFilesBundle, HeadHasHeadersAndNoBody) {
   for (const auto* enc : {"", "gzip", "br"}) {
     SCOPED_TRACE(enc);
     const std::vector<Header> h = {{"Accept-Encoding", enc}};
-    const auto got = files.handle(get("/socket.io/socket.io.js", h));
-    const auto head = files.handle(request(Method::head, "/socket.io/socket.io.js", h));
+    const auto got = answer(files, get("/socket.io/socket.io.js", h));
+    const auto head = answer(files, request(Method::head, "/socket.io/socket.io.js", h));
     EXPECT_EQ(head.status, 200u);
-    EXPECT_TRUE(head.body.empty());
-    EXPECT_EQ(header(head, "Content-Length"), std::to_string(got.body.size()));
+    EXPECT_TRUE(head.payload().empty());
+    EXPECT_EQ(header(head, "Content-Length"), std::to_string(got.payload().size()));
     EXPECT_EQ(header(head, "Content-Type"), header(got, "Content-Type"));
     EXPECT_EQ(header(head, "Content-Encoding"), header(got, "Content-Encoding"));
     EXPECT_EQ(header(head, "ETag"), header(got, "ETag"));
@@ -282,12 +221,12 @@ TEST(StaticFilesBundle, HeadHasHeadersAndNoBody) {
 TEST(StaticFilesBundle, OtherMethodsGet405) {
   StaticFiles files({});
   for (auto m : {Method::post, Method::put, Method::options, Method::other}) {
-    const auto res = files.handle(request(m, "/socket.io/socket.io.js"));
+    const auto res = answer(files, request(m, "/socket.io/socket.io.js"));
     EXPECT_EQ(res.status, 405u);
     EXPECT_EQ(header(res, "Allow"), "GET, HEAD");
   }
   // And on the page (if a router hands it over anyway).
-  EXPECT_EQ(files.handle(request(Method::put, "/")).status, 405u);
+  EXPECT_EQ(answer(files, request(Method::put, "/")).status, 405u);
 }
 
 // ---- content-coding negotiation ---------------------------------------------------------------
@@ -347,46 +286,46 @@ TEST(StaticFilesEncoding, EtagMatches) {
 
 TEST(StaticFilesPage, EmbeddedChatPage) {
   StaticFiles files({});
-  const auto root = files.handle(get("/"));
+  const auto root = answer(files, get("/"));
   ASSERT_EQ(root.status, 200u);
   EXPECT_EQ(header(root, "Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(header(root, "Cache-Control"), "no-cache");
   EXPECT_TRUE(header(root, "Content-Security-Policy"));
   EXPECT_FALSE(header(root, "Access-Control-Allow-Origin"));
-  EXPECT_EQ(root.body, read_all(fs::path(SIO_WEB_DIR) / "chat/index.html"));
-  EXPECT_NE(root.body.find("/socket.io/socket.io.js"), std::string::npos);
+  EXPECT_EQ(root.payload(), read_all(fs::path(SIO_WEB_DIR) / "chat/index.html"));
+  EXPECT_NE(root.payload().find("/socket.io/socket.io.js"), std::string::npos);
   for (const auto* id :
        {"id=\"nick\"", "id=\"room\"", "id=\"join\"", "id=\"message\"", "id=\"send\"", "id=\"messages\"",
         "id=\"members\"", "id=\"transport\"", "id=\"secure\"", "id=\"status\""})
-    EXPECT_NE(root.body.find(id), std::string::npos) << id;
+    EXPECT_NE(root.payload().find(id), std::string::npos) << id;
 
-  EXPECT_EQ(files.handle(get("/index.html")).body, root.body);
-  EXPECT_EQ(header(files.handle(get("/index.html?x=1")), "ETag"), header(root, "ETag"));
-  const auto js = files.handle(get("/app.js"));
+  EXPECT_EQ(answer(files, get("/index.html")).payload(), root.payload());
+  EXPECT_EQ(header(answer(files, get("/index.html?x=1")), "ETag"), header(root, "ETag"));
+  const auto js = answer(files, get("/app.js"));
   EXPECT_EQ(js.status, 200u);
   EXPECT_EQ(header(js, "Content-Type"), "application/javascript; charset=utf-8");
-  EXPECT_EQ(js.body, read_all(fs::path(SIO_WEB_DIR) / "chat/app.js"));
-  const auto css = files.handle(get("/style.css"));
+  EXPECT_EQ(js.payload(), read_all(fs::path(SIO_WEB_DIR) / "chat/app.js"));
+  const auto css = answer(files, get("/style.css"));
   EXPECT_EQ(header(css, "Content-Type"), "text/css; charset=utf-8");
 
   for (const auto* missing :
        {"/favicon.ico", "/chat/index.html", "/index.htm", "/../index.html", "/app.js/", "", "*", "http://x/"})
-    EXPECT_EQ(files.handle(get(missing)).status, 404u) << missing;
+    EXPECT_EQ(answer(files, get(missing)).status, 404u) << missing;
 }
 
 TEST(StaticFilesPage, NegotiatesAndRevalidates) {
   StaticFiles files({});
-  const auto plain = files.handle(get("/"));
+  const auto plain = answer(files, get("/"));
   const auto etag = *header(plain, "ETag");
   EXPECT_EQ(etag.size(), 18u) << etag;  // "<16 hex>"
-  const auto br = files.handle(get("/", {{"Accept-Encoding", "gzip, br"}}));
+  const auto br = answer(files, get("/", {{"Accept-Encoding", "gzip, br"}}));
   EXPECT_EQ(header(br, "Content-Encoding"), "br");
-  EXPECT_LT(br.body.size(), plain.body.size());
-  const auto gz = files.handle(get("/", {{"Accept-Encoding", "br;q=0"}, {"Accept-Encoding", "gzip"}}));
+  EXPECT_LT(br.payload().size(), plain.payload().size());
+  const auto gz = answer(files, get("/", {{"Accept-Encoding", "br;q=0"}, {"Accept-Encoding", "gzip"}}));
   EXPECT_EQ(header(gz, "Content-Encoding"), "gzip");
-  const auto not_modified = files.handle(get("/", {{"if-none-match", etag}}));
+  const auto not_modified = answer(files, get("/", {{"if-none-match", etag}}));
   EXPECT_EQ(not_modified.status, 304u);
-  EXPECT_TRUE(not_modified.body.empty());
+  EXPECT_TRUE(not_modified.payload().empty());
 }
 
 TEST(StaticFilesPage, UpgradeIsRejectedAndOnRequestResponds) {
@@ -438,24 +377,24 @@ TEST(StaticFilesClientDir, LoadsTheBundleFromADirectory) {
   StaticFiles files(opts);
   EXPECT_EQ(files.client_version(), "9.8.7");
 
-  const auto js = files.handle(get("/socket.io/socket.io.js"));
+  const auto js = answer(files, get("/socket.io/socket.io.js"));
   ASSERT_EQ(js.status, 200u);
-  EXPECT_EQ(js.body, "/* fake bundle */");
+  EXPECT_EQ(js.payload(), "/* fake bundle */");
   EXPECT_TRUE(header(js, "ETag")->starts_with("\"9.8.7-"));
   EXPECT_EQ(header(js, "Access-Control-Allow-Origin"), "*");
   EXPECT_EQ(header(js, "Vary"), "Accept-Encoding");
   // The precompressed sibling is bigger than the file: identity is sent even to gzip clients.
-  EXPECT_FALSE(header(files.handle(get("/socket.io/socket.io.js", {{"Accept-Encoding", "gzip"}})),
+  EXPECT_FALSE(header(answer(files, get("/socket.io/socket.io.js", {{"Accept-Encoding", "gzip"}})),
                       "Content-Encoding"));
 
-  const auto map = files.handle(get("/socket.io/socket.io.js.map"));
+  const auto map = answer(files, get("/socket.io/socket.io.js.map"));
   EXPECT_EQ(header(map, "Content-Type"), "application/json");
-  EXPECT_FALSE(header(map, "Vary"));                                         // no variants, nothing varies
-  EXPECT_EQ(files.handle(get("/socket.io/socket.io.min.js")).status, 404u);  // not in that dir
+  EXPECT_FALSE(header(map, "Vary"));                                          // no variants, nothing varies
+  EXPECT_EQ(answer(files, get("/socket.io/socket.io.min.js")).status, 404u);  // not in that dir
 
   // Loaded at start-up: later changes on disk are not seen.
   write_file(tmp.path() / "dist/socket.io.js", "/* changed */");
-  EXPECT_EQ(files.handle(get("/socket.io/socket.io.js")).body, "/* fake bundle */");
+  EXPECT_EQ(answer(files, get("/socket.io/socket.io.js")).payload(), "/* fake bundle */");
 }
 
 TEST(StaticFilesClientDir, BadDirectoriesThrowAtStartUp) {
@@ -492,10 +431,11 @@ class StaticDir : public ::testing::Test {
     StaticOptions opts;
     opts.static_dir = root_.string();
     opts.max_file_size = 1024;
+    opts.revalidate_after = std::chrono::milliseconds(0);  // every request checks the disk
     files_.emplace(opts);
   }
 
-  HttpResponse fetch(const std::string& target) { return files_->handle(get(target)); }
+  HttpResponse fetch(const std::string& target) { return answer(*files_, get(target)); }
 
   TempDir tmp_;
   fs::path root_;
@@ -505,23 +445,23 @@ class StaticDir : public ::testing::Test {
 TEST_F(StaticDir, ServesFiles) {
   const auto home = fetch("/");
   ASSERT_EQ(home.status, 200u);
-  EXPECT_EQ(home.body, "<h1>home</h1>");
+  EXPECT_EQ(home.payload(), "<h1>home</h1>");
   EXPECT_EQ(header(home, "Content-Type"), "text/html; charset=utf-8");
   EXPECT_EQ(header(home, "Cache-Control"), "no-cache");
   EXPECT_FALSE(header(home, "Content-Security-Policy")) << "the directory's pages are not ours to restrict";
   EXPECT_FALSE(header(home, "Vary"));
 
-  EXPECT_EQ(fetch("/index.html").body, "<h1>home</h1>");
-  EXPECT_EQ(fetch("/?q=1").body, "<h1>home</h1>");
+  EXPECT_EQ(fetch("/index.html").payload(), "<h1>home</h1>");
+  EXPECT_EQ(fetch("/?q=1").payload(), "<h1>home</h1>");
   const auto css = fetch("/sub/page.css");
-  EXPECT_EQ(css.body, "body{}");
+  EXPECT_EQ(css.payload(), "body{}");
   EXPECT_EQ(header(css, "Content-Type"), "text/css; charset=utf-8");
   EXPECT_EQ(header(fetch("/sub/data.bin"), "Content-Type"), "application/octet-stream");
-  EXPECT_EQ(fetch("/sub/data.bin").body.size(), 3u);
-  EXPECT_EQ(fetch("/file%20with%20space.txt").body, "spaced");
-  EXPECT_EQ(fetch("//sub//page.css").body, "body{}");
-  EXPECT_EQ(fetch("/link-in.css").body, "body{}");  // a symlink that stays inside is fine
-  EXPECT_EQ(fetch("/docs/").body, "<h1>docs</h1>");
+  EXPECT_EQ(fetch("/sub/data.bin").payload().size(), 3u);
+  EXPECT_EQ(fetch("/file%20with%20space.txt").payload(), "spaced");
+  EXPECT_EQ(fetch("//sub//page.css").payload(), "body{}");
+  EXPECT_EQ(fetch("/link-in.css").payload(), "body{}");  // a symlink that stays inside is fine
+  EXPECT_EQ(fetch("/docs/").payload(), "<h1>docs</h1>");
 
   const auto redirect = fetch("/docs?x=1");
   EXPECT_EQ(redirect.status, 301u);
@@ -535,18 +475,18 @@ TEST_F(StaticDir, ServesFiles) {
   EXPECT_EQ(fetch("/missing.html").status, 404u);
   EXPECT_EQ(fetch("/sub/").status, 404u);  // a directory without index.html is not listed
 
-  const auto head = files_->handle(request(Method::head, "/sub/page.css"));
-  EXPECT_TRUE(head.body.empty());
+  const auto head = answer(*files_, request(Method::head, "/sub/page.css"));
+  EXPECT_TRUE(head.payload().empty());
   EXPECT_EQ(header(head, "Content-Length"), "6");
 
   const auto etag = *header(css, "ETag");
-  EXPECT_EQ(files_->handle(get("/sub/page.css", {{"If-None-Match", etag}})).status, 304u);
+  EXPECT_EQ(answer(*files_, get("/sub/page.css", {{"If-None-Match", etag}})).status, 304u);
 }
 
 TEST_F(StaticDir, TooLargeIsRefused) {
   const auto res = fetch("/big.bin");
   EXPECT_EQ(res.status, 403u);
-  EXPECT_EQ(res.body.find('x'), std::string::npos);
+  EXPECT_EQ(res.payload().find('x'), std::string::npos);
 }
 
 TEST_F(StaticDir, TraversalIsRefused) {
@@ -582,20 +522,20 @@ TEST_F(StaticDir, TraversalIsRefused) {
     SCOPED_TRACE(target);
     const auto res = fetch(target);
     EXPECT_EQ(res.status, 404u);
-    EXPECT_EQ(res.body.find("secret"), std::string::npos);
-    EXPECT_EQ(res.body.find("private"), std::string::npos);
+    EXPECT_EQ(res.payload().find("secret"), std::string::npos);
+    EXPECT_EQ(res.payload().find("private"), std::string::npos);
   }
 }
 
 TEST_F(StaticDir, ChangedFilesAreSeen) {
-  EXPECT_EQ(fetch("/sub/page.css").body, "body{}");
+  EXPECT_EQ(fetch("/sub/page.css").payload(), "body{}");
   const auto before = *header(fetch("/sub/page.css"), "ETag");
   write_file(root_ / "sub/page.css", "body{color:red}");
   // Same-second writes keep the mtime on some file systems: move it so the cache must notice.
   fs::last_write_time(root_ / "sub/page.css",
                       fs::last_write_time(root_ / "sub/page.css") + std::chrono::seconds(2));
   const auto after = fetch("/sub/page.css");
-  EXPECT_EQ(after.body, "body{color:red}");
+  EXPECT_EQ(after.payload(), "body{color:red}");
   EXPECT_NE(header(after, "ETag"), before);
   fs::remove(root_ / "sub/page.css");
   EXPECT_EQ(fetch("/sub/page.css").status, 404u);
@@ -607,12 +547,13 @@ TEST_F(StaticDir, CacheStaysWithinItsBudget) {
   StaticOptions opts;
   opts.static_dir = tmp.path().string();
   opts.cache_bytes = 4096;
+  opts.revalidate_after = std::chrono::milliseconds(0);
   for (int i = 0; i < 50; ++i)
     write_file(tmp.path() / ("f" + std::to_string(i) + ".txt"), std::string(500, char('a' + i % 26)));
   StaticFiles files(opts);
   for (int round = 0; round < 3; ++round)
     for (int i = 0; i < 50; ++i)
-      ASSERT_EQ(files.handle(get("/f" + std::to_string(i) + ".txt")).body,
+      ASSERT_EQ(answer(files, get("/f" + std::to_string(i) + ".txt")).payload(),
                 std::string(500, char('a' + i % 26)));
 }
 

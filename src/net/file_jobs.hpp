@@ -1,0 +1,52 @@
+// FileJobs: a few dedicated threads for the file-system work of --static requests (realpath,
+// stat, open, read), so that a slow disk, a network file system or a file lease being broken
+// stalls those requests only, never the sockets of a shard. Bounded: at most max_pending jobs
+// wait for a thread; try_post() refuses beyond (the caller answers 503).
+//
+// Why a small pool and not one thread: with one, a single slow read (a cold 10 MB file, a
+// lease held for seconds) would hold every other --static request behind it, including cache
+// revalidations that take a microsecond; a second thread lets those pass. Why not more: the work
+// is I/O on one device or page-cache copies, where more threads add contention, not throughput,
+// and the shards need the cores (nginx's aio pool and libuv's pool of 4 are sized for servers
+// that do all their file I/O there; this one serves a few page assets, mostly from its cache).
+//
+// Thread-safety: try_post() and pending() from any thread; stop() (and the destructor) from one
+// thread that is not a job's: it waits for the running jobs and destroys the queued ones
+// unrun. Beast- and Asio-free.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace socketio::net {
+
+class FileJobs {
+ public:
+  FileJobs(std::size_t threads, std::size_t max_pending);
+  ~FileJobs();
+  FileJobs(const FileJobs&) = delete;
+  FileJobs& operator=(const FileJobs&) = delete;
+
+  // False (and `job` is dropped) when max_pending jobs already wait, or after stop().
+  bool try_post(std::function<void()> job);
+  // Jobs waiting for a thread (not those running).
+  std::size_t pending() const;
+  void stop();
+
+ private:
+  void run();
+
+  const std::size_t max_pending_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace socketio::net

@@ -71,6 +71,8 @@ ShardReadBuffer& shard_read_buffer() {
 constexpr std::size_t kMaxBatchFrames = 1024;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 constexpr std::size_t kCopyBelow = 1024;
+// The shard's list of connections to flush keeps its memory up to this many entries.
+constexpr std::size_t kKeepFlushList = 64 * 1024;
 // How long a closing connection waits for the peer's end of the closing handshake once its own
 // close frame is written (never beyond the close timeout).
 constexpr auto kCloseLinger = std::chrono::seconds(2);
@@ -124,9 +126,17 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     });
   }
 
+  // On the shard (the usual case: the Engine.IO session lives there) the frame is queued at
+  // once, without a task or a reference count per message; from elsewhere it is posted there.
   void send(WsFrame frame) override {
+    if (ShardPool::current() == shard_) {
+      if (closed_ || close_queued_) return;
+      buffered_.fetch_add(frame.size(), std::memory_order_relaxed);
+      enqueue(std::move(frame));
+      return schedule_write();
+    }
     buffered_.fetch_add(frame.size(), std::memory_order_relaxed);
-    run([self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+    asio::post(ex_, [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
       if (self->closed_ || self->close_queued_) {
         self->buffered_.fetch_sub(frame.size(), std::memory_order_relaxed);
         return;
@@ -139,8 +149,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void send(std::vector<WsFrame> frames) override {
     std::size_t n = 0;
     for (const auto& f : frames) n += f.size();
+    if (ShardPool::current() == shard_) {
+      if (closed_ || close_queued_) return;
+      buffered_.fetch_add(n, std::memory_order_relaxed);
+      for (auto& f : frames) enqueue(std::move(f));
+      return schedule_write();
+    }
     buffered_.fetch_add(n, std::memory_order_relaxed);
-    run([self = this->shared_from_this(), frames = std::move(frames), n]() mutable {
+    asio::post(ex_, [self = this->shared_from_this(), frames = std::move(frames), n]() mutable {
       if (self->closed_ || self->close_queued_) {
         self->buffered_.fetch_sub(n, std::memory_order_relaxed);
         return;
@@ -619,19 +635,47 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   // Defers the write to the end of the shard's current run of handlers, so that every frame
   // queued meanwhile (a burst of broadcasts, several acks) goes out in the same write; while
-  // this peer's own read is handled (corked_), to the end of that read instead.
+  // this peer's own read is handled (corked_), to the end of that read instead. One task per
+  // shard flushes every connection written to in that run (uWS drains its corked sockets at
+  // the end of a loop iteration the same way), not one task per connection: a broadcast to
+  // 1 000 receivers costs one task, not 1 000.
   void schedule_write() {
-    if (!accepted_ || writing_ || write_posted_ || closed_) return;
+    if (!accepted_ || writing_ || closed_) return;
     if (corked_) {
       write_on_uncork_ = true;  // on_read writes once this read is handled
       return;
     }
+    if (write_posted_) return;
     write_posted_ = true;
-    asio::post(ex_, [self = this->shared_from_this()] {
-      self->write_posted_ = false;
-      self->maybe_write();
-      self->resume_reading();
-    });
+    auto& list = flush_list();
+    list.pending.push_back(this->shared_from_this());
+    if (list.posted) return;
+    list.posted = true;
+    asio::post(ex_, [] { flush_pending(); });
+  }
+
+  // The connections of this shard (and stream type) waiting for the end of the current run.
+  struct FlushList {
+    std::vector<std::shared_ptr<WsSession>> pending, spare;
+    bool posted = false;
+  };
+  static FlushList& flush_list() {
+    thread_local FlushList list;
+    return list;
+  }
+  static void flush_pending() {
+    auto& list = flush_list();
+    list.posted = false;
+    std::vector<std::shared_ptr<WsSession>> batch;
+    batch.swap(list.pending);
+    list.pending.swap(list.spare);  // what this flush queues again lands in the next one
+    for (const auto& s : batch) {
+      s->write_posted_ = false;
+      s->maybe_write();
+      s->resume_reading();
+    }
+    batch.clear();
+    if (batch.capacity() <= kKeepFlushList) list.spare.swap(batch);
   }
 
   // Appends a control frame (payload at most 125 bytes) to the staging buffer.
@@ -642,13 +686,37 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     stage_.append(payload.substr(0, kMaxControlPayload));
   }
 
+  // Writes what is queued, one gathered write per batch. A plain connection writes at once
+  // (the socket is non-blocking): when the kernel takes it all, as it usually does, there is no
+  // operation to allocate and no completion to wait for; what it does not take (or an error) is
+  // left to an asynchronous write. Never calls back into the handler or resumes reading (its
+  // callers may be in the middle of a read).
   void maybe_write() {
-    if (!accepted_ || writing_ || closed_ || close_sent_) return;
-    if (queue_.empty() && !pong_pending_) {
-      if (close_queued_) write_close();
+    while (accepted_ && !writing_ && !closed_ && !close_sent_) {
+      if (queue_.empty() && !pong_pending_) {
+        if (close_queued_) write_close();
+        return;
+      }
+      stage_batch();
+      writing_ = true;
+      if constexpr (kPlain) {
+        if (write_now()) {
+          writing_ = false;
+          batch_written();
+          continue;
+        }
+      }
+      asio::async_write(*raw_, bufs_,
+                        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->on_write(ec);
+                        });
       return;
     }
-    // Stage: the pong first, then data frames; small bodies copied, large ones referenced.
+  }
+
+  // Stages the next batch into bufs_: the pong first, then data frames; small bodies copied,
+  // large ones referenced.
+  void stage_batch() {
     stage_.clear();
     bufs_.clear();
     marks_.clear();
@@ -685,14 +753,36 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       from = at;
     }
     if (stage_.size() > from) bufs_.emplace_back(stage_.data() + from, stage_.size() - from);
-    writing_ = true;
-    asio::async_write(
-        *raw_, bufs_,
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  // Plain: writes as much of bufs_ as the socket takes now; true when all of it went, else
+  // bufs_ is what is left (would-block, or an error the asynchronous write will report).
+  bool write_now() {
+    for (;;) {
+      boost::system::error_code ec;
+      std::size_t n = raw_->write_some(bufs_, ec);  // at most 64 buffers per call
+      if (ec) return false;
+      std::size_t done = 0;
+      while (done < bufs_.size() && n >= bufs_[done].size()) n -= bufs_[done++].size();
+      if (done == bufs_.size()) return true;
+      bufs_[done] += n;
+      bufs_.erase(bufs_.begin(), bufs_.begin() + static_cast<std::ptrdiff_t>(done));
+    }
   }
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
+    batch_written();
+    if (ec) {
+      finish("transport error");
+      return;
+    }
+    maybe_write();
+    resume_reading();
+  }
+
+  // The batch staged last is on the wire (or failed): its frames leave the queue.
+  void batch_written() {
     if (!closed_) {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch_frames_));
       buffered_.fetch_sub(batch_bytes_ + batch_pong_, std::memory_order_relaxed);
@@ -701,18 +791,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     batch_bytes_ = 0;
     batch_pong_ = 0;
     if (stage_.capacity() > kMaxBatchBytes) std::string().swap(stage_);
-    if (ec) {
-      finish("transport error");
-      return;
-    }
     if (queue_.empty() && !pong_pending_) {
       // Idle again: give back the memory kept for the last burst.
       if (stage_.capacity() > 4096) std::string().swap(stage_);
       if (bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
       if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
     }
-    maybe_write();
-    resume_reading();
   }
 
   // Queues the closing handshake after whatever is queued; `reason` is what the handler hears.

@@ -59,6 +59,7 @@ std::vector<SocketImpl*> InMemoryAdapter::targets(std::size_t s, const Broadcast
   if (opts.rooms.size() == 1) {
     auto it = shard.rooms.find(opts.rooms.front());
     if (it == shard.rooms.end()) return out;
+    if (excluded.empty()) return {it->second.begin(), it->second.end()};
     out.reserve(it->second.size());
     for (auto* sock : it->second)
       if (!excluded.count(sock)) out.push_back(sock);
@@ -137,10 +138,9 @@ void InMemoryAdapter::broadcast(const OutgoingPacket& packet, const BroadcastOpt
 void InMemoryAdapter::fan_out(std::shared_ptr<const MultiEncoded> encoded,
                               std::shared_ptr<const BroadcastOptions> o, bool in_order) {
   auto deliver = [this, encoded, o](std::size_t s) {
-    for (auto* sock : targets(s, *o)) {
-      core_.counters.broadcast_deliveries.inc();
-      sock->send_encoded(*encoded, o->flags.volatile_, o->flags.compress);
-    }
+    const auto to = targets(s, *o);
+    core_.counters.broadcast_deliveries.inc(to.size());
+    for (auto* sock : to) sock->send_encoded(*encoded, o->flags.volatile_, o->flags.compress);
   };
   if (!in_order) return on_each_shard(deliver);
   for (std::size_t s = 0; s < core_.pool->size(); ++s) core_.pool->post(s, [deliver, s] { deliver(s); });

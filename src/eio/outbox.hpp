@@ -52,6 +52,14 @@ class OutboxPolicy {
 
   // After something was queued, and when the slow timer fires: what to do about `buffered`.
   Verdict check(std::size_t buffered, Clock::time_point now) noexcept;
+  // The same, reading the clock only when over the high-water mark (not once per message).
+  Verdict check(std::size_t buffered) noexcept {
+    if (buffered <= limits_->high_water && buffered <= limits_->hard_limit) {
+      over_since_ = {};
+      return Verdict::ok;
+    }
+    return check(buffered, Clock::now());
+  }
 
   bool over_high_water(std::size_t buffered) const noexcept { return buffered > limits_->high_water; }
   // When the client, over the high-water mark since over_since, times out.

@@ -218,9 +218,19 @@ void Session::push(PacketType type, bool binary, core::SharedBytes data, bool co
   buffer_.push_back(OutPacket{type, binary, std::move(data), compress});
 }
 
-void Session::send(core::SharedBytes data, bool binary, bool compress) {
+void Session::send(const core::SharedBytes& data, bool binary, bool compress) {
   if (state_ != State::open) return;
-  push(PacketType::message, binary, std::move(data), compress);
+  if (transport_ == TransportKind::websocket && ws_ && buffer_.empty()) {
+    // What push() + flush() would do, without the buffer in between (a broadcast reaches
+    // every recipient this way: no vector to fill and clear, one reference count less).
+    const auto& c = server_.counters();
+    c.packets_out.inc();
+    c.bytes_out.inc(1 + (data ? data->size() : 0));
+    ws_->send(to_frame(PacketType::message, binary, data, compress));
+    check_outbox();
+    return;
+  }
+  push(PacketType::message, binary, data, compress);
   flush();
 }
 
@@ -230,18 +240,18 @@ void Session::send_many(const core::SharedBytes* data, const bool* binary, std::
   flush();
 }
 
-net::WsFrame Session::to_frame(const OutPacket& p) const {
+net::WsFrame Session::to_frame(PacketType type, bool binary, core::SharedBytes data, bool compress) const {
   net::WsFrame f;
-  f.body = p.data;
-  f.compress = p.compress;  // permessage-deflate honours the packet's compress flag
-  if (p.binary) {
+  f.body = std::move(data);
+  f.compress = compress;  // permessage-deflate honours the packet's compress flag
+  if (binary) {
     f.binary = true;
     if (protocol_ == 3) {
       f.head[0] = '\x04';
       f.head_len = 1;
     }
   } else {
-    f.head[0] = static_cast<char>('0' + static_cast<int>(p.type));
+    f.head[0] = static_cast<char>('0' + static_cast<int>(type));
     f.head_len = 1;
   }
   return f;
@@ -249,11 +259,12 @@ net::WsFrame Session::to_frame(const OutPacket& p) const {
 
 void Session::send_ws(const net::WebSocketPtr& ws, std::vector<OutPacket>& packets) {
   if (packets.size() == 1) {
-    ws->send(to_frame(packets.front()));
+    auto& p = packets.front();
+    ws->send(to_frame(p.type, p.binary, std::move(p.data), p.compress));
   } else {
     std::vector<net::WsFrame> frames;
     frames.reserve(packets.size());
-    for (const auto& p : packets) frames.push_back(to_frame(p));
+    for (auto& p : packets) frames.push_back(to_frame(p.type, p.binary, std::move(p.data), p.compress));
     ws->send(std::move(frames));
   }
   packets.clear();
@@ -274,7 +285,7 @@ void Session::flush() {
 // --- the slow-client policy (eio/outbox.hpp) ----------------------------------------------
 
 void Session::check_outbox() {
-  switch (outbox_.check(buffered_bytes(), steady_clock::now())) {
+  switch (outbox_.check(buffered_bytes())) {
     case OutboxPolicy::Verdict::ok:
       return;
     case OutboxPolicy::Verdict::arm_timer:

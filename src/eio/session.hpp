@@ -70,7 +70,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Queue one message (Engine.IO type 4) and flush it if the transport can take it. compress:
   // the packet's compress flag (false: never compressed, as the reference's compress(false)).
-  void send(core::SharedBytes data, bool binary, bool compress = true);
+  // Over an open WebSocket with nothing buffered (the usual case), straight to its queue.
+  void send(const core::SharedBytes& data, bool binary, bool compress = true);
   // Several messages that must stay together (a Socket.IO packet and its attachments).
   void send_many(const core::SharedBytes* data, const bool* binary, std::size_t n, bool compress = true);
   // Bytes queued for this client (the buffer plus the WebSocket's own queue).
@@ -123,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void await_pong();  // the ping just went out: the deadline counts from when it was due
   void arm_timer(std::chrono::milliseconds after, int phase);
   void cancel_upgrade(std::string_view why);
-  net::WsFrame to_frame(const OutPacket& p) const;
+  net::WsFrame to_frame(PacketType type, bool binary, core::SharedBytes data, bool compress) const;
 
   Server& server_;
   std::string id_;

@@ -310,8 +310,8 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
 }
 
 SendResult Client::write(const EncodedPacket& packet, bool volatile_, bool compress) {
-  auto s = session_.lock();
-  if (!s || !s->is_open()) return SendResult::dropped;
+  if (session_.expired() || !session_raw_->is_open()) return SendResult::dropped;
+  eio::Session* s = session_raw_;
   // The slow-client policy is the session's (eio/outbox.hpp): it disconnects; here only what
   // the high-water mark means for one packet.
   SendResult result = SendResult::sent;

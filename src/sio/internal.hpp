@@ -222,7 +222,7 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
 
   ServerCore& core_;
   std::weak_ptr<eio::Session> session_;
-  const eio::Session* session_raw_;
+  eio::Session* session_raw_;  // while session_ is not expired() (this shard: see SocketImpl)
   std::size_t shard_;
   const WireFormat format_;
   Decoder decoder_;  // json_v5
@@ -323,6 +323,10 @@ class SocketImpl final : public Socket {
   NamespaceImpl& nsp_;
   bool connect_pending_ = true;
   std::weak_ptr<Client> client_;
+  // The same client, for the send path: on the socket's shard a live client (not expired())
+  // cannot go away during a call, so a send needs no lock() (two atomic read-modify-writes per
+  // message and recipient).
+  Client* client_raw_;
   std::size_t shard_;
   WireFormat format_;
   std::string id_;

@@ -21,6 +21,7 @@ SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client>
     : nsp_keep_(std::move(nsp)),
       nsp_(*nsp_keep_),
       client_(std::move(client)),
+      client_raw_(client_.lock().get()),
       shard_(shard),
       format_(format),
       id_(std::move(id)),
@@ -100,10 +101,8 @@ bool recoverable(const std::string& reason) {
 }  // namespace
 
 SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_, bool compress) {
-  if (!connected_) return SendResult::dropped;
-  auto c = client_.lock();
-  if (!c) return SendResult::dropped;
-  return c->write(packet, volatile_, compress);
+  if (!connected_ || client_.expired()) return SendResult::dropped;
+  return client_raw_->write(packet, volatile_, compress);
 }
 
 SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_,

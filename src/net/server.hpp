@@ -1,5 +1,6 @@
 // The listening side of the server: one acceptor per shard on the same port (SO_REUSEPORT, so
-// the kernel spreads connections over the shards), plain HTTP or TLS (detected per connection
+// the kernel spreads connections over the shards), all run by one accept thread that hands each
+// admitted connection to its shard (why: server.cpp, Listener), plain HTTP or TLS (detected per connection
 // when a TLS context is configured), HTTP/1.1 keep-alive sessions and WebSocket upgrades handed
 // to an HttpHandler. Owned by the application; listen() and stop_accepting() from any thread
 // before/after the pool runs. Beast-free header.

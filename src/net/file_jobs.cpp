@@ -35,6 +35,7 @@ void FileJobs::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stopping_flag_.store(true, std::memory_order_relaxed);
     dropped.swap(queue_);
   }
   wake_.notify_all();

@@ -10,11 +10,14 @@
 // and the shards need the cores (nginx's aio pool and libuv's pool of 4 are sized for servers
 // that do all their file I/O there; this one serves a few page assets, mostly from its cache).
 //
-// Thread-safety: try_post() and pending() from any thread; stop() (and the destructor) from one
-// thread that is not a job's: it waits for the running jobs and destroys the queued ones
-// unrun. Beast- and Asio-free.
+// Thread-safety: try_post(), pending() and stopping() from any thread; stop() (and the
+// destructor) from one thread that is not a job's: it waits for the running jobs and destroys the
+// queued ones unrun. A running job that could wait long should poll stopping(); one stuck in a
+// system call (a hung network file system) holds stop() until the call returns. Beast- and
+// Asio-free.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -36,6 +39,8 @@ class FileJobs {
   bool try_post(std::function<void()> job);
   // Jobs waiting for a thread (not those running).
   std::size_t pending() const;
+  // True once stop() began: a job that waits (polls) should give up.
+  bool stopping() const noexcept { return stopping_flag_.load(std::memory_order_relaxed); }
   void stop();
 
  private:
@@ -46,6 +51,7 @@ class FileJobs {
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
+  std::atomic<bool> stopping_flag_{false};  // stopping_, readable without the lock
   std::vector<std::thread> threads_;
 };
 

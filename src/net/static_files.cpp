@@ -17,6 +17,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace socketio::net {
@@ -273,13 +274,16 @@ struct ReadResult {
 // Reads a regular file whole; for the I/O threads only (it blocks). The caller's stat() said
 // "regular file", but the path may name something else by now: O_NONBLOCK makes open() of a FIFO
 // return at once (instead of waiting for a writer), and fstat() on what was opened decides.
-ReadResult read_regular(const fs::path& file, std::size_t limit) {
+ReadResult read_regular(const fs::path& file, std::size_t limit, const FileJobs& jobs) {
   ReadResult out;
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0 && errno == EWOULDBLOCK) {
-    // Only a file lease being broken (fcntl F_SETLEASE) says that: its holder has been told to
-    // let go. Wait for it as any reader would (the kernel bounds it: /proc/sys/fs/lease-break-time).
-    fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = ::open(file.c_str(), kFlags);
+  // Only a file lease being broken (fcntl F_SETLEASE) says EWOULDBLOCK here: its holder has been
+  // told to let go, and the kernel ends the wait itself after /proc/sys/fs/lease-break-time. Poll
+  // rather than block in open(), so that a server stopping meanwhile is not held by it.
+  while (fd < 0 && errno == EWOULDBLOCK && !jobs.stopping()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    fd = ::open(file.c_str(), kFlags);
   }
   if (fd < 0) return out;
   const UniqueFd guard(fd);
@@ -611,7 +615,7 @@ HttpResponse StaticFiles::load(const HttpRequest& request, const DirTarget& targ
   }
   if (const auto entry = revalidate(key, FileId::of(st))) return serve(request, *entry, Kind::file);
 
-  auto file = read_regular(resolved, options_.max_file_size);
+  auto file = read_regular(resolved, options_.max_file_size, *jobs_);
   switch (file.outcome) {
     case ReadResult::Outcome::ok:
       break;

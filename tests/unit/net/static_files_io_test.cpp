@@ -2,8 +2,8 @@
 // hit is answered inside on_request() on the caller's thread, without the disk, for as long as
 // revalidate_after; a miss is answered from an I/O thread, so a file whose open() blocks (a file
 // lease held by this test) holds no caller; FIFOs are refused at once; the queue bound answers
-// 503 + Retry-After and is counted; a job whose client left is skipped and counted. Also run
-// under TSan (label "threads", scripts/test.sh).
+// 503 + Retry-After and is counted; a job whose client left is skipped and counted; stopping is
+// not held by a leased file. Also run under TSan (label "threads", scripts/test.sh).
 #include "net/file_jobs.hpp"
 #include "net/static_files.hpp"
 #include "static_test_support.hpp"
@@ -174,6 +174,22 @@ TEST(StaticFilesIo, ABlockedOpenHoldsNoCallerAndOtherFilesStillComeFromTheCache)
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200u);
   EXPECT_EQ(res->payload(), "slow content");
+}
+
+TEST(StaticFilesIo, StoppingIsNotHeldByALeasedFile) {
+  TempDir tmp;
+  write_file(tmp.path() / "slow.txt", "slow content");
+  Lease lease(tmp.path() / "slow.txt");
+  std::optional<StaticFiles> files(std::in_place, options_for(tmp.path()));
+  auto slow = send(*files, "/slow.txt");
+  std::this_thread::sleep_for(200ms);  // an I/O thread now waits for the lease to go
+  ASSERT_FALSE(slow->answered());
+  const auto t0 = std::chrono::steady_clock::now();
+  files.reset();  // the server stops: the wait is given up, not sat out (45 s lease-break-time)
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  const auto res = slow->wait(1s);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404u);
 }
 
 TEST(StaticFilesIo, FifosAndOtherSpecialFilesAre404AtOnce) {

@@ -59,7 +59,7 @@ std::vector<SocketImpl*> InMemoryAdapter::targets(std::size_t s, const Broadcast
   if (opts.rooms.size() == 1) {
     auto it = shard.rooms.find(opts.rooms.front());
     if (it == shard.rooms.end()) return out;
-    if (excluded.empty()) return {it->second.begin(), it->second.end()};
+    if (excluded.empty()) return {it->second.begin(), it->second.end()};  // one copy of an array
     out.reserve(it->second.size());
     for (auto* sock : it->second)
       if (!excluded.count(sock)) out.push_back(sock);

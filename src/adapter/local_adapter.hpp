@@ -10,6 +10,7 @@
 #pragma once
 
 #include "adapter/session_store.hpp"
+#include "core/ptr_set.hpp"
 #include "socketio/adapter.hpp"
 
 #include <atomic>
@@ -80,7 +81,7 @@ class InMemoryAdapter final : public LocalNamespace {
  private:
   struct Shard {
     std::unordered_map<std::string, SocketImpl*> sockets;
-    std::unordered_map<std::string, std::unordered_set<SocketImpl*>> rooms;
+    std::unordered_map<std::string, core::PtrSet<SocketImpl>> rooms;
   };
   // Sockets of shard s matching opts (rooms union, minus except).
   std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);

@@ -18,7 +18,7 @@ FileJobs::~FileJobs() {
 bool FileJobs::try_post(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= max_pending_) return false;
+    if (stopping() || queue_.size() >= max_pending_) return false;
     queue_.push_back(std::move(job));
   }
   wake_.notify_one();
@@ -34,8 +34,7 @@ void FileJobs::stop() {
   std::deque<std::function<void()>> dropped;
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
-    stopping_flag_.store(true, std::memory_order_relaxed);
+    stopping_.store(true, std::memory_order_relaxed);
     dropped.swap(queue_);
   }
   wake_.notify_all();
@@ -49,8 +48,8 @@ void FileJobs::run() {
     std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      wake_.wait(lock, [this] { return stopping() || !queue_.empty(); });
+      if (stopping()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
     }

@@ -40,7 +40,7 @@ class FileJobs {
   // Jobs waiting for a thread (not those running).
   std::size_t pending() const;
   // True once stop() began: a job that waits (polls) should give up.
-  bool stopping() const noexcept { return stopping_flag_.load(std::memory_order_relaxed); }
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
   void stop();
 
  private:
@@ -50,8 +50,7 @@ class FileJobs {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::atomic<bool> stopping_flag_{false};  // stopping_, readable without the lock
+  std::atomic<bool> stopping_{false};  // set under mutex_ (for wake_), readable without it
   std::vector<std::thread> threads_;
 };
 

@@ -77,9 +77,12 @@ describe("streams: two socketio-server nodes", () => {
     await ack(c, "chat message", "e1", Buffer.from([1, 2, 3]));
     // The chat's "presence" broadcasts are entries too: only the two chat messages here.
     const data = (e) => (e.fields.data.startsWith("{") ? JSON.parse(e.fields.data) : decode(Buffer.from(e.fields.data, "base64")));
-    const mine = (await entries(r))
+    // The ack comes when the node took the message; its XADD reaches Redis a moment later.
+    const read = async () => (await entries(r))
       .filter((e) => e.fields.type === "3" && data(e).packet.data[0] === "chat message" && data(e).packet.data[1].room === "e1")
       .slice(-2);
+    let mine = await read();
+    for (const start = Date.now(); mine.length < 2 && Date.now() - start < 5000; mine = await read()) await sleep(50);
     assert.equal(mine.length, 2);
     for (const e of mine) {
       assert.deepEqual(Object.keys(e.fields), ["uid", "nsp", "type", "data"]);

@@ -104,6 +104,30 @@ for (const [id, label, chartLabel] of [
     `p50 ${fmt(med(id, "ours", "p50_us"))} vs ${fmt(med(id, "node", "p50_us"))} µs`, "echo p99 (node/ours)", 5);
   if (chart.length) chart[chart.length - 1].ratio = n / o;
 }
+// Issue 15's rows: echo with 32 requests in flight per connection, at 100 and 1000 connections.
+for (const [id, label, chartLabel] of [
+  ["echo-c100-w32", "echo, 100 conns, window 32", "echo c100 w32"],
+  ["echo-c1000-w32", "echo, 1000 conns, window 32", "echo c1000 w32"],
+]) {
+  const o = med(id, "ours", "per_s");
+  const n = med(id, "node", "per_s");
+  add(label, "acks/s", fmt(o), fmt(n), o / n, "≥ 8×", verdict(Number.isFinite(o / n) ? o / n >= 8 : undefined),
+    effNote(id), chartLabel, 8);
+}
+// Issue 15's latency at a fixed load both servers sustain: p50, p99 and p99.9 each at most half of Node's.
+{
+  const id = "echo-c100-rate20k";
+  const rate = med(id, "ours", "rate");
+  for (const [key, name] of [["p50_us", "p50"], ["p99_us", "p99"], ["p999_us", "p99.9"]]) {
+    const o = med(id, "ours", key);
+    const n = med(id, "node", key);
+    add(`echo, 100 conns, fixed ${fmt(rate)} req/s`, `${name} latency (µs)`, fmt(o), fmt(n), o / n, "≤ 0.5×",
+      verdict(Number.isFinite(o / n) ? o / n <= 0.5 : undefined),
+      key === "p50_us" ? `server CPU ${fmt(100 * med(id, "ours", "server_cpu"))}% vs ${fmt(100 * med(id, "node", "server_cpu"))}%; the CDF: benchmarks-latency.png` : "",
+      `echo ${name} at ${fmt(rate / 1000)}k/s (node/ours)`, 2);
+    if (chart.length && chart[chart.length - 1].label.startsWith(`echo ${name} at`)) chart[chart.length - 1].ratio = n / o;
+  }
+}
 for (const [id, label, chartLabel] of [
   ["fanout-c1000-p1", "fanout, 1000 receivers, 1 publisher", "fanout p1"],
   ["fanout-c1000-p10", "fanout, 1000 receivers, 10 publishers", "fanout p10"],
@@ -142,7 +166,7 @@ for (const [id, label, metric, target] of [
   const o = med(id, "ours", "p99_us");
   const n = med(id, "node", "p99_us");
   add("fanout, 1000 receivers, 10 publishers, 20 msg/s in total (20 000 deliveries/s offered)",
-    "p99 delivery latency (µs)", fmt(o), fmt(n), o / n, "—", "—",
+    "p99 delivery latency (µs)", fmt(o), fmt(n), o / n, "≤ 0.5×", verdict(Number.isFinite(o / n) ? o / n <= 0.5 : undefined),
     `p50 ${fmt(med(id, "ours", "p50_us"))} vs ${fmt(med(id, "node", "p50_us"))} µs; undelivered after the drain ${sum(id, "ours", "loss")} / ${sum(id, "node", "loss")}`);
 }
 {
@@ -150,7 +174,7 @@ for (const [id, label, metric, target] of [
   const n = med("idle-ws", "node", "rss_per_conn_bytes");
   const conns = med("idle-ws", "ours", "conns");
   add(`idle WebSocket, ${fmt(conns)} connections`, "server RSS growth per connection", kib(o), kib(n), o / n,
-    "≤ 0.2× (aim 0.1×)", verdict(Number.isFinite(o / n) ? o / n <= 0.2 : undefined), "", "idle WS memory (node/ours)", 5);
+    "≤ 2 KiB", verdict(Number.isFinite(o) ? o <= 2048 : undefined), "", "idle WS memory (node/ours)", 8);
   if (chart.length) chart[chart.length - 1].ratio = n / o;
 }
 {
@@ -158,7 +182,7 @@ for (const [id, label, metric, target] of [
   const n = med("idle-wss", "node", "rss_per_conn_bytes");
   const conns = med("idle-wss", "ours", "conns");
   add(`idle WSS (TLS), ${fmt(conns)} connections`, "server RSS growth per connection", kib(o), kib(n), o / n,
-    "ours ≤ 16 KiB", verdict(Number.isFinite(o) ? o <= 16384 : undefined));
+    "ours ≤ 12 KiB", verdict(Number.isFinite(o) ? o <= 12288 : undefined));
 }
 {
   const id = "idle-ws-19000";
@@ -171,7 +195,7 @@ for (const [id, label, metric, target] of [
   add(`idle WebSocket, ${fmt(med(id, "ours", "conns"))} connections (2 generator processes)`,
     "held / dropped / pings answered", `${fmt(held)} / ${dropped} / ${fmt(pings)}`, "—", NaN,
     "all held, pings answered", verdict(Number.isFinite(held) ? held >= med(id, "ours", "conns") && dropped === 0 : undefined),
-    `${kib(per)} per connection → 1M connections ≈ ${projected.toFixed(2)} GiB (target < 3 GiB: ${verdict(projected < 3)})`);
+    `${kib(per)} per connection → 1M connections ≈ ${projected.toFixed(2)} GiB (target ≤ 2.5 GiB: ${verdict(projected <= 2.5)})`);
 }
 {
   const o = med("handshake-tls", "ours", "per_s");
@@ -340,6 +364,46 @@ plot "${dat}" using 2:xtic(1) title "measured" lc rgb "#2b7bba", "" using 3 titl
   fs.rmSync(dat, { force: true });
 }
 
+// --- latency CDF at the fixed echo load (issue 15): per quantile, the median over the repetitions.
+const cdfPng = path.join(outDir, "benchmarks-latency.png");
+let cdfNote = "";
+{
+  const id = "echo-c100-rate20k";
+  const series = ["ours", "node"].map((s) => {
+    const reps = pick(id, s).map((r) => r.cdf).filter((c) => Array.isArray(c) && c.length);
+    if (!reps.length) return null;
+    return reps[0].map(([q], i) => [q, median(reps.map((c) => c[i]?.[1]))]).filter(([q]) => q < 1);
+  });
+  if (series.every(Boolean)) {
+    const dats = series.map((pts, i) => {
+      const f = path.join(os.tmpdir(), `sio-bench-cdf-${process.pid}-${i}.dat`);
+      // x: 1/(1-q), so that the tail gets the room (as HdrHistogram plots do).
+      fs.writeFileSync(f, pts.map(([q, us]) => `${(1 / (1 - q)).toFixed(3)} ${us} ${q}`).join("\n") + "\n");
+      return f;
+    });
+    const rate = fmt(med(id, "ours", "rate"));
+    const gp = `
+set terminal pngcairo size 1100,520 font "sans,10" noenhanced
+set output "${cdfPng}"
+set title "echo latency at a fixed ${rate} requests/s, 100 connections, one core each (lower is better)"
+set logscale xy
+set xlabel "percentile"
+set ylabel "latency (µs)"
+set xtics ("50" 2, "90" 10, "99" 100, "99.9" 1000, "99.99" 10000, "99.999" 100000)
+set grid xtics ytics
+set key top left
+plot "${dats[0]}" using 1:2 with linespoints lw 2 title "socketio-server", "${dats[1]}" using 1:2 with linespoints lw 2 title "socket.io 4.8.4 (Node)"
+`;
+    try {
+      execFileSync("gnuplot", [], { input: gp });
+      cdfNote = "![latency CDF at a fixed load](benchmarks-latency.png)";
+    } catch (e) {
+      cdfNote = `(gnuplot failed: ${e.message.split("\n")[0]})`;
+    }
+    for (const f of dats) fs.rmSync(f, { force: true });
+  }
+}
+
 const md = `# Benchmarks
 
 Written by \`bench/run\`${args.mode === "quick" ? " --quick" : ""} on ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}:
@@ -353,7 +417,7 @@ Ours: \`build-release/bin/socketio-server\` (Release). Node: \`bench/reference/c
 runs by tens of percent. Compare the ratios, which come from the same run, more than the absolute numbers.
 
 ${chartNote}
-
+${cdfNote ? `\n${cdfNote}\n` : ""}
 ## Against the targets
 
 | scenario | metric | ours | Node | ours/Node | target | |
@@ -404,66 +468,14 @@ and runs:
 \`\`\`sh
 ${commands}
 \`\`\`
-
-## Where the time and memory go (profiles of 2026-11-27, same machine)
-
-Taken with \`perf record -e cpu-clock -g -p PID\` (no hardware counters in this VM) on the Release
-server under \`fanout -c 1000\`, and \`heaptrack\` on an idle hold.
-
-- **Fanout, before the write path change**: 58 % of the server's time in the kernel, one
-  \`sendmsg\` per delivery (Beast writes one message per \`async_write\`); 22 % in \`pvm_irq_enable\`
-  (the paravirtualised interrupt enable of this VM, mostly \`sock_def_readable\` waking the reader of
-  each loopback segment). About 81 000 deliveries per server-CPU-second, Node 58 000.
-- **The change** (\`src/net/websocket.cpp\`): after Beast's opening handshake the session frames the
-  stream itself; frames queued during one run of the shard's handlers go out in one gathered write
-  (headers and small bodies copied into one staging buffer, large bodies referenced), so a burst of
-  broadcasts costs one syscall per recipient instead of one per message. After it: 600 000 – 740 000
-  deliveries per server-CPU-second.
-- **Fanout now**: still ~53 % kernel (loopback TCP + the VM's interrupt cost); in user space
-  \`SocketImpl::send_encoded\` 4.2 %, shared_ptr releases 3.9 %, \`Client::write\` 3.8 %,
-  \`NamespaceImpl::targets\` 3.5 %, \`Session::buffered_bytes\` 2.1 % (atomic loads per recipient).
-  Next steps: one \`buffered_bytes()\` read per recipient instead of two, no shared_ptr copy per
-  recipient (the room walk could hand out raw pointers on the shard), and coalescing across publishers
-  needs a per-shard "flush at the end of the loop iteration" (corking) rather than a post per connection.
-- **Echo, 1000 connections, window 1**: every ack is one \`recvmsg\` and one \`sendmsg\` on its own
-  connection (nothing to batch); the profile is 52 % kernel (18 % \`pvm_irq_enable\`), 16 % libc (malloc/free
-  ~5 %), 30 % our code spread thin (\`Client::on_packet\`, \`SocketImpl::on_event\`, Asio's scheduler). About
-  10 µs of kernel time per ack on this VM against Node's ~35 µs of CPU per ack in all: even a free user
-  space would stay near 3.5×, so the 5× target is bounded by the syscalls here, not by the server's code.
-- **Idle WebSocket memory** (heaptrack, heap live per connection at the peak): WsSession 0.79 KiB,
-  eio::Session 0.70, sio::Client::on_connect 0.68, the 7 chat handlers (\`SocketImpl::on\`, a map of
-  std::function per socket) 0.67, eio handshake 0.58, Beast tcp_stream impl 0.54, read buffer 0.50,
-  the handshake's header map 0.50, HttpRequest copies (10 per connection, one kept) 0.42, Asio handler
-  memory 0.39, … ≈ 8 KiB of heap per connection, plus allocator overhead. The 1/5-of-Node target needs
-  ~3.5 KiB: handlers shared per namespace instead of per socket, one copy of the request headers (or only
-  the ones the handshake exposes), no map for the handshake object — changes outside the transport.
-- **Idle WSS memory**: \`asio::ssl::stream\` allocates two 17 KiB vectors per connection (zero-filled,
-  so resident) and a 2 × 17 KiB BIO pair; OpenSSL's own record buffers are already released when idle
-  (\`SSL_MODE_RELEASE_BUFFERS\`). Reaching 16 KiB needs a TLS stream that drives \`SSL_read\`/\`SSL_write\`
-  on the socket itself (readiness via \`async_wait\`), as uWebSockets does, after the handshake.
-
-## Method notes
-
-- echo: closed loop, each connection keeps \`-w\` acked \`echo\` events in flight; latency from send to ack.
-  The latency comparison runs both servers at the same fixed offered rate (half of Node's closed-loop figure).
-- fanout: every connection joins one room; publishers keep \`-w\` of their own messages in flight (closed loop:
-  the publisher's own copy coming back frees a slot), or publish at a fixed total \`--rate\`. The text carries
-  publisher, sequence number and send time; receivers count gaps (loss) and repeats, and after a drain whatever
-  never arrived counts as lost.
-- idle: RSS growth of the server (\`/proc/PID/status\` VmRSS) from before the first connection to 2 s after the
-  last, divided by the connections; connections spread over source addresses 127.P.x.y; the 19 000 case runs the
-  generator as 2 processes (20 000 open files per process here). 1M projection: base RSS + slope × 1M.
-- handshake: each connection is a full TLS handshake (no session cache, no tickets on the client) through the
-  WebSocket upgrade, Engine.IO open and the Socket.IO CONNECT answer, then a reset; 32 in progress at once.
-  \`--stop-at tls\` stops after the TLS handshake (what \`openssl s_server\` can be compared on).
 `;
-// The sections written by hand after "Method notes" (other benchmarks, each with its command) stay.
+// Everything from "Where the time and memory go" on is written by hand (profiles, method notes, other
+// benchmarks, each with its command) and stays as it is.
 const handWritten = (() => {
   const file = path.join(outDir, "benchmarks.md");
   const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  const notes = old.indexOf("\n## Method notes");
-  const next = notes >= 0 ? old.indexOf("\n## ", notes + 1) : -1;
-  return next >= 0 ? old.slice(next) : "";
+  const from = old.indexOf("\n## Where the time and memory go");
+  return from >= 0 ? old.slice(from) : "";
 })();
 fs.writeFileSync(path.join(outDir, "benchmarks.md"), md + handWritten);
 console.log(`wrote ${path.join(outDir, "benchmarks.md")}${chartNote.startsWith("!") ? ` and ${png}` : ""}`);

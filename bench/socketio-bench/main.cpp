@@ -141,6 +141,22 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
+// The latency distribution as [[quantile, µs], ...] (bench/report.mjs draws the CDF from it):
+// dense towards the tail, where servers differ, and the maximum last. [] when nothing was timed.
+std::string cdf_json(const bench::Histogram& h) {
+  static constexpr double kQuantiles[] = {0.01, 0.1,   0.25,  0.5,    0.75,   0.9,    0.95,
+                                          0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999};
+  if (h.count() == 0) return "[]";
+  std::string out = "[";
+  char item[64];
+  for (double q : kQuantiles) {
+    std::snprintf(item, sizeof item, "[%g,%.1f],", q, static_cast<double>(h.quantile(q)) / 1000.0);
+    out += item;
+  }
+  std::snprintf(item, sizeof item, "[1,%.1f]]", static_cast<double>(h.max()) / 1000.0);
+  return out + item;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -416,7 +432,7 @@ int main(int argc, char** argv) {
         "\"expected\":%llu,\"pings\":%llu,\"connect_s\":%.2f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,"
         "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f,\"payload\":\"%s\","
         "\"deflate\":%s,\"deflate_agreed\":%llu,\"compressed\":%llu,\"wire_bytes\":%llu,"
-        "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f}\n",
+        "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f,\"cdf\":%s}\n",
         scenario_name(o.scenario), json_escape(label).c_str(), json_escape(o.host).c_str(),
         static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads,
         o.msgpack ? "msgpack" : "json", o.window, o.rate, o.publishers, o.size, secs,
@@ -429,7 +445,7 @@ int main(int argc, char** argv) {
         gen_cpu_frac, json_escape(o.payload).c_str(), o.deflate ? "true" : "false",
         static_cast<unsigned long long>(r.deflate_agreed), static_cast<unsigned long long>(r.compressed),
         static_cast<unsigned long long>(r.wire_bytes), wire_per,
-        static_cast<unsigned long long>(r.undelivered), r.drain_s);
+        static_cast<unsigned long long>(r.undelivered), r.drain_s, cdf_json(r.lat).c_str());
     std::fflush(stdout);
     return 0;
   } catch (const std::exception& e) {

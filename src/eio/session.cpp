@@ -1,9 +1,11 @@
 #include "eio/session.hpp"
+#include "core/exact_allocator.hpp"
 
 #include "eio/parser/jsonp.hpp"
 #include "eio/server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -145,18 +147,20 @@ void Session::start(net::WebSocketPtr ws) {
 void Session::arm_timer(std::chrono::milliseconds after, int phase) {
   const auto gen = ++timers_->generation;
   timers_->heartbeat.expires_after(after);
-  timers_->heartbeat.async_wait([w = weak_from_this(), gen, phase](boost::system::error_code ec) {
-    if (ec) return;
-    auto s = w.lock();
-    if (!s || s->timers_->generation != gen || s->state_ == State::closed) return;
-    if (phase == kPhasePing) {
-      s->push(PacketType::ping, false, nullptr);
-      s->flush();
-      s->await_pong();
-    } else {
-      s->on_close("ping timeout");
-    }
-  });
+  // Exact-size operation memory: this wait is pending for most of an idle session's life.
+  timers_->heartbeat.async_wait(asio::bind_allocator(
+      core::ExactAllocator<void>(), [w = weak_from_this(), gen, phase](boost::system::error_code ec) {
+        if (ec) return;
+        auto s = w.lock();
+        if (!s || s->timers_->generation != gen || s->state_ == State::closed) return;
+        if (phase == kPhasePing) {
+          s->push(PacketType::ping, false, nullptr);
+          s->flush();
+          s->await_pong();
+        } else {
+          s->on_close("ping timeout");
+        }
+      }));
 }
 
 void Session::schedule_ping() {

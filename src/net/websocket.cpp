@@ -19,11 +19,13 @@
 // compressed messages are inflated whole once their last frame is in, never beyond the message
 // limit. Without context takeover (the default) the shard's streams are borrowed for one message
 // and a broadcast's compression is shared by its recipients (ws_deflate.hpp, DeflateShard).
+#include "core/exact_allocator.hpp"
 #include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/write.hpp>
@@ -294,10 +296,13 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
     const std::size_t want = std::max(need_, rend_ + kInitialReadBuffer / 2);
     if (rbuf_.size() < want) rbuf_.resize(std::max({want, rbuf_.size() * 2, kInitialReadBuffer}));
-    raw_->async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                          [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                            self->on_read(ec, n);
-                          });
+    // Exact-size operation memory: this read may wait for the connection's whole idle life.
+    raw_->async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+        asio::bind_allocator(core::ExactAllocator<void>(),
+                             [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                               self->on_read(ec, n);
+                             }));
   }
 
   // Plain, nothing buffered: wait for readiness, then read into the shard's buffer. Right after a
@@ -309,12 +314,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       asio::post(ex_, [self = this->shared_from_this()] { self->read_now(); });
       return;
     }
+    // Exact-size operation memory: an idle connection waits here for its whole life.
     raw_->async_wait(tcp_socket_type::wait_read,
-                     [self = this->shared_from_this()](boost::system::error_code ec) {
-                       if (self->closed_) return;
-                       if (ec) return self->on_read(ec, 0);
-                       self->read_now();
-                     });
+                     asio::bind_allocator(core::ExactAllocator<void>(),
+                                          [self = this->shared_from_this()](boost::system::error_code ec) {
+                                            if (self->closed_) return;
+                                            if (ec) return self->on_read(ec, 0);
+                                            self->read_now();
+                                          }));
   }
 
   void read_now() {

@@ -363,7 +363,9 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   // The first answer is the handshake's: the cookie and the initial headers go on it.
   const bool initial = !handshake_answered_;
   handshake_answered_ = true;
-  server_.add_extra_headers(r, initial ? *request_ : pending_get_request_, initial,
+  // The GET's own request goes with its answer: a session that upgraded keeps none.
+  const auto get_request = std::move(pending_get_request_);
+  server_.add_extra_headers(r, initial || !get_request ? *request_ : *get_request, initial,
                             initial ? std::string_view(id_) : std::string_view());
   res->respond(std::move(r));
 }
@@ -495,7 +497,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     }
     pending_get_ = std::move(res);
     pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
-    pending_get_request_ = std::move(req);
+    pending_get_request_ = std::make_unique<net::HttpRequest>(std::move(req));
     auto raw = pending_get_.get();
     pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
       pool->dispatch(shard, [w, raw] {

@@ -143,8 +143,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string> jsonp_;  // the JSONP callback index
   net::ResponderPtr pending_get_;
   net::ContentCoding pending_coding_ = net::ContentCoding::identity;  // what pending_get_ accepts
-  net::HttpRequest pending_get_request_;  // the request of pending_get_ (for the headers hook)
-  bool handshake_answered_ = false;       // the first polling response (the handshake's) went out
+  // The request of pending_get_ (for the headers hook), released with its answer.
+  std::unique_ptr<net::HttpRequest> pending_get_request_;
+  bool handshake_answered_ = false;  // the first polling response (the handshake's) went out
   std::shared_ptr<WsLink> ws_link_;
   net::WebSocketPtr ws_;
   std::shared_ptr<WsLink> probe_link_;

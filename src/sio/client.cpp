@@ -294,7 +294,7 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
   const auto& name = socket->nsp().name();
   connecting_.erase(name);
   if (closed_) return;
-  if (connect_timer_) connect_timer_->cancel();
+  connect_timer_.reset();  // cancels the wait; a connected client has no connect timeout any more
   sockets_[name] = socket;
   socket->on_connected();
   // With recovery, the private session id the client presents when it reconnects.

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -228,9 +229,11 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   Decoder decoder_;  // json_v5
   Packet packet_;    // the packet decode() completed
   std::vector<Bytes> attachments_;
-  std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
-  std::unordered_set<std::string> connecting_;
-  std::unique_ptr<boost::asio::steady_timer> connect_timer_;
+  // Ordered containers, not hash tables: a client joins one namespace or a few, and a hash
+  // table's bucket array (~100 bytes) stays allocated for the connection's life, even empty.
+  std::map<std::string, std::shared_ptr<SocketImpl>, std::less<>> sockets_;
+  std::set<std::string, std::less<>> connecting_;
+  std::unique_ptr<boost::asio::steady_timer> connect_timer_;  // until the first namespace joined
   bool closed_ = false;
 };
 
@@ -259,13 +262,13 @@ class SocketImpl final : public Socket {
   std::string client_id() const override;
 
   void on(std::string event, EventHandler handler) override {
-    handlers_.emplace(std::move(event), std::move(handler));
+    extras().handlers.emplace(std::move(event), std::move(handler));
   }
-  void on_any(AnyHandler h) override { any_.push_back(std::move(h)); }
-  void on_any_outgoing(AnyHandler h) override { any_out_.push_back(std::move(h)); }
+  void on_any(AnyHandler h) override { extras().any.push_back(std::move(h)); }
+  void on_any_outgoing(AnyHandler h) override { extras().any_out.push_back(std::move(h)); }
   void on_disconnecting(DisconnectHandler h) override { disconnecting_.push_back(std::move(h)); }
   void on_disconnect(DisconnectHandler h) override { disconnect_.push_back(std::move(h)); }
-  void use(PacketMiddleware m) override { middleware_.push_back(std::move(m)); }
+  void use(PacketMiddleware m) override { extras().middleware.push_back(std::move(m)); }
 
   SendResult emit(std::string_view event, Args args) override;
   SendResult emit_volatile(std::string_view event, Args args) override;
@@ -318,6 +321,24 @@ class SocketImpl final : public Socket {
     std::function<void(bool, Args)> callback;
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
+  // What most sockets never use (their handlers are the namespace's, on_socket_event), made on
+  // first use: an idle socket should cost as little as possible.
+  struct Extras {
+    std::multimap<std::string, EventHandler> handlers;
+    std::vector<AnyHandler> any, any_out;
+    std::vector<PacketMiddleware> middleware;
+    std::unordered_map<std::uint64_t, PendingAck> acks;
+    std::vector<std::string> restored_rooms;
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  // For reading: the socket's extras, or an empty set.
+  const Extras& extras_or_none() const noexcept {
+    static const Extras none;
+    return extras_ ? *extras_ : none;
+  }
 
   std::shared_ptr<NamespaceImpl> nsp_keep_;  // a cleaned-up child lives as long as its sockets
   NamespaceImpl& nsp_;
@@ -338,14 +359,10 @@ class SocketImpl final : public Socket {
   bool recovered_ = false;
   bool save_posted_ = false;
   std::size_t saved_hash_ = 0;  // of the session last given to save_session
-  std::vector<std::string> restored_rooms_;
   bool connected_ = false;
-  std::multimap<std::string, EventHandler> handlers_;
-  std::vector<AnyHandler> any_, any_out_;
   std::vector<DisconnectHandler> disconnecting_, disconnect_;
-  std::vector<PacketMiddleware> middleware_;
   std::vector<std::string> rooms_;
-  std::unordered_map<std::uint64_t, PendingAck> acks_;
+  std::unique_ptr<Extras> extras_;
   PendingAcks client_acks_;  // ids the client asked us to ack
 };
 

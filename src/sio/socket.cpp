@@ -55,8 +55,9 @@ void SocketImpl::on_connected() {
   connect_pending_ = false;
   nsp_.connect_done();
   join(id_);
-  for (const auto& r : restored_rooms_) join(r);
-  restored_rooms_.clear();
+  if (extras_) {
+    for (const auto& r : std::exchange(extras_->restored_rooms, {})) join(r);
+  }
   session_changed();
 }
 
@@ -85,7 +86,7 @@ void SocketImpl::save_session() {
 void SocketImpl::restore(PersistedSession session) {
   pid_ = std::move(session.pid);
   data_ = std::move(session.data);
-  restored_rooms_ = std::move(session.rooms);
+  extras().restored_rooms = std::move(session.rooms);
   recovered_ = true;
 }
 
@@ -108,7 +109,7 @@ SendResult SocketImpl::send_encoded(const EncodedPacket& packet, bool volatile_,
 SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volatile_,
                                  std::optional<std::uint64_t> id, bool compress) {
   if (!connected_) return SendResult::dropped;
-  for (auto& h : any_out_) h(std::string(event), args);
+  for (auto& h : extras_or_none().any_out) h(std::string(event), args);
   nsp_.core().counters.events_sent.inc();
   const auto data = event_array(event, args);
   return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_, compress);
@@ -127,7 +128,7 @@ SendResult SocketImpl::emit_flagged(std::string_view event, Args&& args, bool co
     // With connection state recovery, as the reference: through the adapter to the socket's own
     // room, so that the packet gets an offset and is kept for a reconnection (also once the
     // socket is disconnected: it is then only kept, for its session).
-    for (auto& h : any_out_) h(std::string(event), args);
+    for (auto& h : extras_or_none().any_out) h(std::string(event), args);
     nsp_.core().counters.events_sent.inc();
     OutgoingPacket p;
     p.nsp = nsp_.name();
@@ -160,22 +161,23 @@ SendResult SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallb
       if (ec) return;
       auto self = std::static_pointer_cast<SocketImpl>(w.lock());
       if (!self) return;
-      auto it = self->acks_.find(id);
-      if (it == self->acks_.end()) return;
+      auto& acks = self->extras().acks;
+      auto it = acks.find(id);
+      if (it == acks.end()) return;
       auto cb = std::move(it->second.callback);
-      self->acks_.erase(it);
+      acks.erase(it);
       if (cb) cb(true, {});
     });
   }
-  acks_.emplace(id, std::move(pending));
+  extras().acks.emplace(id, std::move(pending));
   return emit_impl(event, std::move(args), false, id);
 }
 
 void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback) {
-  acks_.emplace(id, PendingAck{[cb = std::move(callback)](bool timed_out, Args a) {
-                                 if (!timed_out) cb(std::move(a));
-                               },
-                               nullptr});
+  extras().acks.emplace(id, PendingAck{[cb = std::move(callback)](bool timed_out, Args a) {
+                                         if (!timed_out) cb(std::move(a));
+                                       },
+                                       nullptr});
 }
 
 void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
@@ -275,8 +277,8 @@ void SocketImpl::on_close(const std::string& reason) {
   for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
   rooms_.clear();
   nsp_.remove_socket(shard_, this);
-  auto pending = std::move(acks_);
-  acks_.clear();
+  decltype(Extras::acks) pending;
+  if (extras_) pending = std::exchange(extras_->acks, {});
   for (auto& [id, p] : pending) {
     if (p.timer) p.timer->cancel();
     if (p.callback) p.callback(true, {});
@@ -300,28 +302,30 @@ void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {
   ev.socket = shared_from_this();
   ev.ack_id = packet.id;
   if (packet.id) mark_ack_pending(*packet.id);
-  for (auto& h : any_) h(ev.name, ev.args);
+  for (auto& h : extras_or_none().any) h(ev.name, ev.args);
   dispatch_event(ev, 0);
 }
 
 void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
-  if (index < middleware_.size()) {
+  const auto& mine = extras_or_none();
+  if (index < mine.middleware.size()) {
     auto ev_copy = std::make_shared<Event>(ev);
-    middleware_[index](*ev_copy, [self = shared_from_this(), ev_copy, index](std::optional<std::string> err) {
-      // next() may come from any thread (asynchronous middleware): back to the socket's shard.
-      auto s = std::static_pointer_cast<SocketImpl>(self);
-      s->nsp_.core().pool->dispatch(s->shard_, [s, ev_copy, index, err = std::move(err)] {
-        if (err) {
-          spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
-          return;
-        }
-        if (!s->connected_) return;
-        s->dispatch_event(*ev_copy, index + 1);
-      });
-    });
+    mine.middleware[index](
+        *ev_copy, [self = shared_from_this(), ev_copy, index](std::optional<std::string> err) {
+          // next() may come from any thread (asynchronous middleware): back to the socket's shard.
+          auto s = std::static_pointer_cast<SocketImpl>(self);
+          s->nsp_.core().pool->dispatch(s->shard_, [s, ev_copy, index, err = std::move(err)] {
+            if (err) {
+              spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
+              return;
+            }
+            if (!s->connected_) return;
+            s->dispatch_event(*ev_copy, index + 1);
+          });
+        });
     return;
   }
-  auto range = handlers_.equal_range(ev.name);
+  auto range = mine.handlers.equal_range(ev.name);
   for (auto it = range.first; it != range.second && connected_; ++it) it->second(ev);
   // Then the namespace's (on_socket_event): registered before serving, they live as long as the
   // namespace, which this socket keeps.
@@ -330,11 +334,11 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
 }
 
 void SocketImpl::on_ack(Packet&& packet, std::vector<Bytes>&& attachments) {
-  if (!packet.id) return;
-  auto it = acks_.find(*packet.id);
-  if (it == acks_.end()) return;
+  if (!packet.id || !extras_) return;
+  auto it = extras_->acks.find(*packet.id);
+  if (it == extras_->acks.end()) return;
   auto p = std::move(it->second);
-  acks_.erase(it);
+  extras_->acks.erase(it);
   if (p.timer) p.timer->cancel();
   Args args(packet.data.is_array() ? std::move(packet.data.as_array()) : boost::json::array{},
             std::move(attachments));

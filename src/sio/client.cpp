@@ -15,8 +15,7 @@ Client::Client(ServerCore& core, const std::shared_ptr<eio::Session>& session)
       session_(session),
       session_raw_(session.get()),
       shard_(session->shard()),
-      format_(core.format_for(*session)),
-      decoder_(core.limits) {
+      format_(core.format_for(*session)) {
   core_.clients_by_format[index_of(format_)].fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -47,7 +46,9 @@ std::string_view Client::transport() const noexcept {
 
 void Client::on_message(std::string_view data, bool binary) {
   std::error_code ec;
-  if (!decode(data, binary, ec)) {
+  Packet packet;
+  std::vector<Bytes> attachments;
+  if (!decode(data, binary, ec, packet, attachments)) {
     if (!ec) return;  // a packet awaiting its attachments
     spdlog::debug("sio: invalid {} packet ({}), closing the connection", wire_format_name(format_),
                   ec.message());
@@ -55,36 +56,41 @@ void Client::on_message(std::string_view data, bool binary) {
     close("forced close");
     return;
   }
-  on_packet(std::move(packet_), std::move(attachments_));
-  attachments_.clear();
+  on_packet(std::move(packet), std::move(attachments));
 }
 
-bool Client::decode(std::string_view data, bool binary, std::error_code& ec) {
+bool Client::decode(std::string_view data, bool binary, std::error_code& ec, Packet& packet,
+                    std::vector<Bytes>& attachments) {
   switch (format_) {
     case WireFormat::msgpack_v5:
       if (!binary) {
         ec = ParseError::unexpected_text;  // socket.io-msgpack-parser only reads binary messages
         return false;
       }
-      ec = decode_msgpack_packet(data, packet_, attachments_, core_.limits);
+      ec = decode_msgpack_packet(data, packet, attachments, core_.limits);
       return !ec;
     case WireFormat::json_v5:
     case WireFormat::json_v4:
     case WireFormat::count:
       break;
   }
-  const auto result = binary ? decoder_.feed_binary(data) : decoder_.feed_text(data);
+  std::optional<Decoder> local;
+  Decoder& d = decoder_ ? *decoder_ : local.emplace(core_.limits);
+  const auto result = binary ? d.feed_binary(data) : d.feed_text(data);
+  if (result.status == Decoder::Status::need_more) {
+    if (!decoder_) decoder_ = std::make_unique<Decoder>(std::move(*local));
+    return false;
+  }
   if (result.status != Decoder::Status::packet) {
+    decoder_.reset();
     ec = result.error;
     return false;
   }
-  packet_ = std::move(decoder_.packet());
-  attachments_.clear();
-  attachments_.reserve(decoder_.attachments().size());
-  for (auto& a : decoder_.attachments())
-    attachments_.push_back(std::make_shared<const std::string>(std::move(a)));
-  decoder_.reset();
-  if (format_ == WireFormat::json_v4) split_v4_namespace(packet_);
+  packet = std::move(d.packet());
+  attachments.reserve(d.attachments().size());
+  for (auto& a : d.attachments()) attachments.push_back(std::make_shared<const std::string>(std::move(a)));
+  decoder_.reset();  // d is gone from here on
+  if (format_ == WireFormat::json_v4) split_v4_namespace(packet);
   return true;
 }
 

@@ -206,9 +206,10 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   const eio::Session* session() const noexcept { return session_raw_; }
 
  private:
-  // One Engine.IO message in this client's format: true and a packet in packet_/attachments_ when
+  // One Engine.IO message in this client's format: true and a packet in packet/attachments when
   // one is complete; false with need_more or an error (ec set).
-  bool decode(std::string_view data, bool binary, std::error_code& ec);
+  bool decode(std::string_view data, bool binary, std::error_code& ec, Packet& packet,
+              std::vector<Bytes>& attachments);
   void on_packet(Packet&& packet, std::vector<Bytes>&& attachments);
   void on_connect(const std::string& nsp, boost::json::value&& auth);
   // The CONNECT once the namespace is known and any session to restore was looked up.
@@ -226,9 +227,9 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   eio::Session* session_raw_;  // while session_ is not expired() (this shard: see SocketImpl)
   std::size_t shard_;
   const WireFormat format_;
-  Decoder decoder_;  // json_v5
-  Packet packet_;    // the packet decode() completed
-  std::vector<Bytes> attachments_;
+  // json: a packet waiting for its binary attachments; null the rest of the time (a message
+  // without attachments is decoded on the stack, so an idle client holds no decoding state).
+  std::unique_ptr<Decoder> decoder_;
   // Ordered containers, not hash tables: a client joins one namespace or a few, and a hash
   // table's bucket array (~100 bytes) stays allocated for the connection's life, even empty.
   std::map<std::string, std::shared_ptr<SocketImpl>, std::less<>> sockets_;

@@ -90,10 +90,9 @@ bool Server::matches_under(const net::HttpRequest& req) const noexcept {
   return matches(req) || req.path().starts_with(options_.path);
 }
 
-void Server::add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
+void Server::add_cors_headers(std::optional<std::string_view> origin, net::HttpResponse& res) const {
   const auto& c = options_.cors;
   if (!c.enabled) return;
-  const auto origin = req.header("Origin");
   bool any = false, listed = false;
   for (const auto& o : c.origins) {
     if (o == "*") any = true;

@@ -60,7 +60,10 @@ class Server final : public net::HttpHandler {
   void remove(const Session& session);
   const Counters& counters() const noexcept { return counters_; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
-  void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const;
+  void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
+    add_cors_headers(req.header("Origin"), res);
+  }
+  void add_cors_headers(std::optional<std::string_view> origin, net::HttpResponse& res) const;
   // The answer to a CORS preflight (OPTIONS) for req; nullopt when CORS is off.
   std::optional<net::HttpResponse> preflight_response(const net::HttpRequest& req) const;
   // The reference's error answer ({"code":N,"message":...}); reports connection_error with context.
@@ -72,6 +75,8 @@ class Server final : public net::HttpHandler {
                                       std::string_view cookie_sid) const;
   void add_extra_headers(net::HttpResponse& res, const net::HttpRequest& req, bool initial,
                          std::string_view cookie_sid) const;
+  // A cookie or a headers hook is configured (add_extra_headers may add something).
+  bool has_extra_headers() const noexcept { return options_.cookie || options_.headers; }
 
  private:
   struct Query;

@@ -58,28 +58,23 @@ constexpr int kPhasePing = 0;  // waiting to send the next ping
 constexpr int kPhasePong = 1;  // waiting for the pong
 constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
 
-// The handshake request as kept for the session's life (and its sockets' handshakes): no body.
-std::shared_ptr<const net::HttpRequest> without_body(net::HttpRequest&& req) {
-  req.body.clear();
-  req.body.shrink_to_fit();
-  return std::make_shared<const net::HttpRequest>(std::move(req));
-}
 }  // namespace
 
 Session::Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
-                 net::HttpRequest handshake)
+                 const net::HttpRequest& handshake)
     : server_(server),
       id_(std::move(id)),
       shard_(shard),
       protocol_(protocol),
       supports_binary_(supports_binary),
-      request_(without_body(std::move(handshake))),
+      request_(std::make_shared<const net::PackedRequest>(handshake)),
       issued_(std::chrono::system_clock::now()),
       outbox_(server.options().outbox, server.counters().outbox),
       timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
   const auto& trust = server.options().trust_proxy;
-  client_address_ = net::client_address(request_->remote_address, request_->header("X-Forwarded-For"), trust);
-  client_secure_ = net::client_secure(request_->secure, request_->remote_address,
+  client_address_ =
+      net::client_address(request_->remote_address(), request_->header("X-Forwarded-For"), trust);
+  client_secure_ = net::client_secure(request_->secure(), request_->remote_address(),
                                       request_->header("X-Forwarded-Proto"), trust);
 }
 
@@ -203,7 +198,7 @@ bool Session::heartbeat_expired() {
 
 void Session::counted_open() {
   const auto& c = server_.counters();
-  c.handshake(transport_, request_->secure).inc();
+  c.handshake(transport_, request_->secure()).inc();
   c.clients(transport_).inc();
 }
 
@@ -323,10 +318,11 @@ void Session::drop_slow_client() {
   const auto& limits = outbox_.limits();
   if (outbox_.slow())
     spdlog::warn("eio {}: slow client {}: {} bytes queued, over {} for {} ms: disconnected", id_,
-                 request_->remote_address, buffered_bytes(), limits.high_water, limits.slow_timeout.count());
+                 request_->remote_address(), buffered_bytes(), limits.high_water,
+                 limits.slow_timeout.count());
   else
     spdlog::warn("eio {}: client {}: {} bytes queued, over the hard limit {}: disconnected", id_,
-                 request_->remote_address, buffered_bytes(), limits.hard_limit);
+                 request_->remote_address(), buffered_bytes(), limits.hard_limit);
   // No closing handshake for a peer that does not read: its connection goes now.
   if (ws_) ws_->abort();
   ws_.reset();
@@ -359,14 +355,18 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
     }
   }
   r.body = std::move(body);
-  server_.add_cors_headers(*request_, r);
+  server_.add_cors_headers(request_->header("Origin"), r);
   // The first answer is the handshake's: the cookie and the initial headers go on it.
   const bool initial = !handshake_answered_;
   handshake_answered_ = true;
   // The GET's own request goes with its answer: a session that upgraded keeps none.
   const auto get_request = std::move(pending_get_request_);
-  server_.add_extra_headers(r, initial || !get_request ? *request_ : *get_request, initial,
-                            initial ? std::string_view(id_) : std::string_view());
+  const auto cookie_sid = initial ? std::string_view(id_) : std::string_view();
+  if (!initial && get_request) {
+    server_.add_extra_headers(r, *get_request, initial, cookie_sid);
+  } else if (server_.has_extra_headers()) {
+    server_.add_extra_headers(r, request_->unpack(), initial, cookie_sid);
+  }
   res->respond(std::move(r));
 }
 

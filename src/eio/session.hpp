@@ -10,6 +10,7 @@
 #include "net/address_limits.hpp"
 #include "net/http_compression.hpp"
 #include "net/http_handler.hpp"
+#include "net/packed_request.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -39,7 +40,7 @@ enum class TransportKind : std::uint8_t { polling, websocket };
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
-          net::HttpRequest handshake);
+          const net::HttpRequest& handshake);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -49,9 +50,9 @@ class Session : public std::enable_shared_from_this<Session> {
   int protocol() const noexcept { return protocol_; }
   TransportKind transport() const noexcept { return transport_; }
   std::string_view transport_name() const noexcept;
-  // The handshake request (headers, query, remote address, secure flag; body dropped).
-  const net::HttpRequest& request() const noexcept { return *request_; }
-  const std::shared_ptr<const net::HttpRequest>& shared_request() const noexcept { return request_; }
+  // The handshake request (headers, query, remote address, secure flag; body dropped), packed.
+  const net::PackedRequest& request() const noexcept { return *request_; }
+  const std::shared_ptr<const net::PackedRequest>& shared_request() const noexcept { return request_; }
   std::chrono::system_clock::time_point issued() const noexcept { return issued_; }
   // The client as the server sees it through trusted proxies (Options::trust_proxy).
   const std::string& client_address() const noexcept { return client_address_; }
@@ -131,7 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t shard_;
   int protocol_;
   bool supports_binary_;
-  std::shared_ptr<const net::HttpRequest> request_;  // shared with the sockets' handshakes
+  std::shared_ptr<const net::PackedRequest> request_;  // shared with the sockets' handshakes
   std::string client_address_;
   bool client_secure_ = false;
   std::unique_ptr<net::AddressLimits::Slot> limit_slot_;

@@ -158,12 +158,15 @@ HandshakeSource Client::handshake_source(boost::json::object auth) const {
 Handshake make_handshake(const HandshakeSource& source) {
   Handshake h;
   const auto& req = *source.request;
-  for (const auto& hd : req.headers) {
-    std::string name = hd.name;
+  req.for_each_header([&h](std::string_view header, std::string_view value) {
+    std::string name(header);
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    h.headers.emplace(std::move(name), hd.value);
-  }
-  if (auto q = boost::urls::parse_query(req.query())) {
+    h.headers.emplace(std::move(name), std::string(value));
+  });
+  // A string of its own: Boost.URL 1.81's parse_query reads the last value up to a terminating
+  // NUL, past the end of a view that has none (the packed request's bytes go on after it).
+  const std::string query(req.query());
+  if (auto q = boost::urls::parse_query(query)) {
     for (auto p : *q) h.query.emplace(p.key.decode(), p.has_value ? p.value.decode() : std::string());
   }
   h.auth = source.auth;
@@ -177,7 +180,7 @@ Handshake make_handshake(const HandshakeSource& source) {
   gmtime_r(&t, &tm);
   std::strftime(buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
   h.time = buf;
-  h.url = req.target;
+  h.url = std::string(req.target());
   h.xdomain = req.header("Origin").has_value();
   return h;
 }

@@ -39,7 +39,7 @@ class NamespaceImpl;
 // strings: ~1 KiB) is built on first use: most sockets never ask, and an idle connection should
 // cost as little as possible. The request is the Engine.IO session's, shared.
 struct HandshakeSource {
-  std::shared_ptr<const net::HttpRequest> request;
+  std::shared_ptr<const net::PackedRequest> request;
   boost::json::object auth;
   std::string address;
   bool secure = false;

@@ -68,6 +68,17 @@ ShardReadBuffer& shard_read_buffer() {
   thread_local ShardReadBuffer b;
   return b;
 }
+// One per shard thread: a plain connection stages a batch here and keeps the buffers only when
+// the kernel does not take the whole batch at once (the write then stays in flight), so an idle
+// connection holds no write buffer whatever it wrote last.
+struct ShardWriteScratch {
+  std::string stage;
+  std::vector<boost::asio::const_buffer> bufs;
+};
+ShardWriteScratch& shard_write_scratch() {
+  thread_local ShardWriteScratch s;
+  return s;
+}
 // One gathered write: at most this many frames / bytes (frames with small bodies are copied into
 // one staging buffer; larger bodies are referenced where they are).
 constexpr std::size_t kMaxBatchFrames = 1024;
@@ -704,14 +715,18 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (close_queued_) write_close();
         return;
       }
+      if constexpr (kPlain) lend_write_scratch();
       stage_batch();
       writing_ = true;
       if constexpr (kPlain) {
         if (write_now()) {
           writing_ = false;
+          lend_write_scratch();  // back to the shard
           batch_written();
           continue;
         }
+        // Not all of it went: the connection keeps these buffers while the rest is in flight;
+        // the shard has the connection's (empty) ones.
       }
       asio::async_write(*raw_, bufs_,
                         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
@@ -719,6 +734,16 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                         });
       return;
     }
+  }
+
+  // Plain: swaps the connection's write buffers with the shard's (nothing runs between the
+  // swap and the swap back but a non-blocking write).
+  void lend_write_scratch() {
+    auto& scratch = shard_write_scratch();
+    stage_.clear();
+    bufs_.clear();
+    stage_.swap(scratch.stage);
+    bufs_.swap(scratch.bufs);
   }
 
   // Stages the next batch into bufs_: the pong first, then data frames; small bodies copied,
@@ -799,9 +824,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     batch_pong_ = 0;
     if (stage_.capacity() > kMaxBatchBytes) std::string().swap(stage_);
     if (queue_.empty() && !pong_pending_) {
-      // Idle again: give back the memory kept for the last burst.
-      if (stage_.capacity() > 4096) std::string().swap(stage_);
-      if (bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
+      // Idle again: give back the memory kept for the last burst (a plain connection's buffers,
+      // kept only for an asynchronous write, all of it).
+      if (kPlain || stage_.capacity() > 4096) std::string().swap(stage_);
+      if (kPlain || bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
       if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
     }
   }

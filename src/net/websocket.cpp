@@ -378,7 +378,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (closed_) return;
     if (ec) {
       if (close_sent_ || peer_closed_)
-        finish(close_reason_.empty() ? "transport close" : close_reason_);
+        finish(close_reason().empty() ? "transport close" : close_reason());
       else
         finish(ec == asio::error::operation_aborted ? "forced close" : "transport close");
       return;
@@ -437,8 +437,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     // Nothing after the peer's close frame counts (RFC 6455 §5.5.1).
     while (!closed_ && !reading_stopped_ && !peer_closed_ && rend_ > rbeg_) {
       const std::string_view avail(rbuf_.data() + rbeg_, rend_ - rbeg_);
-      // What this frame may still add to the message (message_ never exceeds the limit).
-      const std::uint64_t room = in_message_ ? limit - message_.size() : limit;
+      // What this frame may still add to the message (the message never exceeds the limit).
+      const std::uint64_t room = in_message_ ? limit - rare_->message.size() : limit;
       ws::FrameHeader h;
       switch (ws::parse_client_header(avail, room, h, pmd_ != nullptr)) {
         case ws::HeaderStatus::need_more:
@@ -469,12 +469,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (in_message_) return protocol_error(1002, "transport error: protocol error");
         message_compressed_ = compressed;
         if (compressed) {
-          // Inflated once whole: the compressed fragments wait in message_ (their total is
+          // Inflated once whole: the compressed fragments wait in rare_->message (their total is
           // bounded by the message limit like any fragments).
           if (fin) return deliver_compressed(payload, op == kBinary);
           in_message_ = true;
           message_binary_ = op == kBinary;
-          message_.assign(payload);
+          rare().message.assign(payload);
           return;
         }
         if (op == kText) {
@@ -484,16 +484,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (fin) return deliver(payload, op == kBinary);
         in_message_ = true;
         message_binary_ = op == kBinary;
-        message_.assign(payload);
+        rare().message.assign(payload);
         return;
       case kContinuation:
         if (!in_message_) return protocol_error(1002, "transport error: protocol error");
         if (!message_binary_ && !message_compressed_ && !check_text(payload, fin)) return;
-        message_.append(payload);
+        rare_->message.append(payload);
         if (fin) {
           in_message_ = false;
-          std::string msg = std::move(message_);
-          message_ = std::string();
+          std::string msg = std::exchange(rare_->message, std::string());
           if (message_compressed_)
             deliver_compressed(msg, message_binary_);
           else
@@ -503,7 +502,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       case kPing:
         // Coalesced: one pong waits at most, answering the latest ping.
         if (pong_pending_) stats_.ws_pongs_coalesced.inc();
-        pong_.assign(payload);
+        rare().pong.assign(payload);
         set_pong_pending(true);
         schedule_write();
         return;
@@ -518,7 +517,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         peer_closed_ = true;
         const auto code = static_cast<std::uint16_t>(parsed);
         if (close_sent_) {
-          finish(close_reason_.empty() ? "transport close" : close_reason_);
+          finish(close_reason().empty() ? "transport close" : close_reason());
           return;
         }
         start_close(code, "transport close");
@@ -541,7 +540,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void set_pong_pending(bool pending) {
     // The pending pong counts against the outbox like any queued frame.
     const std::size_t was = pong_pending_ ? pong_counted_ : 0;
-    pong_counted_ = pending ? pong_.size() + 2 : 0;
+    pong_counted_ = pending ? rare_->pong.size() + 2 : 0;
     pong_pending_ = pending;
     if (pong_counted_ >= was)
       buffered_.fetch_add(pong_counted_ - was, std::memory_order_relaxed);
@@ -753,7 +752,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     bufs_.clear();
     marks_.clear();
     if (pong_pending_) {
-      stage_control(kPong, pong_);
+      stage_control(kPong, rare_->pong);
       batch_pong_ = pong_counted_;
       pong_pending_ = false;  // still counted in buffered_ until written
       pong_counted_ = 0;
@@ -837,7 +836,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (closed_ || close_queued_) return;
     close_queued_ = true;
     close_code_ = code;
-    close_reason_ = std::string(reason);
+    rare().close_reason = std::string(reason);
     if (!accepted_) {
       finish(reason);
       return;
@@ -860,7 +859,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         spdlog::debug("websocket: closing handshake not done within {} ms: connection destroyed",
                       s->ctx_.options->close_timeout.count());
       }
-      s->finish(s->close_reason_);
+      s->finish(s->close_reason());
     });
   }
 
@@ -874,12 +873,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                       [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
                         self->writing_ = false;
                         if (ec || self->peer_closed_) {
-                          self->finish(self->close_reason_);
+                          self->finish(self->close_reason());
                           return;
                         }
                         // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the
                         // TCP close.
-                        self->notify_closed(self->close_reason_);
+                        self->notify_closed(self->close_reason());
                         boost::system::error_code ignored;
                         if constexpr (std::is_same_v<Stream, PlainStream>)
                           self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
@@ -950,16 +949,26 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
   bool borrowed_ = false;       // plain: rbuf_ is the shard's read buffer, during read_now()
   bool drained_ = false;        // plain: the last read left the socket empty
-  std::string message_;         // a fragmented message being assembled
   std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
-  std::string pong_;            // the payload of the pong waiting for the next write
   std::string stage_;           // the write in flight: headers and small bodies
   std::vector<asio::const_buffer> bufs_;
   std::vector<std::pair<std::size_t, const WsFrame*>> marks_;
   std::size_t batch_frames_ = 0, batch_bytes_ = 0, batch_pong_ = 0;
   std::size_t pong_counted_ = 0;  // what the pending pong adds to buffered_
   std::atomic<std::size_t> buffered_{0};
-  std::string close_reason_;
+  // What only a fragmented message, a peer's ping or the closing handshake needs, made on first
+  // use: an idle connection has none of them.
+  struct Rare {
+    std::string message;       // a fragmented message being assembled (in_message_)
+    std::string pong;          // the payload of the pong waiting for the next write (pong_pending_)
+    std::string close_reason;  // what the handler hears (close_queued_)
+  };
+  std::unique_ptr<Rare> rare_;
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  std::string_view close_reason() const noexcept { return rare_ ? rare_->close_reason : std::string_view(); }
   const ServerStats& stats_;
   core::Utf8Validator utf8_;                         // the text message being received
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
@@ -982,7 +991,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool pong_pending_ = false;
   bool in_message_ = false;
   bool message_binary_ = false;
-  bool message_compressed_ = false;  // message_ holds compressed fragments (RSV1 on the first)
+  bool message_compressed_ = false;  // the message holds compressed fragments (RSV1 on the first)
 };
 
 }  // namespace

@@ -31,6 +31,11 @@ constexpr char kDefaultCiphers[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+// TLS 1.3 suites, all AEAD: AES-128-GCM first, as browsers and Go order them. AES-256 adds no
+// strength over the 128-bit key exchange (X25519/P-256), and SHA-256 (the handshake's
+// transcript hash and key schedule with this suite) runs on the CPU's SHA extensions where
+// SHA-384 does not (see docs/benchmarks.md, TLS handshake CPU).
+constexpr char kTls13Suites[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 constexpr char kGroups[] = "X25519:P-256";
 // Identifies sessions resumed through this server; the same on every context so that a
 // session made on an SNI context still matches after the switch.
@@ -529,12 +534,19 @@ bool configure(SSL_CTX* ctx, const TlsOptions& options, std::string& error) {
   SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
+  // One TLS 1.3 ticket per handshake, not OpenSSL's two: a browser keeps one, and each costs a
+  // key derivation, an encryption and a send.
+  SSL_CTX_set_num_tickets(ctx, 1);
   // RELEASE_BUFFERS: an idle connection gives its 2 x 16 KiB record buffers back.
   // NO_AUTO_CHAIN: send exactly the configured chain, never one built from a store.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   const std::string& ciphers = options.ciphers.empty() ? std::string(kDefaultCiphers) : options.ciphers;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
     error = "TLS 1.2 cipher list '" + ciphers + "': no usable cipher in it (" + openssl_reason() + ")";
+    return false;
+  }
+  if (SSL_CTX_set_ciphersuites(ctx, kTls13Suites) != 1) {
+    error = std::string("TLS 1.3 cipher suites ") + kTls13Suites + ": " + openssl_reason();
     return false;
   }
   // Only matters if a custom cipher list enables DHE: then use built-in, well-sized groups.

@@ -1,12 +1,17 @@
 // LeanTlsStream's logic: the socket BIO, and the decisions of every operation (see the header).
 //
 // Output: the BIO send()s at once; what the kernel does not take goes to out_ (and everything
-// after it, to keep the order), so OpenSSL never sees a blocked write. An op that produced output
-// makes sure it is written before it completes: it starts the flush (out_ moves to flight_,
-// written with async_write_some until done, then out_ again while it is not empty), or, when
-// another op's flush is running, waits for the end of that flush (a timer that never expires,
-// cancelled at the end of each flush) and looks again. A read never waits for another op's
-// flush: that flush goes on until out_ is empty, its bytes included.
+// after it, to keep the order), so OpenSSL never sees a blocked write. A handshake step's output
+// is collected and sent after the step. A TLS 1.3 server's last step (the session ticket) is
+// deferred: it goes out in one send with the next write (the HTTP response), or before the next
+// wait for the peer, whichever comes first: one send (and its TCP cost) less per connection.
+// Nothing waits for a ticket, so one never sent (the connection closed first) only costs the
+// client its resumption. An op
+// that produced output makes sure it is written before it completes: it starts the flush (out_ moves to
+// flight_, written with async_write_some until done, then out_ again while it is not empty), or, when another
+// op's flush is running, waits for the end of that flush (a timer that never expires, cancelled at the end of
+// each flush) and looks again. A read never waits for another op's flush: that flush goes on until out_ is
+// empty, its bytes included.
 //
 // Input: the BIO returns the prefix (bytes read before TLS started), then the byte of the last
 // 1-byte wake-up read, then recv()s. When OpenSSL wants more and the socket has nothing, the op
@@ -168,29 +173,53 @@ int Core::bio_read(char* out, std::size_t len, std::size_t* got) {
   }
 }
 
+// send()s until the kernel is full; false (io_error_ set) when the socket failed.
+bool Core::send_direct(const char* data, std::size_t len, std::size_t& sent) {
+  sent = 0;
+  if (!tcp.socket().is_open()) {
+    io_error_ = asio::error::bad_descriptor;
+    return false;
+  }
+  const int fd = tcp.socket().native_handle();
+  while (sent < len) {
+    const ssize_t r = ::send(fd, data + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r > 0) {
+      sent += static_cast<std::size_t>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && would_block(errno)) break;
+    io_error_ = r < 0 ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
+    return false;
+  }
+  return true;
+}
+
+// Sends what out_ holds (collected or deferred, no flush running); the rest stays for a flush.
+bool Core::send_out() {
+  deferred_ = false;
+  std::size_t sent = 0;
+  const bool ok = send_direct(out_.data(), out_.size(), sent);
+  if (!ok || sent == out_.size())
+    std::string().swap(out_);
+  else
+    out_.erase(0, sent);
+  return ok;
+}
+
 int Core::bio_write(const char* in, std::size_t len, std::size_t* put) {
   *put = 0;
   if (io_error_) return 0;
-  std::size_t sent = 0;
-  if (!flushing_ && out_.empty()) {
-    if (!tcp.socket().is_open()) {
-      io_error_ = asio::error::bad_descriptor;
-      return 0;
-    }
-    const int fd = tcp.socket().native_handle();
-    while (sent < len) {
-      const ssize_t r = ::send(fd, in + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (r > 0) {
-        sent += static_cast<std::size_t>(r);
-        continue;
-      }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && would_block(errno)) break;
-      io_error_ = r < 0 ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
-      return 0;
-    }
+  if (deferred_ && !flushing_ && !holding_) {  // the deferred bytes first, in the same send
+    out_.append(in, len);
+    if (!send_out()) return 0;
+    *put = len;
+    return 1;
   }
-  // The kernel is full (or a flush is running): keep the rest, in order, for the flush.
+  std::size_t sent = 0;
+  if (!flushing_ && !holding_ && out_.empty() && !send_direct(in, len, sent)) return 0;
+  // The kernel is full (or a flush is running, or a handshake step collects its output): keep
+  // the rest, in order, for the flush.
   if (sent < len) out_.append(in + sent, len - sent);
   *put = len;
   return 1;
@@ -387,13 +416,28 @@ void Core::run_tls(OpState& op, bool& want_read) {
     }
     case Kind::handshake: {
       ERR_clear_error();
+      const bool collect = !flushing_ && out_.empty();
+      holding_ = collect;
       const int r = SSL_do_handshake(ssl);
-      if (r == 1) break;
-      if (SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ) {
+      holding_ = false;
+      const bool more = r != 1 && SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ;
+      const error_code e = r == 1 || more ? error_code() : tls_error(r);
+      // A TLS 1.3 server's last step wrote the session ticket, which no client waits for (a TLS
+      // 1.2 or client-side last step writes a Finished the peer needs: sent at once).
+      if (r == 1 && collect && !out_.empty() && SSL_is_server(ssl) == 1 &&
+          SSL_version(ssl) >= TLS1_3_VERSION) {
+        deferred_ = true;
+        break;
+      }
+      if (collect && !out_.empty() && !send_out() && !e) {
+        op.ec = io_error_;
+        break;
+      }
+      if (more) {
         want_read = true;
         return;
       }
-      op.ec = tls_error(r);
+      op.ec = e;
       break;
     }
     case Kind::write:
@@ -404,6 +448,7 @@ void Core::run_tls(OpState& op, bool& want_read) {
 }
 
 Action Core::start_flush(OpState& op) {
+  deferred_ = false;
   flight_.swap(out_);  // out_ gets flight_'s released (empty) string
   flight_pos_ = 0;
   flushing_ = true;
@@ -456,6 +501,8 @@ Action Core::advance(OpState& op, error_code ec, std::size_t n) {
     run_tls(op, want_read);
     if (want_read) {
       // What we wrote must reach the peer before we wait for its answer.
+      // (A failed send leaves io_error_, which the read reports.)
+      if (deferred_ && !flushing_) static_cast<void>(send_out());
       if (!out_.empty() && !flushing_) return start_flush(op);
       op.last = Action::read_byte;
       return Action::read_byte;
@@ -464,7 +511,9 @@ Action Core::advance(OpState& op, error_code ec, std::size_t n) {
 
   // Done with TLS: what this op wrote must be on the wire before it completes. A read leaves
   // its bytes to a flush already running (which goes on until out_ is empty); other ops wait.
-  if (!out_.empty() && !flushing_) return start_flush(op);
+  // Deferred handshake bytes stay for the next write or wait (above), which come next: every
+  // user of the stream keeps a read pending, or is writing, or closes.
+  if (!out_.empty() && !flushing_ && !deferred_) return start_flush(op);
   if (flushing_ && op.kind != Kind::read) {
     op.last = Action::wait;
     return Action::wait;

@@ -84,6 +84,8 @@ struct Core {
 
  private:
   void run_tls(OpState& op, bool& want_read);
+  bool send_direct(const char* data, std::size_t len, std::size_t& sent);
+  bool send_out();
   Action start_flush(OpState& op);
   boost::system::error_code tls_error(int ret);
 
@@ -96,6 +98,11 @@ struct Core {
   boost::system::error_code io_error_;    // the socket failed: every later op fails with it
   boost::system::error_code read_error_;  // what ended reading, after the bytes before it were returned
   bool flushing_ = false;
+  // A handshake step is running: its output collects in out_ and leaves in one send after it.
+  bool holding_ = false;
+  // out_ holds the TLS 1.3 session ticket the handshake's last step wrote: it rides with the
+  // next write, or leaves before the next wait for the peer.
+  bool deferred_ = false;
   bool have_byte_ = false;
   bool eof_ = false;
   char byte_ = 0;

@@ -257,8 +257,15 @@ struct Outcome {
   std::string cipher;
   std::string leaf_fingerprint;
   bool resumed = false;
+  int tickets = 0;  // sessions the client was given (TLS 1.3: one per NewSessionTicket)
   SessionPtr session;
 };
+
+// The client's new-session callback: counts, does not keep (returns 0).
+int count_ticket(SSL* ssl, SSL_SESSION* /*session*/) {
+  ++*static_cast<int*>(SSL_get_app_data(ssl));
+  return 0;
+}
 
 std::string sha256_of(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -330,7 +337,10 @@ class TlsContextTest : public ::testing::Test {
     if (!client.ciphers.empty()) {
       EXPECT_EQ(SSL_CTX_set_cipher_list(cctx.get(), client.ciphers.c_str()), 1);
     }
+    SSL_CTX_set_session_cache_mode(cctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(cctx.get(), &count_ticket);
     SslPtr c(SSL_new(cctx.get()));
+    SSL_set_app_data(c.get(), &out.tickets);
     if (!client.sni.empty()) SSL_set_tlsext_host_name(c.get(), client.sni.c_str());
     if (!client.verify_host.empty()) SSL_set1_host(c.get(), client.verify_host.c_str());
     if (!client.alpn.empty()) {
@@ -745,7 +755,9 @@ TEST_F(TlsContextTest, CipherOverride) {
 TEST_F(TlsContextTest, Tls13ByDefaultAndMinVersion13RefusesTls12Clients) {
   auto tls = make(default_options());
   ASSERT_TRUE(tls);
-  EXPECT_EQ(handshake(*tls, {}).version, "TLSv1.3");
+  const Outcome out = handshake(*tls, {});
+  EXPECT_EQ(out.version, "TLSv1.3");
+  EXPECT_EQ(out.cipher, "TLS_AES_128_GCM_SHA256");  // the server's order, AES-128 first
 
   TlsOptions o = default_options();
   o.min_version = "1.3";
@@ -793,6 +805,21 @@ TEST_F(TlsContextTest, StatelessSessionTicketsResume) {
     ASSERT_TRUE(second.ok) << second.error;
     EXPECT_TRUE(second.resumed) << version;
   }
+}
+
+// TLS 1.3 servers send two tickets by default (OpenSSL, Node); a browser keeps one, and each
+// costs the server a key derivation, an encryption and a send: one per handshake, resumable.
+TEST_F(TlsContextTest, OneSessionTicketPerHandshakeAndItResumes) {
+  auto tls = make(default_options());
+  ASSERT_TRUE(tls);
+  const Outcome first = handshake(*tls, {});
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.version, "TLSv1.3");
+  EXPECT_EQ(first.tickets, 1);
+  const Outcome second = handshake(*tls, {.session = first.session.get()});
+  ASSERT_TRUE(second.ok) << second.error;
+  EXPECT_TRUE(second.resumed);
+  EXPECT_EQ(second.tickets, 1);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -288,6 +288,67 @@ TEST_F(LeanTlsStreamTest, ShutdownBesideABackedUpWriteAndAPendingRead) {
   EXPECT_EQ(server_read, asio::error::operation_aborted) << server_read.message();
 }
 
+// A TLS 1.3 server's session ticket waits for the server's first write and leaves with it (one
+// send less per connection); the client's handshake does not wait for it.
+TEST_F(LeanTlsStreamTest, SessionTicketLeavesWithTheFirstWrite) {
+  connect(0, 5);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(SSL_version(client_->native_handle()), TLS1_3_VERSION);
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(client_->next_layer().available(), 0U) << "the ticket went out on its own";
+  const std::string hello = "hello";
+  bool wrote = false;
+  asio::async_write(*server_, asio::buffer(hello), [&](error_code ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    wrote = true;
+  });
+  run_until([&] { return wrote; });
+  std::string first(hello.size(), '\0');
+  asio::read(*client_, asio::buffer(first));  // takes in the ticket before the data
+  EXPECT_EQ(first, hello);
+  EXPECT_EQ(SSL_SESSION_is_resumable(SSL_get0_session(client_->native_handle())), 1);
+}
+
+// When the server reads first, the ticket leaves before the read waits; a TLS 1.2 handshake's
+// last flight (the server's Finished, which the client waits for) is never held back.
+TEST_F(LeanTlsStreamTest, SessionTicketLeavesBeforeAReadWaitsAndTls12FinishesAtOnce) {
+  for (const bool tls12 : {false, true}) {
+    SCOPED_TRACE(tls12 ? "TLS 1.2" : "TLS 1.3");
+    if (tls12) SSL_CTX_set_max_proto_version(client_ctx_.native_handle(), TLS1_2_VERSION);
+    connect(0, 5);  // the server does nothing after its handshake until the client's is done
+    ASSERT_FALSE(HasFailure());
+    char buf[16];
+    std::size_t got = 0;
+    bool done = false;
+    server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+      EXPECT_FALSE(ec) << ec.message();
+      got = n;
+      done = true;
+    });
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(50));
+    if (!tls12) {
+      EXPECT_GT(client_->next_layer().available(), 0U) << "the ticket was not sent";
+    }
+    asio::write(*client_, asio::buffer("ping", 4));
+    run_until([&] { return done; });
+    EXPECT_EQ(std::string(buf, got), "ping");
+    char one = 0;
+    bool read_done = false;
+    asio::async_write(*server_, asio::buffer("!", 1), [](error_code, std::size_t) {});
+    asio::async_read(*client_, asio::buffer(&one, 1), [&](error_code ec, std::size_t) {
+      EXPECT_FALSE(ec) << ec.message();
+      read_done = true;
+    });
+    run_until([&] { return read_done; });
+    EXPECT_EQ(one, '!');
+    EXPECT_EQ(SSL_SESSION_is_resumable(SSL_get0_session(client_->native_handle())), 1);
+    server_.reset();
+    client_.reset();
+  }
+}
+
 TEST_F(LeanTlsStreamTest, IdleReadTimesOutThroughTheTcpStream) {
   connect(0, 5);
   ASSERT_FALSE(HasFailure());

@@ -213,6 +213,13 @@ for (const [id, label, metric, target] of [
     `s_server ${fmt(s)}`, o / s, "≥ 0.9×", verdict(Number.isFinite(o / s) ? o / s >= 0.9 : undefined),
     `ours, TLS only: ${fmt(t)}/s. Per server-CPU-second: ours through CONNECT ${fmt(eo)}, ours TLS only ${fmt(et)}, s_server ${fmt(es)} (${fmtRatio(eo / es)} / ${fmtRatio(et / es)}); s_server is sequential, so it idles during round trips`,
     "TLS vs s_server", 0.9);
+  // Server CPU per connection (TLS handshake through the Socket.IO CONNECT), by certificate kind.
+  const us = (id, srv) => 1e6 / eff(id, srv);
+  const po = us("handshake-tls-ec", "ours");
+  const pn = us("handshake-tls-ec", "node");
+  if (Number.isFinite(po) || Number.isFinite(pn)) add("server CPU per TLS connection through CONNECT, RSA-2048 / ECDSA P-256 certificate", "µs",
+    `${fmt(us("handshake-tls", "ours"))} / ${fmt(po)}`, `${fmt(us("handshake-tls", "node"))} / ${fmt(pn)}`, pn / po,
+    "—", "—", `P-256: ${fmt(med("handshake-tls-ec", "ours", "per_s"))} vs ${fmt(med("handshake-tls-ec", "node", "per_s"))} handshakes/s; ratio = node / ours (P-256)`);
 }
 
 // --- permessage-deflate: its own section, also written alone by bench/run --deflate-only
@@ -462,7 +469,7 @@ bench/run${args.mode === "quick" ? " --quick" : ""}
 
 which, per scenario, starts one server (\`taskset -c 0 build-release/bin/socketio-server --host 127.0.0.1 --port 3101 --threads 1 --log-level warn --ping-interval 5000 --ping-timeout 20000\`,
 \`taskset -c 0 node bench/reference/chat-server.mjs --port 3102 ...\` with the same flags, \`--tls-cert/--tls-key\` for
-TLS runs with one RSA-2048 certificate, \`openssl s_server -www\` with the same certificate, or \`socketio-bench sink\`)
+TLS runs with one RSA-2048 certificate (the `-ec` rows: one ECDSA P-256 certificate), \`openssl s_server -www\` with the same certificate, or \`socketio-bench sink\`)
 and runs:
 
 \`\`\`sh

@@ -274,6 +274,9 @@ void Session::flush() {
   if (transport_ == TransportKind::websocket) {
     if (!ws_) return;
     send_ws(ws_, buffer_);
+    // Over a WebSocket the buffer only holds what goes out with the next flush (a ping, the open
+    // packet): no capacity is kept for an idle connection.
+    std::vector<OutPacket>().swap(buffer_);
     drop_buffer_bytes();
   } else if (pending_get_) {
     flush_polling();

@@ -44,7 +44,8 @@ struct Options {
   std::uint32_t connect_concurrency = 256;  // connections being set up at once, per process
   std::uint32_t src_addrs = 0;              // source addresses 127.x.y.z to spread over; 0: automatic
   double connect_timeout = 60;
-  std::string stop_at = "sio";     // handshake: "sio" (Socket.IO CONNECT answered) or "tls"
+  std::string stop_at = "sio";  // handshake: "sio" (Socket.IO CONNECT answered) or "tls"
+  bool resume = false;          // handshake --tls: offer the session ticket of the worker's last connection"
   std::uint32_t concurrency = 16;  // handshake: connections in progress at once, per process
   bool msgpack = false;            // socket.io-msgpack-parser packets (binary frames) instead of JSON text
 };

@@ -90,6 +90,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   virtual void start_client(const tcp::endpoint& target, const std::optional<asio::ip::address>& src) = 0;
   virtual void start_server() = 0;
   virtual void close_now(bool reset) = 0;
+  virtual void keep_session() {}  // handshake --resume: hand the TLS session to the worker
 
   void send_text(std::string_view payload) { append_frame(0x1, payload); }
   void send_binary(std::string_view payload) { append_frame(0x2, payload); }
@@ -197,6 +198,7 @@ class ConnT final : public Conn {
     lowest().set_option(tcp::no_delay(true), ec);
     do_read();
   }
+  void keep_session() override;
   void close_now(bool reset) override {
     closed_ = true;
     error_code ec;
@@ -297,6 +299,20 @@ class Worker {
   bool tls() const { return tls_ != nullptr; }
   const Options& opts() const { return o_; }
 
+  // handshake --resume: the last resumable session, offered by the next connection.
+  SSL_SESSION* session() const { return session_.get(); }
+  void keep_session(SSL* ssl) {
+    if (SSL_session_reused(ssl) == 1) ++resumed_;
+    ++tls_done_;
+    // A copy: the connection is reset without close_notify, and OpenSSL then marks the
+    // connection's own session object as not resumable.
+    SSL_SESSION* s = SSL_get0_session(ssl);
+    if (s != nullptr && SSL_SESSION_is_resumable(s) == 1)
+      if (SSL_SESSION* copy = SSL_SESSION_dup(s)) session_.reset(copy);
+  }
+  std::uint64_t resumed() const { return resumed_; }
+  std::uint64_t tls_done() const { return tls_done_; }
+
   // --- sink
   void start_sink(tcp::acceptor& acc) {
     acceptor_ = &acc;
@@ -318,6 +334,11 @@ class Worker {
   Control& ctl_;
   unsigned id_;
   ssl::context* tls_;
+  struct SessionFree {
+    void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+  };
+  std::unique_ptr<SSL_SESSION, SessionFree> session_;
+  std::uint64_t resumed_ = 0, tls_done_ = 0;
   tcp::endpoint target_;
   asio::io_context ioc_{1};
   asio::steady_timer ticker_;
@@ -382,6 +403,8 @@ void ConnT<Tls>::start_client(const tcp::endpoint& target, const std::optional<a
     error_code ignored;
     me.lowest().set_option(tcp::no_delay(true), ignored);
     if constexpr (Tls) {
+      if (me.w_.opts().resume && me.w_.session() != nullptr)
+        SSL_set_session(me.s_.native_handle(), me.w_.session());
       me.s_.async_handshake(ssl::stream_base::client, [self](const error_code& ec) {
         auto& me = static_cast<ConnT&>(*self);
         if (me.closed_) return;
@@ -977,6 +1000,7 @@ void Worker::on_sio_connected(Conn& c) {
       a_done.store(++done_, std::memory_order_relaxed);
     }
     ++r_.connected;
+    if (o_.resume) c.keep_session();
     c.close_now(true);
     --pending_;
     launch_more(0);
@@ -996,6 +1020,11 @@ void Worker::on_sio_connected(Conn& c) {
   } else if (o_.scenario == Scenario::echo && running_ && rate_ <= 0) {
     while (c.inflight < o_.window) send_echo(c);  // connected late
   }
+}
+
+template <bool Tls>
+void ConnT<Tls>::keep_session() {
+  if constexpr (Tls) w_.keep_session(s_.native_handle());
 }
 
 void Worker::on_tls_done(Conn& c) {
@@ -1210,9 +1239,10 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
   if (o.tls) {
     tls = std::make_unique<ssl::context>(ssl::context::tls_client);
     tls->set_verify_mode(ssl::verify_none);
-    // Every connection a full handshake: no session cache, no tickets.
+    // Every connection a full handshake: no session cache, no tickets (--resume: the worker
+    // keeps the last session itself).
     SSL_CTX_set_session_cache_mode(tls->native_handle(), SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(tls->native_handle(), SSL_OP_NO_TICKET);
+    if (!o.resume) SSL_CTX_set_options(tls->native_handle(), SSL_OP_NO_TICKET);
   }
   Control ctl;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -1292,6 +1322,12 @@ Result run_scenario(const Options& o, const Hooks& hooks) {
   total.drain_s = static_cast<double>(now_ns() - drain_start) / 1e9;
   ctl.phase.store(3, std::memory_order_release);
   for (auto& t : threads) t.join();
+  if (o.resume) {
+    std::uint64_t resumed = 0, all = 0;
+    for (auto& w : workers) resumed += w->resumed(), all += w->tls_done();
+    std::fprintf(stderr, "socketio-bench: %llu of %llu TLS handshakes resumed\n",
+                 static_cast<unsigned long long>(resumed), static_cast<unsigned long long>(all));
+  }
 
   if (o.scenario == Scenario::fanout) {
     // Tail loss: what each joined receiver never got of what every publisher sent (the workers

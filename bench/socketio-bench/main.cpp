@@ -178,6 +178,9 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "target port (sink: port to listen on, 0: any)")->capture_default_str();
   app.add_option("--path", o.path, "Socket.IO endpoint path")->capture_default_str();
   app.add_flag("--tls", o.tls, "WSS (TLS, certificate not verified, no session resumption)");
+  app.add_flag("--resume", o.resume,
+               "handshake --tls: each connection offers the session ticket the worker's last one got "
+               "(resumed handshakes; the count goes to stderr); with --stop-at sio");
   app.add_flag("--allow-remote", o.allow_remote, "allow a non-loopback --host");
   app.add_option("-c,--conns", total_conns, "connections (all processes)")
       ->capture_default_str()

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -80,7 +81,9 @@ class InMemoryAdapter final : public LocalNamespace {
 
  private:
   struct Shard {
-    std::unordered_map<std::string, SocketImpl*> sockets;
+    // Keyed by a view of the socket's own id: the entry goes (remove_socket) before the socket
+    // does, and a copy of the id cost every connection a heap block.
+    std::unordered_map<std::string_view, SocketImpl*> sockets;
     std::unordered_map<std::string, core::PtrSet<SocketImpl>> rooms;
   };
   // Sockets of shard s matching opts (rooms union, minus except).

@@ -468,6 +468,14 @@ const std::vector<Key>& keys() {
       {"slow-client-timeout", Kind::integer, kEngine, "MS",
        "disconnect a client that stays above --outbox-high-water this long [10000]",
        [](AppSettings& s, const Value& v) { s.server.slow_client_timeout = ms(v); }, 1, kMaxMs},
+      {"hold-senders", Kind::boolean, kEngine, "[=BOOL]",
+       "stop reading a client whose messages put receivers over --outbox-high-water until they drain "
+       "(publisher backpressure, before any receiver is dropped) [true]",
+       [](AppSettings& s, const Value& v) { s.server.hold_senders = boolean(v); }},
+      {"hold-senders-timeout", Kind::integer, kEngine, "MS",
+       "a receiver over --outbox-high-water holds its senders this long, and again as long as each period "
+       "saw its queue shrink; then they go on and it faces --slow-client-timeout alone [1000]",
+       [](AppSettings& s, const Value& v) { s.server.hold_senders_timeout = ms(v); }, 1, kMaxMs},
       {"close-timeout", Kind::integer, kEngine, "MS",
        "a connection that must go, or an HTTP response the peer does not read, is destroyed after this long "
        "[30000]",

@@ -153,6 +153,15 @@ struct ServerOptions {
   // SendResult::buffered; a client above it for longer than slow_client_timeout is disconnected.
   std::size_t outbox_high_water = 1024 * 1024;
   std::chrono::milliseconds slow_client_timeout{10'000};
+  // Publisher backpressure: a client whose message puts a receiver over outbox_high_water is not
+  // read further until every receiver it put there is back under the mark (or has been over it
+  // for hold_senders_timeout), so a sender that outruns its receivers is slowed before any
+  // receiver is dropped.
+  bool hold_senders = true;
+  // A receiver over the mark holds its senders for this long, and again for as long as each period
+  // saw its queue shrink (then it faces the slow-client timeout alone): one that reads nothing
+  // cannot freeze the others for longer than this.
+  std::chrono::milliseconds hold_senders_timeout{1'000};
   // A connection that must go (slow client, ping timeout, server close, protocol error) is
   // destroyed at most this long after its close began, whether or not the peer reads (ws's
   // closeTimeout); an HTTP response the peer does not read is bounded the same.

@@ -5,8 +5,10 @@
 // WebSocket peer is not read while that much waits to be written to it).
 //
 //   buffered <= high_water             fine
-//   buffered >  high_water             volatile packets are dropped (counted), emits report
-//                                      SendResult::buffered, and the slow timer starts
+//   buffered >  high_water             the client whose message put it there is not read until it
+//                                      is back under (eio/flow.hpp); volatile packets are dropped
+//                                      (counted), emits report SendResult::buffered, and the slow
+//                                      timer starts
 //   over high_water for slow_timeout   disconnected ("transport error"), counted, logged; checked
 //                                      by a timer, so a client is let go even when nothing more
 //                                      is sent to it
@@ -29,6 +31,8 @@ struct OutboxLimits {
   std::size_t high_water = 1024 * 1024;            // --outbox-high-water
   std::chrono::milliseconds slow_timeout{10'000};  // --slow-client-timeout
   std::size_t hard_limit = 64 * 1024 * 1024;       // never above this, however briefly
+  bool hold_senders = true;                        // --hold-senders (eio/flow.hpp)
+  std::chrono::milliseconds hold_timeout{1'000};   // --hold-senders-timeout
 };
 
 struct OutboxStats {
@@ -37,6 +41,7 @@ struct OutboxStats {
   Metrics::Counter over_high_water;       // times a client went over the high-water mark
   Metrics::Counter slow_disconnects;      // over it for slow_timeout: disconnected
   Metrics::Counter overflow_disconnects;  // over hard_limit: disconnected at once
+  Metrics::Counter senders_held;          // a sender's reads held by receivers over the mark (eio/flow.hpp)
 };
 
 class OutboxPolicy {
@@ -64,6 +69,16 @@ class OutboxPolicy {
   bool over_high_water(std::size_t buffered) const noexcept { return buffered > limits_->high_water; }
   // When the client, over the high-water mark since over_since, times out.
   Clock::time_point deadline() const noexcept { return over_since_ + limits_->slow_timeout; }
+  // Over the mark, this client may hold its senders (eio/flow.hpp) while it makes progress: for
+  // hold_timeout from the start of the stretch, then for another hold_timeout each time its
+  // outbox is below the last period's peak. A client that reads nothing holds nobody longer than
+  // hold_timeout, and faces the slow-client timeout alone.
+  bool may_hold(std::size_t buffered, Clock::time_point now) noexcept;
+  // When the timer must look next: the end of the current hold period, or the slow deadline.
+  Clock::time_point next_deadline(Clock::time_point now) const noexcept {
+    const bool holding = limits_->hold_senders && over_since_ != Clock::time_point{} && now < hold_until_;
+    return holding && hold_until_ < deadline() ? hold_until_ : deadline();
+  }
   // The last disconnect verdict was for the slow timeout (else for the hard limit).
   bool slow() const noexcept { return slow_; }
   const OutboxLimits& limits() const noexcept { return *limits_; }
@@ -72,6 +87,8 @@ class OutboxPolicy {
   const OutboxLimits* limits_;
   const OutboxStats* stats_;
   Clock::time_point over_since_{};  // epoch: not over the high-water mark
+  Clock::time_point hold_until_{};  // the end of the current hold period
+  std::size_t hold_bytes_ = 0;      // the most it saw queued
   bool slow_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "eio/session.hpp"
 #include "core/exact_allocator.hpp"
 
+#include "eio/flow.hpp"
 #include "eio/parser/jsonp.hpp"
 #include "eio/server.hpp"
 
@@ -34,6 +35,12 @@ class WsLink final : public net::WebSocketHandler, public std::enable_shared_fro
   void on_ws_closed(std::string_view reason) override {
     pool_.dispatch(shard_, [w = session_, self = shared_from_this(), r = std::string(reason)] {
       if (auto s = w.lock()) s->on_ws_closed(self.get(), r);
+    });
+  }
+
+  void on_ws_drained() override {
+    pool_.dispatch(shard_, [w = session_, self = shared_from_this()] {
+      if (auto s = w.lock()) s->on_ws_drained(self.get());
     });
   }
 
@@ -77,6 +84,14 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
   client_secure_ = net::client_secure(request_->secure(), request_->remote_address(),
                                       request_->header("X-Forwarded-Proto"), trust);
 }
+
+struct Session::Flow {
+  std::uint32_t holds = 0;     // receivers over the mark it put there, plus its own pipeline
+  bool pipeline_held = false;  // one of the holds: kHoldAt posts in flight to other shards
+  std::shared_ptr<core::FlowToken> token;
+  // A POST answered once the holds are gone (the client sends its next one after the answer).
+  std::optional<std::pair<net::ResponderPtr, net::HttpResponse>> held_post;
+};
 
 Session::~Session() = default;
 
@@ -287,12 +302,13 @@ void Session::flush() {
 // --- the slow-client policy (eio/outbox.hpp) ----------------------------------------------
 
 void Session::check_outbox() {
-  switch (outbox_.check(buffered_bytes())) {
+  const std::size_t buffered = buffered_bytes();
+  switch (outbox_.check(buffered)) {
     case OutboxPolicy::Verdict::ok:
-      return;
+      break;
     case OutboxPolicy::Verdict::arm_timer:
       arm_slow_timer();
-      return;
+      break;
     case OutboxPolicy::Verdict::disconnect:
       // Deferred: flush() runs inside the caller's send(), which must not see the session vanish.
       server_.pool().post(shard_, [w = weak_from_this()] {
@@ -300,6 +316,80 @@ void Session::check_outbox() {
       });
       return;
   }
+  // Over the mark because of a client's message: that client waits until this one drains, or
+  // until this one has been over for --hold-senders-timeout.
+  if (outbox_.over_high_water(buffered) && outbox_.limits().hold_senders) {
+    if (outbox_.may_hold(buffered, steady_clock::now()))
+      flow::hold_current_sender(this, this, server_.pool());
+    else
+      release_senders();
+  }
+}
+
+void Session::release_senders() {
+  flow::release(this, server_.pool());
+}
+
+void Session::on_ws_drained(const WsLink* link) {
+  if (state_ == State::closed || link != ws_link_.get() || over_high_water()) return;
+  release_senders();
+}
+
+// --- this session as a sender (eio/flow.hpp) -----------------------------------------------
+
+Session::Flow& Session::flow() {
+  if (!flow_) flow_ = std::make_unique<Flow>();
+  return *flow_;
+}
+
+bool Session::held() const noexcept {
+  return flow_ && flow_->holds > 0;
+}
+
+void Session::flow_hold() {
+  if (flow().holds++ > 0) return;
+  server_.counters().outbox.senders_held.inc();
+  if (ws_) ws_->hold_reading(true);
+}
+
+void Session::flow_release() {
+  if (!held() || --flow_->holds > 0) return;
+  if (ws_) ws_->hold_reading(false);
+  answer_held_post();
+}
+
+const std::shared_ptr<core::FlowToken>& Session::flow_token() {
+  auto& f = flow();
+  if (!f.token) f.token = std::make_shared<core::FlowToken>(weak_from_this());
+  return f.token;
+}
+
+void Session::flow_pipeline_full() {
+  auto& f = flow();
+  if (f.pipeline_held) return;
+  f.pipeline_held = true;
+  flow_hold();
+}
+
+void Session::flow_pipeline_drained() {
+  server_.pool().post(shard_, [w = weak_from_this()] {
+    if (auto s = w.lock()) s->pipeline_check();
+  });
+}
+
+void Session::pipeline_check() {
+  if (!flow_ || !flow_->pipeline_held ||
+      flow_->token->in_flight.load(std::memory_order_acquire) > core::FlowToken::kReleaseAt)
+    return;
+  flow_->pipeline_held = false;
+  flow_release();
+}
+
+void Session::answer_held_post() {
+  if (!flow_ || !flow_->held_post) return;
+  auto [res, ok] = std::move(*flow_->held_post);
+  flow_->held_post.reset();
+  res->respond(std::move(ok));
 }
 
 // Time-driven: the client is let go at the deadline even if nothing more is sent to it.
@@ -307,7 +397,7 @@ void Session::arm_slow_timer() {
   if (slow_timer_armed_ || state_ == State::closed) return;
   if (!timers_->slow) timers_->slow = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
   slow_timer_armed_ = true;
-  timers_->slow->expires_at(outbox_.deadline());
+  timers_->slow->expires_at(outbox_.next_deadline(steady_clock::now()));
   timers_->slow->async_wait([w = weak_from_this()](boost::system::error_code ec) {
     auto s = w.lock();
     if (!s) return;
@@ -393,6 +483,7 @@ void Session::flush_polling() {
   auto res = std::move(pending_get_);
   respond_get(std::move(res), std::move(body), binary_body,
               compress ? pending_coding_ : net::ContentCoding::identity);
+  release_senders();  // the buffer is on its way: whoever filled it may go on
   if (has_close && state_ == State::closing) on_close("forced close");
 }
 
@@ -438,6 +529,8 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   probe_.reset();
   probe_link_.reset();
   limit_slot_.reset();
+  release_senders();
+  answer_held_post();
   auto self = shared_from_this();  // the registry may hold the last reference
   server_.remove(*this);
   if (auto h = std::move(handler_)) h->on_close(reason, description);
@@ -589,6 +682,12 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     }
     on_packet(std::move(p));
   }
+  if (held() && state_ != State::closed) {
+    // Held (eio/flow.hpp): the answer waits, and with it the client's next POST.
+    answer_held_post();  // a client has one POST in flight; an earlier one goes now
+    flow_->held_post.emplace(std::move(res), std::move(ok));
+    return;
+  }
   res->respond(std::move(ok));
 }
 
@@ -606,7 +705,11 @@ void Session::on_packet(Packet&& p) {
   switch (p.type) {
     case PacketType::message:
       // A copy: the handler may close the session, which lets go of it, while it still runs.
-      if (auto h = handler_) h->on_message(p.data, p.binary);
+      if (auto h = handler_) {
+        // What the handler sends to others is this client's doing (publisher backpressure).
+        core::SenderScope sender(this);
+        h->on_message(p.data, p.binary);
+      }
       break;
     case PacketType::ping:
       if (protocol_ != 3) {
@@ -714,6 +817,7 @@ void Session::on_ws_message(const WsLink* link, std::string_view data, bool bina
       upgrade_ = Upgrade::upgraded;
       ws_ = std::move(probe_);
       ws_link_ = std::move(probe_link_);
+      if (held()) ws_->hold_reading(true);
       if (pending_get_) {
         auto r = std::move(pending_get_);
         respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/bytes.hpp"
+#include "core/flow_sender.hpp"
 #include "eio/outbox.hpp"
 #include "eio/parser/packet.hpp"
 #include "net/address_limits.hpp"
@@ -37,7 +38,7 @@ class SessionHandler {
 
 enum class TransportKind : std::uint8_t { polling, websocket };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public std::enable_shared_from_this<Session>, public core::FlowSender {
  public:
   Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
           const net::HttpRequest& handshake);
@@ -93,6 +94,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_get_aborted(const net::Responder* res);
   void release_poll(const net::Responder* res);  // the node relaying it hands the client back
   void shutdown(std::string_view reason);        // immediate close, for server shutdown
+  void on_ws_drained(const WsLink* link);        // the WebSocket's queue fell back under the mark
+
+  // --- publisher backpressure (eio/flow.hpp): this session as a sender its receivers hold ---
+  std::size_t flow_shard() const noexcept override { return shard_; }
+  std::weak_ptr<core::FlowSender> flow_ref() override { return weak_from_this(); }
+  void flow_hold() override;
+  void flow_release() override;
+  const std::shared_ptr<core::FlowToken>& flow_token() override;
+  void flow_pipeline_full() override;
+  void flow_pipeline_drained() override;
 
  private:
   bool supersedes(const net::Responder& next) const;  // a held relayed GET gives way to `next`
@@ -118,6 +129,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_ws(const net::WebSocketPtr& ws, std::vector<OutPacket>& packets);
   bool heartbeat_expired();
   void check_outbox();
+  void release_senders();  // back under the high-water mark, or closed: senders held go on
+  void answer_held_post();
+  void pipeline_check();
   void arm_slow_timer();
   void drop_slow_client();
   void schedule_ping();
@@ -157,6 +171,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t buffer_bytes_ = 0;
   OutboxPolicy outbox_;
   bool slow_timer_armed_ = false;
+  // This session as a sender (eio/flow.hpp): made when first held or when it first posts to
+  // another shard; nothing for a session that never does.
+  struct Flow;
+  std::unique_ptr<Flow> flow_;
+  Flow& flow();
+  bool held() const noexcept;
 
   std::unique_ptr<SessionTimers> timers_;
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();

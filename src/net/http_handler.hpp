@@ -60,6 +60,9 @@ class WebSocketHandler {
   virtual void on_ws_message(std::string_view data, bool binary) = 0;
   // The connection is gone (peer close, error, timeout, or close() done). Called once.
   virtual void on_ws_closed(std::string_view reason) = 0;
+  // What is queued fell back to the backpressure mark (ServerOptions::backpressure_bytes) or
+  // under, after being over it. Called on the connection's shard thread.
+  virtual void on_ws_drained() {}
 };
 
 class WebSocket {
@@ -89,6 +92,9 @@ class WebSocket {
   virtual void abort() = 0;
   // Bytes queued and not yet written (approximate when read from another thread).
   virtual std::size_t buffered_bytes() const noexcept = 0;
+  // On the connection's shard thread. While held, the peer is not read beyond the read being
+  // handled (publisher backpressure: eio/flow.hpp); released, reading resumes.
+  virtual void hold_reading(bool held) { (void)held; }
 };
 using WebSocketPtr = std::shared_ptr<WebSocket>;
 

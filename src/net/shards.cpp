@@ -1,5 +1,6 @@
 #include "net/shards.hpp"
 
+#include "core/flow_sender.hpp"
 #include "core/this_shard.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -31,7 +32,8 @@ boost::asio::io_context& ShardPool::context(std::size_t shard) noexcept {
 }
 
 void ShardPool::post(std::size_t shard, std::function<void()> fn) {
-  boost::asio::post(shards_[shard]->io, std::move(fn));
+  // Work posted while a client's message is handled runs as that client's (publisher backpressure).
+  boost::asio::post(shards_[shard]->io, core::carry_sender(std::move(fn)));
 }
 
 void ShardPool::dispatch(std::size_t shard, std::function<void()> fn) {

@@ -194,6 +194,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   std::size_t buffered_bytes() const noexcept override { return buffered_.load(std::memory_order_relaxed); }
 
+  // Publisher backpressure (eio/flow.hpp): while held, the peer is not read past the read in hand.
+  void hold_reading(bool held) override {
+    held_ = held;
+    if (!held) resume_reading();
+  }
+
  private:
   template <class F>
   void run(F&& f) {
@@ -409,10 +415,11 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       rbeg_ = rend_ = 0;
       if (kPlain || rbuf_.size() > kKeepReadBuffer) std::vector<char>().swap(rbuf_);
     }
-    if (backed_up()) {
-      // Backpressure: the peer is read again once the writes catch up (resume_reading()).
+    if (backed_up() || held_) {
+      // Backpressure: the peer is read again once the writes catch up (resume_reading()), or
+      // once the receivers its messages filled have drained (hold_reading(false)).
       read_paused_ = true;
-      stats_.ws_reads_paused.inc();
+      if (!held_) stats_.ws_reads_paused.inc();  // holds are counted by eio (senders_held)
       return;
     }
     do_read();
@@ -426,7 +433,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   void resume_reading() {
-    if (!read_paused_ || closed_ || backed_up()) return;
+    if (!read_paused_ || closed_ || held_ || backed_up()) return;
     read_paused_ = false;
     do_read();
   }
@@ -695,6 +702,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (batch.capacity() <= kKeepFlushList) list.spare.swap(batch);
   }
 
+  // Back under the high-water mark: the handler may let go of the senders this peer held. Posted,
+  // since the callers of batch_written() must not call back into the handler.
+  void notify_drained() {
+    asio::post(ex_, [self = this->shared_from_this()] {
+      if (self->closed_) return;
+      if (auto h = self->handler_.lock()) h->on_ws_drained();
+    });
+  }
+
   // Appends a control frame (payload at most 125 bytes) to the staging buffer.
   void stage_control(std::uint8_t op, std::string_view payload) {
     char head[ws::kMaxServerHeader];
@@ -816,7 +832,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void batch_written() {
     if (!closed_) {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch_frames_));
-      buffered_.fetch_sub(batch_bytes_ + batch_pong_, std::memory_order_relaxed);
+      const std::size_t was = buffered_.fetch_sub(batch_bytes_ + batch_pong_, std::memory_order_relaxed);
+      const std::size_t mark = ctx_.options->backpressure_bytes;
+      if (was > mark && was - (batch_bytes_ + batch_pong_) <= mark) notify_drained();
     }
     batch_frames_ = 0;
     batch_bytes_ = 0;
@@ -988,6 +1006,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool discarding_ = false;  // closing after a protocol error: input is dropped unparsed
   bool reading_stopped_ = false;
   bool read_paused_ = false;  // backpressure: the writes must catch up first
+  bool held_ = false;         // publisher backpressure: receivers this peer filled must drain first
   bool pong_pending_ = false;
   bool in_message_ = false;
   bool message_binary_ = false;

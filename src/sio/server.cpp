@@ -437,6 +437,8 @@ std::uint16_t Server::listen() {
   eo.metrics = impl_->metrics.get();
   eo.outbox.high_water = o.outbox_high_water;
   eo.outbox.slow_timeout = o.slow_client_timeout;
+  eo.outbox.hold_senders = o.hold_senders;
+  eo.outbox.hold_timeout = o.hold_senders_timeout;
   eo.trust_proxy = impl_->core.proxy_trust;
   eo.node_tag = impl_->node_tag;
   eo.forwarder = impl_->forwarder;

@@ -75,3 +75,49 @@ TEST(OutboxPolicy, OverTheHardLimitDisconnectsAtOnce) {
 }
 
 }  // namespace
+
+// Publisher backpressure (eio/flow.hpp): a client over the mark holds its senders for
+// hold_timeout, then for another period each time its queue is below the last period's peak.
+TEST(OutboxPolicy, HoldsSendersWhileTheQueueShrinks) {
+  OutboxLimits limits{1000, milliseconds(5000), 1'000'000};
+  limits.hold_timeout = milliseconds(100);
+  Counted c;
+  OutboxPolicy p(limits, c.stats);
+  const auto t0 = OutboxPolicy::Clock::now();
+  EXPECT_FALSE(p.may_hold(500, t0)) << "under the mark: nobody to hold";
+  EXPECT_EQ(p.check(3000, t0), V::arm_timer);
+  EXPECT_TRUE(p.may_hold(3000, t0));
+  EXPECT_TRUE(p.may_hold(8000, t0 + milliseconds(50)));  // the peak of this period: 8000
+  EXPECT_EQ(p.next_deadline(t0 + milliseconds(50)), t0 + milliseconds(100))
+      << "the timer looks at the hold's end";
+  EXPECT_TRUE(p.may_hold(6000, t0 + milliseconds(100))) << "below the peak: progress, another period";
+  EXPECT_EQ(p.next_deadline(t0 + milliseconds(150)), t0 + milliseconds(200));
+  EXPECT_FALSE(p.may_hold(6000, t0 + milliseconds(200))) << "no lower than the last peak: no progress";
+  EXPECT_EQ(p.next_deadline(t0 + milliseconds(200)), t0 + milliseconds(5000))
+      << "then the slow deadline alone";
+}
+
+TEST(OutboxPolicy, ANewStretchOverTheMarkHoldsAfresh) {
+  OutboxLimits limits{1000, milliseconds(5000), 1'000'000};
+  limits.hold_timeout = milliseconds(100);
+  Counted c;
+  OutboxPolicy p(limits, c.stats);
+  const auto t0 = OutboxPolicy::Clock::now();
+  EXPECT_EQ(p.check(3000, t0), V::arm_timer);
+  EXPECT_FALSE(p.may_hold(3000, t0 + milliseconds(150)));
+  EXPECT_EQ(p.check(10, t0 + milliseconds(200)), V::ok);
+  EXPECT_FALSE(p.may_hold(10, t0 + milliseconds(200)));
+  EXPECT_EQ(p.check(3000, t0 + milliseconds(300)), V::arm_timer);
+  EXPECT_TRUE(p.may_hold(3000, t0 + milliseconds(350)));
+}
+
+TEST(OutboxPolicy, HoldingCanBeTurnedOff) {
+  OutboxLimits limits{1000, milliseconds(5000), 1'000'000};
+  limits.hold_senders = false;
+  Counted c;
+  OutboxPolicy p(limits, c.stats);
+  const auto t0 = OutboxPolicy::Clock::now();
+  EXPECT_EQ(p.check(3000, t0), V::arm_timer);
+  EXPECT_FALSE(p.may_hold(3000, t0));
+  EXPECT_EQ(p.next_deadline(t0), t0 + milliseconds(5000));
+}

@@ -462,7 +462,7 @@ bench/run${args.mode === "quick" ? " --quick" : ""}
 
 which, per scenario, starts one server (\`taskset -c 0 build-release/bin/socketio-server --host 127.0.0.1 --port 3101 --threads 1 --log-level warn --ping-interval 5000 --ping-timeout 20000\`,
 \`taskset -c 0 node bench/reference/chat-server.mjs --port 3102 ...\` with the same flags, \`--tls-cert/--tls-key\` for
-TLS runs with one RSA-2048 certificate (the `-ec` rows: one ECDSA P-256 certificate), \`openssl s_server -www\` with the same certificate, or \`socketio-bench sink\`)
+TLS runs with one RSA-2048 certificate (the \`-ec\` rows: one ECDSA P-256 certificate), \`openssl s_server -www\` with the same certificate, or \`socketio-bench sink\`)
 and runs:
 
 \`\`\`sh

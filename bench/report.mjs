@@ -185,10 +185,13 @@ for (const [id, label, metric, target] of [
   const held = med(id, "ours", "connected");
   const dropped = sum(id, "ours", "dropped");
   const pings = med(id, "ours", "pings");
-  add(`idle WebSocket, ${fmt(med(id, "ours", "conns"))} connections (2 generator processes)`,
+  // not run (bench/run --only): no row
+  if (Number.isFinite(held)) {
+    add(`idle WebSocket, ${fmt(med(id, "ours", "conns"))} connections (2 generator processes)`,
     "held / dropped / pings answered", `${fmt(held)} / ${dropped} / ${fmt(pings)}`, "—", NaN,
     "all held, pings answered", verdict(Number.isFinite(held) ? held >= med(id, "ours", "conns") && dropped === 0 : undefined),
     `${kib(per)} per connection → 1M connections ≈ ${projected.toFixed(2)} GiB (target ≤ 2.5 GiB: ${verdict(projected <= 2.5)})`);
+  }
 }
 {
   const o = med("handshake-tls", "ours", "per_s");

@@ -42,20 +42,10 @@ SenderScope::~SenderScope() {
   t_remote = prev_remote_;
 }
 
-bool has_current_sender() noexcept {
-  return t_local != nullptr || (t_remote != nullptr && !t_remote->expired());
-}
-
 std::weak_ptr<FlowSender> current_sender() {
   if (t_local) return t_local->flow_ref();
   if (t_remote) return *t_remote;
   return {};
-}
-
-bool current_sender_is(const FlowSender* self) noexcept {
-  if (t_local) return t_local == self;
-  if (t_remote) return t_remote->lock().get() == self;
-  return false;
 }
 
 std::function<void()> carry_sender(std::function<void()> fn) {

@@ -60,11 +60,8 @@ class SenderScope {
   const std::weak_ptr<FlowSender>* prev_remote_;
 };
 
-// Whether a sender is current on this thread, and a reference to it (empty when none).
-bool has_current_sender() noexcept;
+// The sender current on this thread (empty when none).
 std::weak_ptr<FlowSender> current_sender();
-// The current sender if it is `self` (a receiver never holds its own reads this way).
-bool current_sender_is(const FlowSender* self) noexcept;
 
 // For net::ShardPool::post: fn, run with the current sender (if any) current again.
 std::function<void()> carry_sender(std::function<void()> fn);

@@ -34,8 +34,9 @@ void apply(const SenderRef& ref, bool hold, net::ShardPool& pool) {
 }  // namespace
 
 void hold_current_sender(const void* receiver, const core::FlowSender* self, net::ShardPool& pool) {
-  if (!core::has_current_sender() || core::current_sender_is(self)) return;
   SenderRef sender = core::current_sender();
+  const auto current = sender.lock();
+  if (!current || current.get() == self) return;
   auto& senders = held()[receiver];
   for (const auto& s : senders)
     if (same(s, sender)) return;

@@ -78,9 +78,14 @@ TEST(OutboxPolicy, OverTheHardLimitDisconnectsAtOnce) {
 
 // Publisher backpressure (eio/flow.hpp): a client over the mark holds its senders for
 // hold_timeout, then for another period each time its queue is below the last period's peak.
-TEST(OutboxPolicy, HoldsSendersWhileTheQueueShrinks) {
+static OutboxLimits holding_limits() {
   OutboxLimits limits{1000, milliseconds(5000), 1'000'000};
   limits.hold_timeout = milliseconds(100);
+  return limits;
+}
+
+TEST(OutboxPolicy, HoldsSendersWhileTheQueueShrinks) {
+  const OutboxLimits limits = holding_limits();
   Counted c;
   OutboxPolicy p(limits, c.stats);
   const auto t0 = OutboxPolicy::Clock::now();
@@ -98,8 +103,7 @@ TEST(OutboxPolicy, HoldsSendersWhileTheQueueShrinks) {
 }
 
 TEST(OutboxPolicy, ANewStretchOverTheMarkHoldsAfresh) {
-  OutboxLimits limits{1000, milliseconds(5000), 1'000'000};
-  limits.hold_timeout = milliseconds(100);
+  const OutboxLimits limits = holding_limits();
   Counted c;
   OutboxPolicy p(limits, c.stats);
   const auto t0 = OutboxPolicy::Clock::now();

@@ -48,6 +48,10 @@ struct Options {
   bool resume = false;          // handshake --tls: offer the session ticket of the worker's last connection"
   std::uint32_t concurrency = 16;  // handshake: connections in progress at once, per process
   bool msgpack = false;            // socket.io-msgpack-parser packets (binary frames) instead of JSON text
+  // --rate: how the sends are spread in time. "tick": the sends due are made together once per
+  // millisecond (a burst of rate/1000); "even": each at its own time, 1/rate apart; "poisson":
+  // independent arrivals (exponential gaps of mean 1/rate), as many users' messages arrive.
+  std::string arrivals = "tick";
 };
 
 struct Result {

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <sys/prctl.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -35,6 +36,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -241,7 +243,14 @@ class ConnT final : public Conn {
 class Worker {
  public:
   Worker(const Options& o, Control& ctl, unsigned id, ssl::context* tls, tcp::endpoint target)
-      : o_(o), ctl_(ctl), id_(id), tls_(tls), target_(target), ticker_(ioc_) {
+      : o_(o),
+        ctl_(ctl),
+        id_(id),
+        tls_(tls),
+        target_(target),
+        ticker_(ioc_),
+        pacer_(ioc_),
+        gaps_(1234567u + id) {
     // Connections of this process with local index % threads == id.
     for (std::uint32_t li = id; li < o.conns; li += o.threads) mine_.push_back(o.conn_base + li);
     const double share = o.threads > 0 ? 1.0 / o.threads : 1.0;
@@ -262,6 +271,8 @@ class Worker {
   }
 
   void run() {
+    // Paced sends wake this thread every 1/rate: the default 50 us timer slack would bunch them.
+    if (o_.arrivals != "tick") ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     last_tick_ = now_ns();
     tick();
     ioc_.run();
@@ -321,10 +332,13 @@ class Worker {
 
  private:
   void tick();
+  void pace();
+  bool send_paced(std::uint64_t intended);
+  std::uint64_t next_gap_ns();
   void launch(std::uint32_t global_index);
   void launch_more(double dt);
-  void send_echo(Conn& c);
-  void publish(Conn& c);
+  void send_echo(Conn& c, std::uint64_t intended = 0);
+  void publish(Conn& c, std::uint64_t intended = 0);
   void make_json_payloads();
   void accept_next();
   void settle() { a_settled.store(++settled_, std::memory_order_relaxed); }
@@ -342,6 +356,10 @@ class Worker {
   tcp::endpoint target_;
   asio::io_context ioc_{1};
   asio::steady_timer ticker_;
+  asio::steady_timer pacer_;  // --arrivals even|poisson: the next send's own time
+  bool pacing_ = false;
+  std::uint64_t next_send_ns_ = 0;
+  std::mt19937_64 gaps_;
   Result r_;
   std::vector<std::uint32_t> mine_;
   std::size_t launched_ = 0;
@@ -858,6 +876,12 @@ void Worker::tick() {
           }
         }
       }
+    } else if (rate_ > 0 && o_.arrivals != "tick") {
+      if (!pacing_) {
+        pacing_ = true;
+        next_send_ns_ = now_ns();
+        pace();
+      }
     } else if (rate_ > 0) {
       // Open loop at a fixed rate; a connection whose window is full skips its turn.
       send_tokens_ = std::min(send_tokens_ + rate_ * dt, std::max(1.0, rate_ * 0.05));
@@ -896,10 +920,57 @@ void Worker::tick() {
   });
 }
 
-void Worker::send_echo(Conn& c) {
+// --arrivals even|poisson: each send at its own intended time, and its latency counted from that
+// time (not from when the generator got to it), so a generator running late shows as latency
+// instead of hiding it. A connection whose window is full passes the send to the next one.
+void Worker::pace() {
+  if (stopping_ || ctl_.phase.load(std::memory_order_acquire) != 1) {
+    pacing_ = false;
+    return;
+  }
+  const std::uint64_t now = now_ns();
+  for (int burst = 0; next_send_ns_ <= now && burst < 256; ++burst) {
+    send_paced(next_send_ns_);
+    next_send_ns_ += next_gap_ns();
+  }
+  pacer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next_send_ns_)));
+  pacer_.async_wait([this](const error_code& ec) {
+    if (!ec) pace();
+  });
+}
+
+std::uint64_t Worker::next_gap_ns() {
+  const double mean = 1e9 / rate_;
+  if (o_.arrivals == "even") return static_cast<std::uint64_t>(mean);
+  std::exponential_distribution<double> d(1.0 / mean);
+  return static_cast<std::uint64_t>(d(gaps_));
+}
+
+bool Worker::send_paced(std::uint64_t intended) {
+  if (o_.scenario == Scenario::echo) {
+    for (std::size_t turns = 0; turns < conns_.size(); ++turns) {
+      Conn& c = *conns_[rr_++ % conns_.size()];
+      if (c.closed() || !c.sio_connected || c.inflight >= o_.window) continue;
+      send_echo(c, intended);
+      c.flush();
+      return true;
+    }
+  } else if (o_.scenario == Scenario::fanout) {
+    for (std::size_t turns = 0; turns < pubs_.size(); ++turns) {
+      Conn& c = *pubs_[rr_++ % pubs_.size()];
+      if (c.closed()) continue;
+      publish(c, intended);
+      c.flush();
+      return true;
+    }
+  }
+  return false;
+}
+
+void Worker::send_echo(Conn& c, std::uint64_t intended) {
   if (c.ts.empty()) c.ts.resize(std::bit_ceil(std::max<std::uint32_t>(o_.window, 1)));
   const std::uint64_t id = c.next_id++;
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = intended != 0 ? intended : now_ns();
   c.ts[id & (c.ts.size() - 1)] = now;
   ++c.inflight;
   if (o_.msgpack) {
@@ -916,8 +987,8 @@ void Worker::send_echo(Conn& c) {
   if (ctl_.in_window(now)) ++r_.sent;
 }
 
-void Worker::publish(Conn& c) {
-  const std::uint64_t now = now_ns();
+void Worker::publish(Conn& c, std::uint64_t intended) {
+  const std::uint64_t now = intended != 0 ? intended : now_ns();
   const std::uint64_t seq = c.pub_seq++;
   ++c.inflight;
   a_published.fetch_add(1, std::memory_order_relaxed);

@@ -218,6 +218,12 @@ int main(int argc, char** argv) {
   app.add_option("-r,--rate", o.rate, "total messages/s (echo requests, fanout publishes); 0: closed loop")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e8));
+  app.add_option("--arrivals", o.arrivals,
+                 "with --rate: tick (the sends due made together once per millisecond), even (each "
+                 "at its own time, 1/rate apart) or poisson (independent arrivals, exponential gaps); "
+                 "even and poisson count latency from each send's intended time")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tick", "even", "poisson"}));
   app.add_option("-p,--publishers", o.publishers, "fanout: publishing connections")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
@@ -435,7 +441,8 @@ int main(int argc, char** argv) {
         "\"expected\":%llu,\"pings\":%llu,\"connect_s\":%.2f,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,"
         "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f,\"payload\":\"%s\","
         "\"deflate\":%s,\"deflate_agreed\":%llu,\"compressed\":%llu,\"wire_bytes\":%llu,"
-        "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f,\"cdf\":%s}\n",
+        "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f,\"arrivals\":\"%s\","
+        "\"cdf\":%s}\n",
         scenario_name(o.scenario), json_escape(label).c_str(), json_escape(o.host).c_str(),
         static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads,
         o.msgpack ? "msgpack" : "json", o.window, o.rate, o.publishers, o.size, secs,
@@ -448,7 +455,8 @@ int main(int argc, char** argv) {
         gen_cpu_frac, json_escape(o.payload).c_str(), o.deflate ? "true" : "false",
         static_cast<unsigned long long>(r.deflate_agreed), static_cast<unsigned long long>(r.compressed),
         static_cast<unsigned long long>(r.wire_bytes), wire_per,
-        static_cast<unsigned long long>(r.undelivered), r.drain_s, cdf_json(r.lat).c_str());
+        static_cast<unsigned long long>(r.undelivered), r.drain_s, o.arrivals.c_str(),
+        cdf_json(r.lat).c_str());
     std::fflush(stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -52,6 +52,10 @@ struct Options {
   // millisecond (a burst of rate/1000); "even": each at its own time, 1/rate apart; "poisson":
   // independent arrivals (exponential gaps of mean 1/rate), as many users' messages arrive.
   std::string arrivals = "tick";
+  // Latency ends when the kernel queued the answer on the generator's socket (SO_TIMESTAMPNS),
+  // not when the generator got to read it: a generator thread busy with a thousand receivers
+  // would otherwise add its own queue to every server's figure. Plain connections only.
+  bool rx_timestamps = false;
 };
 
 struct Result {

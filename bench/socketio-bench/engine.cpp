@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -57,6 +59,18 @@ std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
+}
+
+// CLOCK_REALTIME minus CLOCK_MONOTONIC, to put the kernel's receive timestamps (realtime) on
+// now_ns()'s clock. Taken once: a run is too short for the difference to drift measurably.
+std::int64_t realtime_offset_ns() {
+  static const std::int64_t offset = [] {
+    timespec rt{}, mono{};
+    ::clock_gettime(CLOCK_MONOTONIC, &mono);
+    ::clock_gettime(CLOCK_REALTIME, &rt);
+    return (static_cast<std::int64_t>(rt.tv_sec) - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+  }();
+  return offset;
 }
 
 constexpr std::uint64_t kNever = ~std::uint64_t{0};
@@ -108,6 +122,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   std::uint32_t index() const noexcept { return index_; }
   bool closed() const noexcept { return closed_; }
+  // When what is being handled reached this socket: the kernel's timestamp with
+  // --rx-timestamps, else now.
+  std::uint64_t rx_time() const noexcept { return rx_ns_ != 0 ? rx_ns_ : now_ns(); }
 
   // Scenario state, owned by the worker's thread.
   bool sio_connected = false;
@@ -151,6 +168,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   Worker& w_;
   std::uint32_t index_;
   bool server_;
+  bool rx_ts_ = false;       // --rx-timestamps on this (plain, client) connection
+  std::uint64_t rx_ns_ = 0;  // --rx-timestamps: the last read's kernel timestamp (now_ns() clock)
   bool closed_ = false;
   bool writing_ = false;
   std::string out_, wbuf_;
@@ -229,10 +248,45 @@ class ConnT final : public Conn {
   }
   void do_read() override {
     prepare_read();
+    if constexpr (!Tls) {
+      if (rx_ts_) {
+        s_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+          static_cast<ConnT&>(*self).read_timestamped(ec);
+        });
+        return;
+      }
+    }
     s_.async_read_some(asio::buffer(read_ptr(), read_room()),
                        [self = shared_from_this()](const error_code& ec, std::size_t n) {
                          static_cast<ConnT&>(*self).on_read(ec, n);
                        });
+  }
+
+  // --rx-timestamps: one recvmsg() with the kernel's receive time of the last segment read.
+  void read_timestamped(const error_code& wait_ec) {
+    if (closed_) return;
+    if (wait_ec) return on_read(wait_ec, 0);
+    iovec iov{read_ptr(), read_room()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(lowest().native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return do_read();
+    if (n <= 0)
+      return on_read(
+          n == 0 ? error_code(asio::error::eof) : error_code(errno, boost::system::system_category()), 0);
+    rx_ns_ = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        const std::int64_t rt = static_cast<std::int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+        rx_ns_ = static_cast<std::uint64_t>(rt - realtime_offset_ns());
+      }
+    on_read(error_code(), static_cast<std::size_t>(n));
   }
 
   Stream s_;
@@ -420,6 +474,14 @@ void ConnT<Tls>::start_client(const tcp::endpoint& target, const std::optional<a
     }
     error_code ignored;
     me.lowest().set_option(tcp::no_delay(true), ignored);
+    if (me.w_.opts().rx_timestamps && !Tls) {
+      const int on = 1;
+      if (::setsockopt(me.lowest().native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
+        me.fail(Fail::connect);
+        return;
+      }
+      me.rx_ts_ = true;
+    }
     if constexpr (Tls) {
       if (me.w_.opts().resume && me.w_.session() != nullptr)
         SSL_set_session(me.s_.native_handle(), me.w_.session());
@@ -1112,7 +1174,7 @@ void Worker::on_ack(Conn& c, std::uint64_t id) {
     return;
   }
   if (o_.scenario != Scenario::echo || c.ts.empty() || id == 0 || id >= c.next_id) return;
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = c.rx_time();
   a_rx.store(++rx_, std::memory_order_relaxed);
   if (c.inflight > 0) --c.inflight;
   if (ctl_.in_window(now)) {
@@ -1151,7 +1213,7 @@ void Worker::on_chat_text(Conn& c, std::string_view s) {
   s.remove_prefix(1);
   const std::uint64_t sent = parse_u64(s);
   if (pub >= c.next_seq.size()) return;
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = c.rx_time();
   ++c.received;
   a_rx.store(++rx_, std::memory_order_relaxed);
   std::uint64_t& expect = c.next_seq[pub];

@@ -224,6 +224,9 @@ int main(int argc, char** argv) {
                  "even and poisson count latency from each send's intended time")
       ->capture_default_str()
       ->check(CLI::IsMember({"tick", "even", "poisson"}));
+  app.add_flag("--rx-timestamps", o.rx_timestamps,
+               "latency ends when the answer reached the generator's socket (the kernel's receive "
+               "timestamp, SO_TIMESTAMPNS), not when the generator read it (plain connections)");
   app.add_option("-p,--publishers", o.publishers, "fanout: publishing connections")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));
@@ -442,7 +445,7 @@ int main(int argc, char** argv) {
         "\"rss_per_conn_bytes\":%.0f,\"server_cpu\":%.3f,\"generator_cpu\":%.3f,\"payload\":\"%s\","
         "\"deflate\":%s,\"deflate_agreed\":%llu,\"compressed\":%llu,\"wire_bytes\":%llu,"
         "\"wire_bytes_per_delivery\":%.1f,\"undelivered\":%llu,\"drain_s\":%.2f,\"arrivals\":\"%s\","
-        "\"cdf\":%s}\n",
+        "\"rx_timestamps\":%s,\"cdf\":%s}\n",
         scenario_name(o.scenario), json_escape(label).c_str(), json_escape(o.host).c_str(),
         static_cast<unsigned>(o.port), o.tls ? "true" : "false", total_conns, o.procs, o.threads,
         o.msgpack ? "msgpack" : "json", o.window, o.rate, o.publishers, o.size, secs,
@@ -456,7 +459,7 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.deflate_agreed), static_cast<unsigned long long>(r.compressed),
         static_cast<unsigned long long>(r.wire_bytes), wire_per,
         static_cast<unsigned long long>(r.undelivered), r.drain_s, o.arrivals.c_str(),
-        cdf_json(r.lat).c_str());
+        o.rx_timestamps ? "true" : "false", cdf_json(r.lat).c_str());
     std::fflush(stdout);
     return 0;
   } catch (const std::exception& e) {

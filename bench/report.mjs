@@ -110,7 +110,7 @@ for (const [id, label, chartLabel, target] of [
 // Issue 15's latency at a fixed load both servers sustain: p50, p99 and p99.9 each at most half of Node's.
 // Two arrival patterns: "tick" (the generator's default: the sends due are made together once
 // per millisecond, a burst of 20) and "poisson" (independent arrivals, as many users' messages).
-for (const [id, how] of [["echo-c100-rate20k", ""], ["echo-c100-rate20k-poisson", ", Poisson arrivals"]]) {
+for (const [id, how] of [["echo-c100-rate20k", ""], ["echo-c100-rate20k-poisson", ", Poisson arrivals, latency to the generator's socket"]]) {
   const rate = med(id, "ours", "rate");
   for (const [key, name] of [["p50_us", "p50"], ["p99_us", "p99"], ["p999_us", "p99.9"]]) {
     const o = med(id, "ours", key);
@@ -155,11 +155,10 @@ for (const [id, label, metric, target] of [
     "—", "—",
     `on/off: ours ${cost("ours")}, Node ${cost("node")}; p99 ${fmt(med(id, "ours", "p99_us"))} vs ${fmt(med(id, "node", "p99_us"))} µs; loss ${sum(id, "ours", "loss")} / ${sum(id, "node", "loss")}, dups ${sum(id, "ours", "dups")} / ${sum(id, "node", "dups")}; ${effNote(id)}`);
 }
-{
-  const id = "fanout-c1000-p10-rate20";
+for (const [id, how] of [["fanout-c1000-p10-rate20", ""], ["fanout-c1000-p10-rate20-rxts", ", latency to the receiver's socket"]]) {
   const o = med(id, "ours", "p99_us");
   const n = med(id, "node", "p99_us");
-  add("fanout, 1000 receivers, 10 publishers, 20 msg/s in total (20 000 deliveries/s offered)",
+  add(`fanout, 1000 receivers, 10 publishers, 20 msg/s in total (20 000 deliveries/s offered)${how}`,
     "p99 delivery latency (µs)", fmt(o), fmt(n), o / n, "≤ 0.5×", verdict(Number.isFinite(o / n) ? o / n <= 0.5 : undefined),
     `p50 ${fmt(med(id, "ours", "p50_us"))} vs ${fmt(med(id, "node", "p50_us"))} µs; undelivered after the drain ${sum(id, "ours", "loss")} / ${sum(id, "node", "loss")}`);
 }

@@ -169,11 +169,12 @@ std::optional<std::size_t> name_length(std::string_view s) {
   return chars;
 }
 
-// What a socket's disconnect handlers share: its chat rooms, taken while it still has them.
-struct Leaving {
-  bool captured = false;
-  std::vector<std::string> rooms;
-};
+// The chat rooms of sockets between their disconnecting and their disconnect (both run in one
+// call on the socket's shard, so a map per thread; nested disconnections each have their entry).
+std::unordered_map<const Socket*, std::vector<std::string>>& leaving_rooms() {
+  thread_local std::unordered_map<const Socket*, std::vector<std::string>> rooms;
+  return rooms;
+}
 
 // The chat's events, registered once for every socket of the namespace (on_socket_event), not per
 // socket: per-socket handlers would cost every connection memory for its whole life.
@@ -270,27 +271,24 @@ void install_events(Namespace& nsp, const RoomSizesPtr& sizes) {
   });
 }
 
-// What each socket holds: its disconnect handlers (they share what the socket was in).
-void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) {
-  // The rooms are read while disconnecting (the socket still has them); presence goes out on
-  // disconnect, once the socket is gone from the member lists.
-  auto leaving = std::make_shared<Leaving>();
-  std::weak_ptr<Socket> weak = socket;
-  socket->on_disconnecting([weak, leaving](const std::string&) {
-    if (const SocketPtr s = weak.lock()) {
-      leaving->rooms = chat_rooms(*s);
-      leaving->captured = true;
-    }
+// Presence on leaving, held once by the namespace (not per socket: that would cost every
+// connection memory for its whole life). The rooms are read while disconnecting (the socket
+// still has them); presence goes out on disconnect, once the socket is gone from the member lists.
+void install_leaving(Namespace& nsp, const RoomSizesPtr& sizes) {
+  nsp.on_socket_disconnecting([](Socket& s, const std::string&) {
+    auto rooms = chat_rooms(s);
+    if (!rooms.empty()) leaving_rooms()[&s] = std::move(rooms);
   });
-  socket->on_disconnect([&nsp, sizes, weak, leaving](const std::string&) {
-    if (!leaving->captured) {
-      if (const SocketPtr s = weak.lock()) leaving->rooms = chat_rooms(*s);
-    }
-    for (const std::string& r : leaving->rooms) {
+  nsp.on_socket_disconnect([&nsp, sizes](Socket& s, const std::string&) {
+    auto& all = leaving_rooms();
+    const auto it = all.find(&s);
+    if (it == all.end()) return;
+    const std::vector<std::string> rooms = std::move(it->second);
+    all.erase(it);
+    for (const std::string& r : rooms) {
       sizes->left(r);
       publish_presence(nsp, sizes, r);
     }
-    leaving->rooms.clear();
   });
 }
 
@@ -299,7 +297,7 @@ void attach(Namespace& nsp, const RoomSizesPtr& sizes, const SocketPtr& socket) 
 void install_chat(Namespace& nsp, ChatOptions options) {
   auto sizes = std::make_shared<RoomSizes>(options.presence_limit);
   install_events(nsp, sizes);
-  nsp.on_connection([&nsp, sizes](const SocketPtr& socket) { attach(nsp, sizes, socket); });
+  install_leaving(nsp, sizes);
 }
 
 }  // namespace socketio::app

@@ -471,6 +471,18 @@ int main(int argc, char** argv) {
   // Handlers every socket of "/" shares (held once, not per socket): after the socket's own.
   io.sockets().on_socket_event("order", [](Event& ev) { ev.ack(one(ev.args.add("namespace").values())); });
   io.sockets().on_socket_event("shared:echo", [](Event& ev) { ev.ack(one(ev.args.values())); });
+  // Namespace-wide disconnect handlers (held once, not per socket): they log after the socket's
+  // own "disconnecting" / "disconnect" lines, with the rooms the socket has at that point.
+  io.sockets().on_socket_disconnecting([](Socket& s, const std::string& reason) {
+    log_line({{"ev", "nsp:disconnecting"},
+              {"id", s.id()},
+              {"reason", reason},
+              {"rooms", sorted_rooms(s.rooms())}});
+  });
+  io.sockets().on_socket_disconnect([](Socket& s, const std::string& reason) {
+    log_line(
+        {{"ev", "nsp:disconnect"}, {"id", s.id()}, {"reason", reason}, {"rooms", sorted_rooms(s.rooms())}});
+  });
   // A server-side handler: never runs for this node's own server_side_emit.
   io.sockets().on_server_side("server-event", [](const Args&, std::function<void(Args)>) {
     log_line({{"ev", "server-side handler ran"}});

@@ -7,7 +7,8 @@
 //   Middleware (use)            the connecting client's shard; next() may be called later from
 //                               any thread (it is handed back to that shard)
 //   ConnectionHandler           the new socket's shard
-//   on_socket_event handlers    the socket's shard, like the socket's own (Socket::on)
+//   on_socket_event, on_socket_disconnecting, on_socket_disconnect handlers
+//                               the socket's shard, like the socket's own (Socket::on)
 //   ServerSideHandler           a shard, always the same one for a namespace (so the events of
 //                               one node run in order); never the cluster adapter's thread;
 //                               never for this node's own server_side_emit. Its ack may be
@@ -43,6 +44,8 @@ using ConnectionHandler = std::function<void(const SocketPtr&)>;
 using Middleware =
     std::function<void(const SocketPtr&, std::function<void(std::optional<ConnectError>)> next)>;
 using ServerSideHandler = std::function<void(const Args& args, std::function<void(Args)> ack)>;
+// A disconnecting / disconnect handler held by the namespace for every one of its sockets.
+using SocketDisconnectHandler = std::function<void(Socket& socket, const std::string& reason)>;
 // Responses to a broadcast with acks: timed_out is true if not every client answered in time.
 using BroadcastAckCallback = std::function<void(bool timed_out, std::vector<Args> responses)>;
 
@@ -106,6 +109,11 @@ class Namespace {
   // connection memory for its whole life. It runs after the socket's own handlers for the
   // event, in registration order, while the socket is connected; ev.socket is the socket.
   virtual void on_socket_event(std::string event, EventHandler handler) = 0;
+  // The same for the socket's disconnection, at the points of Socket::on_disconnecting and
+  // Socket::on_disconnect and after the socket's own handlers: `disconnecting` while the socket
+  // still has its rooms, `disconnect` once it has left them.
+  virtual void on_socket_disconnecting(SocketDisconnectHandler handler) = 0;
+  virtual void on_socket_disconnect(SocketDisconnectHandler handler) = 0;
 
   virtual Adapter& adapter() noexcept = 0;
 

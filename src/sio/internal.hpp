@@ -52,6 +52,7 @@ struct Handlers {
   std::vector<Middleware> middleware;
   std::multimap<std::string, ServerSideHandler> server_side;
   std::multimap<std::string, EventHandler, std::less<>> socket_events;  // on_socket_event
+  std::vector<SocketDisconnectHandler> socket_disconnecting, socket_disconnect;
   SocketDetail fetch_detail = SocketDetail::full;
 };
 
@@ -128,6 +129,12 @@ class NamespaceImpl final : public Namespace, public std::enable_shared_from_thi
   void use(Middleware middleware) override { handlers_->middleware.push_back(std::move(middleware)); }
   void on_socket_event(std::string event, EventHandler handler) override {
     handlers_->socket_events.emplace(std::move(event), std::move(handler));
+  }
+  void on_socket_disconnecting(SocketDisconnectHandler handler) override {
+    handlers_->socket_disconnecting.push_back(std::move(handler));
+  }
+  void on_socket_disconnect(SocketDisconnectHandler handler) override {
+    handlers_->socket_disconnect.push_back(std::move(handler));
   }
   void on_server_side(std::string event, ServerSideHandler handler) override {
     handlers_->server_side.emplace(std::move(event), std::move(handler));
@@ -267,8 +274,8 @@ class SocketImpl final : public Socket {
   }
   void on_any(AnyHandler h) override { extras().any.push_back(std::move(h)); }
   void on_any_outgoing(AnyHandler h) override { extras().any_out.push_back(std::move(h)); }
-  void on_disconnecting(DisconnectHandler h) override { disconnecting_.push_back(std::move(h)); }
-  void on_disconnect(DisconnectHandler h) override { disconnect_.push_back(std::move(h)); }
+  void on_disconnecting(DisconnectHandler h) override { extras().disconnecting.push_back(std::move(h)); }
+  void on_disconnect(DisconnectHandler h) override { extras().disconnect.push_back(std::move(h)); }
   void use(PacketMiddleware m) override { extras().middleware.push_back(std::move(m)); }
 
   SendResult emit(std::string_view event, Args args) override;
@@ -330,6 +337,7 @@ class SocketImpl final : public Socket {
     std::vector<PacketMiddleware> middleware;
     std::unordered_map<std::uint64_t, PendingAck> acks;
     std::vector<std::string> restored_rooms;
+    std::vector<DisconnectHandler> disconnecting, disconnect;
   };
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
@@ -361,7 +369,6 @@ class SocketImpl final : public Socket {
   bool save_posted_ = false;
   std::size_t saved_hash_ = 0;  // of the session last given to save_session
   bool connected_ = false;
-  std::vector<DisconnectHandler> disconnecting_, disconnect_;
   std::vector<std::string> rooms_;
   std::unique_ptr<Extras> extras_;
   PendingAcks client_acks_;  // ids the client asked us to ack

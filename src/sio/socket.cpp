@@ -266,7 +266,12 @@ void SocketImpl::on_close(const std::string& reason) {
   if (!connected_) return;
   auto self = shared_from_this();
   nsp_.core().counters.disconnected(reason).inc();
-  for (auto& h : disconnecting_) h(reason);
+  // The socket's own handlers, then the namespace's (on_socket_disconnecting). Copied: a handler
+  // may add another.
+  if (extras_)
+    for (auto handlers = extras_->disconnecting; auto& h : handlers) h(reason);
+  const auto common = nsp_.handlers();  // the namespace's set outlives this call
+  for (auto& h : common->socket_disconnecting) h(*this, reason);
   if (!pid_.empty()) {
     if (recoverable(reason))
       nsp_.adapter().persist_session({id_, pid_, rooms_, data_});
@@ -284,7 +289,9 @@ void SocketImpl::on_close(const std::string& reason) {
     if (p.callback) p.callback(true, {});
   }
   if (auto c = client_.lock()) c->remove(nsp_.name());
-  for (auto& h : disconnect_) h(reason);
+  if (extras_)
+    for (auto handlers = extras_->disconnect; auto& h : handlers) h(reason);
+  for (auto& h : common->socket_disconnect) h(*this, reason);
 }
 
 void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {

@@ -182,6 +182,26 @@ describe("sockets", () => {
     b.disconnect();
   });
 
+  test("namespace-wide disconnect handlers (on_socket_disconnecting / _disconnect): after the socket's own, rooms while disconnecting", T, async (t) => {
+    if (IS_REFERENCE) {
+      t.skip("socket.io has no namespace-wide disconnect handlers (an extension of this server's API)");
+      return;
+    }
+    const s = await sioConnect(server);
+    await call(s, "join", ["room-n"]);
+    const id = s.id;
+    s.disconnect();
+    const d = await waitLog((e) => e.ev === "nsp:disconnecting" && e.id === id);
+    assert.equal(d.reason, "client namespace disconnect");
+    assert.deepEqual(d.rooms, [id, "room-n"].sort());
+    const gone = await waitLog((e) => e.ev === "nsp:disconnect" && e.id === id);
+    assert.equal(gone.reason, "client namespace disconnect");
+    assert.deepEqual(gone.rooms, []);
+    // In order: the socket's own handler, then the namespace's, at each of the two points.
+    const order = logs().filter((e) => e.id === id && /disconnect/.test(e.ev)).map((e) => e.ev);
+    assert.deepEqual(order, ["disconnecting", "nsp:disconnecting", "disconnect", "nsp:disconnect"]);
+  });
+
   test("catch-all listeners: onAny sees every incoming event (blocked ones too), onAnyOutgoing every emit", T, async () => {
     const s = await sioConnect(server);
     const got = collect(s, "custom");

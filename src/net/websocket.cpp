@@ -112,7 +112,6 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   WsSession(Stream&& stream, BeastRequest&& beast_req, HttpRequest&& req, const ConnContext& ctx,
             std::size_t shard)
       : ws_(std::in_place, std::move(stream)),
-        ex_(ws_->get_executor()),
         opening_(std::make_unique<Opening>(Opening{std::move(beast_req), std::move(req)})),
         ctx_(ctx),
         shard_(shard),
@@ -149,7 +148,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       return schedule_write();
     }
     buffered_.fetch_add(frame.size(), std::memory_order_relaxed);
-    asio::post(ex_, [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+    asio::post(executor(), [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
       if (self->closed_ || self->close_queued_) {
         self->buffered_.fetch_sub(frame.size(), std::memory_order_relaxed);
         return;
@@ -169,7 +168,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       return schedule_write();
     }
     buffered_.fetch_add(n, std::memory_order_relaxed);
-    asio::post(ex_, [self = this->shared_from_this(), frames = std::move(frames), n]() mutable {
+    asio::post(executor(), [self = this->shared_from_this(), frames = std::move(frames), n]() mutable {
       if (self->closed_ || self->close_queued_) {
         self->buffered_.fetch_sub(n, std::memory_order_relaxed);
         return;
@@ -206,7 +205,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     if (ShardPool::current() == shard_)
       f();
     else
-      asio::post(ex_, std::forward<F>(f));
+      asio::post(executor(), std::forward<F>(f));
   }
 
   void do_accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
@@ -328,7 +327,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // have been taken while no wait was pending) the socket is read at once instead of waited for.
   void wait_readable() {
     if (!drained_) {
-      asio::post(ex_, [self = this->shared_from_this()] { self->read_now(); });
+      asio::post(executor(), [self = this->shared_from_this()] { self->read_now(); });
       return;
     }
     // Exact-size operation memory: an idle connection waits here for its whole life.
@@ -634,7 +633,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       auto r = shard.compress(head, f.body, pmd_->agreed.server_window_bits);
       if (!r.reused && !r.failed) stats_.ws_compressions.inc();
       // The cache serves this run of handlers only (one broadcast's recipients on this shard).
-      if (shard.needs_clear()) asio::post(ex_, [s = ctx_.deflate] { s->clear(); });
+      if (shard.needs_clear()) asio::post(executor(), [s = ctx_.deflate] { s->clear(); });
       if (!r.bytes) return;
       out = std::move(r.bytes);
     } else {
@@ -675,7 +674,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     list.pending.push_back(this->shared_from_this());
     if (list.posted) return;
     list.posted = true;
-    asio::post(ex_, [] { flush_pending(); });
+    asio::post(executor(), [] { flush_pending(); });
   }
 
   // The connections of this shard (and stream type) waiting for the end of the current run.
@@ -705,7 +704,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // Back under the high-water mark: the handler may let go of the senders this peer held. Posted,
   // since the callers of batch_written() must not call back into the handler.
   void notify_drained() {
-    asio::post(ex_, [self = this->shared_from_this()] {
+    asio::post(executor(), [self = this->shared_from_this()] {
       if (self->closed_) return;
       if (auto h = self->handler_.lock()) h->on_ws_drained();
     });
@@ -862,7 +861,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     // The last wait has a deadline too: a peer that does not read never lets the close frame
     // (queued behind what it does not read) out, and the socket goes at the close timeout.
     close_deadline_ = std::chrono::steady_clock::now() + ctx_.options->close_timeout;
-    close_timer_ = std::make_unique<asio::steady_timer>(ex_, close_deadline_);
+    close_timer_ = std::make_unique<asio::steady_timer>(executor(), close_deadline_);
     arm_close_timer();
     maybe_write();
   }
@@ -952,7 +951,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
   std::optional<RawStream> raw_;                 // after it
-  asio::any_io_executor ex_;
+  // The connection's executor (its shard's), from the stream in use: not a member of its own,
+  // which would cost every connection 56 bytes.
+  asio::any_io_executor executor() { return raw_ ? raw_->get_executor() : ws_->get_executor(); }
   // What only the opening handshake needs, released once it is done (~300 bytes a connection
   // would otherwise keep for its whole life).
   struct Opening {

@@ -68,15 +68,18 @@ ShardReadBuffer& shard_read_buffer() {
   thread_local ShardReadBuffer b;
   return b;
 }
-// One per shard thread: a plain connection stages a batch here and keeps the buffers only when
-// the kernel does not take the whole batch at once (the write then stays in flight), so an idle
-// connection holds no write buffer whatever it wrote last.
-struct ShardWriteScratch {
+// One gathered write being staged or in flight: frame headers and small bodies copied into
+// `stage`, larger bodies referenced where they are (`marks`), `bufs` what is written.
+struct WriteStage {
   std::string stage;
   std::vector<boost::asio::const_buffer> bufs;
+  std::vector<std::pair<std::size_t, const WsFrame*>> marks;
 };
-ShardWriteScratch& shard_write_scratch() {
-  thread_local ShardWriteScratch s;
+// One per shard thread: a plain connection stages a batch in it and keeps it only when the
+// kernel does not take the whole batch at once (the write then stays in flight), so an idle
+// connection holds no write state at all (a pointer) whatever it wrote last.
+std::unique_ptr<WriteStage>& shard_write_stage() {
+  thread_local std::unique_ptr<WriteStage> s;
   return s;
 }
 // One gathered write: at most this many frames / bytes (frames with small bodies are copied into
@@ -714,8 +717,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void stage_control(std::uint8_t op, std::string_view payload) {
     char head[ws::kMaxServerHeader];
     const std::size_t hl = ws::write_server_header(head, op, payload.size());
-    stage_.append(head, hl);
-    stage_.append(payload.substr(0, kMaxControlPayload));
+    w_->stage.append(head, hl);
+    w_->stage.append(payload.substr(0, kMaxControlPayload));
   }
 
   // Writes what is queued, one gathered write per batch. A plain connection writes at once
@@ -735,14 +738,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       if constexpr (kPlain) {
         if (write_now()) {
           writing_ = false;
-          lend_write_scratch();  // back to the shard
+          return_write_scratch();
           batch_written();
           continue;
         }
-        // Not all of it went: the connection keeps these buffers while the rest is in flight;
-        // the shard has the connection's (empty) ones.
+        // Not all of it went: the connection keeps the shard's write state while the rest is
+        // in flight; the shard makes another when it next lends one.
       }
-      asio::async_write(*raw_, bufs_,
+      asio::async_write(*raw_, w_->bufs,
                         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
                           self->on_write(ec);
                         });
@@ -750,29 +753,45 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
   }
 
-  // Plain: swaps the connection's write buffers with the shard's (nothing runs between the
-  // swap and the swap back but a non-blocking write).
+  // Plain: the connection stages in the shard's write state (nothing runs between lending it
+  // and giving it back but a non-blocking write), unless it kept one for a write that was in
+  // flight. The shard has none while a connection keeps its: the next one lent is made anew.
   void lend_write_scratch() {
-    auto& scratch = shard_write_scratch();
-    stage_.clear();
-    bufs_.clear();
-    stage_.swap(scratch.stage);
-    bufs_.swap(scratch.bufs);
+    if (w_) return;
+    auto& shard = shard_write_stage();
+    if (!shard) shard = std::make_unique<WriteStage>();
+    w_.swap(shard);
+  }
+  void return_write_scratch() {
+    auto& shard = shard_write_stage();
+    if (shard)
+      w_.reset();
+    else
+      shard.swap(w_);
+  }
+  // TLS (and the close frame of either): the connection's own write state.
+  WriteStage& own_write_stage() {
+    if (!w_) w_ = std::make_unique<WriteStage>();
+    return *w_;
   }
 
-  // Stages the next batch into bufs_: the pong first, then data frames; small bodies copied,
+  // Stages the next batch into w_: the pong first, then data frames; small bodies copied,
   // large ones referenced.
   void stage_batch() {
-    stage_.clear();
-    bufs_.clear();
-    marks_.clear();
+    if constexpr (!kPlain) own_write_stage();
+    auto& stage = w_->stage;
+    auto& bufs = w_->bufs;
+    auto& marks = w_->marks;
+    stage.clear();
+    bufs.clear();
+    marks.clear();
     if (pong_pending_) {
       stage_control(kPong, rare_->pong);
       batch_pong_ = pong_counted_;
       pong_pending_ = false;  // still counted in buffered_ until written
       pong_counted_ = 0;
     }
-    std::size_t bytes = stage_.size();
+    std::size_t bytes = stage.size();
     batch_frames_ = 0;
     batch_bytes_ = 0;
     for (const WsFrame& f : queue_) {
@@ -781,38 +800,39 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       char head[ws::kMaxServerHeader];
       const std::size_t hl =
           ws::write_server_header(head, f.binary ? kBinary : kText, f.head_len + body, f.deflated);
-      stage_.append(head, hl);
-      stage_.append(f.head, f.head_len);
+      stage.append(head, hl);
+      stage.append(f.head, f.head_len);
       if (body > 0 && body < kCopyBelow) {
-        stage_.append(f.body->data(), body);
+        stage.append(f.body->data(), body);
       } else if (body > 0) {
-        marks_.push_back({stage_.size(), &f});
+        marks.push_back({stage.size(), &f});
       }
       bytes += hl + f.head_len + body;
       batch_bytes_ += f.size();
       ++batch_frames_;
     }
     std::size_t from = 0;
-    for (const auto& [at, frame] : marks_) {
-      if (at > from) bufs_.emplace_back(stage_.data() + from, at - from);
-      bufs_.emplace_back(frame->body->data(), frame->body->size());
+    for (const auto& [at, frame] : marks) {
+      if (at > from) bufs.emplace_back(stage.data() + from, at - from);
+      bufs.emplace_back(frame->body->data(), frame->body->size());
       from = at;
     }
-    if (stage_.size() > from) bufs_.emplace_back(stage_.data() + from, stage_.size() - from);
+    if (stage.size() > from) bufs.emplace_back(stage.data() + from, stage.size() - from);
   }
 
-  // Plain: writes as much of bufs_ as the socket takes now; true when all of it went, else
-  // bufs_ is what is left (would-block, or an error the asynchronous write will report).
+  // Plain: writes as much of the staged buffers as the socket takes now; true when all of it
+  // went, else they are what is left (would-block, or an error the asynchronous write reports).
   bool write_now() {
+    auto& bufs = w_->bufs;
     for (;;) {
       boost::system::error_code ec;
-      std::size_t n = raw_->write_some(bufs_, ec);  // at most 64 buffers per call
+      std::size_t n = raw_->write_some(bufs, ec);  // at most 64 buffers per call
       if (ec) return false;
       std::size_t done = 0;
-      while (done < bufs_.size() && n >= bufs_[done].size()) n -= bufs_[done++].size();
-      if (done == bufs_.size()) return true;
-      bufs_[done] += n;
-      bufs_.erase(bufs_.begin(), bufs_.begin() + static_cast<std::ptrdiff_t>(done));
+      while (done < bufs.size() && n >= bufs[done].size()) n -= bufs[done++].size();
+      if (done == bufs.size()) return true;
+      bufs[done] += n;
+      bufs.erase(bufs.begin(), bufs.begin() + static_cast<std::ptrdiff_t>(done));
     }
   }
 
@@ -838,12 +858,17 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     batch_frames_ = 0;
     batch_bytes_ = 0;
     batch_pong_ = 0;
-    if (stage_.capacity() > kMaxBatchBytes) std::string().swap(stage_);
+    if (w_ && w_->stage.capacity() > kMaxBatchBytes) std::string().swap(w_->stage);
     if (queue_.empty() && !pong_pending_) {
-      // Idle again: give back the memory kept for the last burst (a plain connection's buffers,
-      // kept only for an asynchronous write, all of it).
-      if (kPlain || stage_.capacity() > 4096) std::string().swap(stage_);
-      if (kPlain || bufs_.capacity() > 16) std::vector<asio::const_buffer>().swap(bufs_);
+      // Idle again: give back the memory kept for the last burst (a plain connection's write
+      // state, kept only for an asynchronous write, all of it).
+      if constexpr (kPlain) {
+        if (w_) return_write_scratch();
+      } else if (w_) {
+        if (w_->stage.capacity() > 4096) std::string().swap(w_->stage);
+        if (w_->bufs.capacity() > 16) std::vector<asio::const_buffer>().swap(w_->bufs);
+        if (w_->marks.capacity() > 16) std::vector<std::pair<std::size_t, const WsFrame*>>().swap(w_->marks);
+      }
       if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
     }
   }
@@ -884,9 +909,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     close_sent_ = true;
     writing_ = true;
     char payload[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xff)};
-    stage_.clear();
+    own_write_stage().stage.clear();
     stage_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
-    asio::async_write(*raw_, asio::buffer(stage_),
+    asio::async_write(*raw_, asio::buffer(w_->stage),
                       [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
                         self->writing_ = false;
                         if (ec || self->peer_closed_) {
@@ -966,12 +991,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::weak_ptr<WebSocketHandler> handler_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
-  bool borrowed_ = false;       // plain: rbuf_ is the shard's read buffer, during read_now()
-  bool drained_ = false;        // plain: the last read left the socket empty
-  std::vector<WsFrame> queue_;  // not a deque: an empty libstdc++ deque still holds ~600 bytes
-  std::string stage_;           // the write in flight: headers and small bodies
-  std::vector<asio::const_buffer> bufs_;
-  std::vector<std::pair<std::size_t, const WsFrame*>> marks_;
+  bool borrowed_ = false;          // plain: rbuf_ is the shard's read buffer, during read_now()
+  bool drained_ = false;           // plain: the last read left the socket empty
+  std::vector<WsFrame> queue_;     // not a deque: an empty libstdc++ deque still holds ~600 bytes
+  std::unique_ptr<WriteStage> w_;  // the write being staged or in flight (plain: only then)
   std::size_t batch_frames_ = 0, batch_bytes_ = 0, batch_pong_ = 0;
   std::size_t pong_counted_ = 0;  // what the pending pong adds to buffered_
   std::atomic<std::size_t> buffered_{0};

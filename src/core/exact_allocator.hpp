@@ -1,5 +1,5 @@
 // An allocator for the operation of an asynchronous wait that may stay pending for a connection's
-// whole idle life (a socket's readiness wait, a heartbeat timer). Asio allocates an operation with
+// whole idle life (a socket's readiness wait). Asio allocates an operation with
 // the handler's associated allocator; for the default one (std::allocator) it reuses blocks from
 // a per-thread cache, whatever their size, so a small wait armed right after a large operation
 // completed (the HTTP upgrade's read, ~500 bytes) holds that large block for as long as it waits.

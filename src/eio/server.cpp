@@ -1,6 +1,7 @@
 #include "eio/server.hpp"
 
 #include "core/id.hpp"
+#include "eio/heartbeat.hpp"
 #include "eio/parser/jsonp.hpp"
 
 #include <spdlog/spdlog.h>
@@ -76,6 +77,9 @@ Server::Server(net::ShardPool& pool, Options options)
   if (options_.path.empty() || options_.path.front() != '/') options_.path.insert(0, "/");
   if (options_.path.back() != '/') options_.path.push_back('/');
   if (options_.metrics) counters_ = Counters(*options_.metrics);
+  heartbeats_.reserve(pool.size());
+  for (std::size_t shard = 0; shard < pool.size(); ++shard)
+    heartbeats_.push_back(std::make_unique<HeartbeatQueue>(pool.context(shard), &Session::on_heartbeat_due));
 }
 
 Server::~Server() = default;

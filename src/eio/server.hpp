@@ -58,6 +58,8 @@ class Server final : public net::HttpHandler {
 
   // --- for Session (on its shard) ---
   void remove(const Session& session);
+  // The shard's heartbeat deadlines (eio/heartbeat.hpp): one timer for all its sessions.
+  HeartbeatQueue& heartbeat(std::size_t shard) noexcept { return *heartbeats_[shard]; }
   const Counters& counters() const noexcept { return counters_; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
   void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
@@ -89,6 +91,8 @@ class Server final : public net::HttpHandler {
   net::ShardPool& pool_;
   Options options_;
   ConnectionHandler on_connection_;
+  // heartbeats_[shard]: touched only by that shard's thread. Before sessions_: destroyed after it.
+  std::vector<std::unique_ptr<HeartbeatQueue>> heartbeats_;
   // sessions_[shard]: touched only by that shard's thread.
   std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions_;
   std::atomic<std::size_t> session_count_{0};

@@ -1,12 +1,10 @@
 #include "eio/session.hpp"
-#include "core/exact_allocator.hpp"
 
 #include "eio/flow.hpp"
 #include "eio/parser/jsonp.hpp"
 #include "eio/server.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -50,20 +48,21 @@ class WsLink final : public net::WebSocketHandler, public std::enable_shared_fro
   std::size_t shard_;
 };
 
-// One timer serves the heartbeat (ping interval, then pong timeout); another the upgrade.
-// A generation number makes a callback that was already queued when re-armed a no-op.
+// The timers a session rarely needs, made on first use. The heartbeat is not here: it is the
+// session's place in the shard's HeartbeatQueue (eio/heartbeat.hpp).
 struct SessionTimers {
-  explicit SessionTimers(asio::io_context& io) : heartbeat(io) {}
-  asio::steady_timer heartbeat;
   std::unique_ptr<asio::steady_timer> upgrade;
   std::unique_ptr<asio::steady_timer> slow;  // made when the client first goes over the high water
-  std::uint64_t generation = 0;
 };
 
 namespace {
-constexpr int kPhasePing = 0;  // waiting to send the next ping
-constexpr int kPhasePong = 1;  // waiting for the pong
-constexpr int kPhaseV3 = 2;    // v3: waiting for the client's next ping
+// The heartbeat's lists in the shard's HeartbeatQueue: within each, every deadline is "now" (or the
+// ping's due time, itself in order) plus the same option, so each list is ordered by construction.
+constexpr std::size_t kPhasePing = 0;      // waiting to send the next ping: + pingInterval
+constexpr std::size_t kPhasePong = 1;      // waiting for the pong: the ping's due time + pingTimeout
+constexpr std::size_t kPhasePongMore = 2;  // a packet came meanwhile: + pingTimeout from then
+constexpr std::size_t kPhaseV3 = 3;        // v3: waiting for the client's next ping: + both
+static_assert(kPhaseV3 < HeartbeatQueue::kLists);
 
 }  // namespace
 
@@ -76,8 +75,7 @@ Session::Session(Server& server, std::string id, std::size_t shard, int protocol
       supports_binary_(supports_binary),
       request_(std::make_shared<const net::PackedRequest>(handshake)),
       issued_(std::chrono::system_clock::now()),
-      outbox_(server.options().outbox, server.counters().outbox),
-      timers_(std::make_unique<SessionTimers>(server.pool().context(shard))) {
+      outbox_(server.options().outbox, server.counters().outbox) {
   const auto& trust = server.options().trust_proxy;
   client_address_ =
       net::client_address(request_->remote_address(), request_->header("X-Forwarded-For"), trust);
@@ -94,6 +92,11 @@ struct Session::Flow {
 };
 
 Session::~Session() = default;
+
+SessionTimers& Session::timers() {
+  if (!timers_) timers_ = std::make_unique<SessionTimers>();
+  return *timers_;
+}
 
 std::string_view Session::transport_name() const noexcept {
   return transport_ == TransportKind::websocket ? "websocket" : "polling";
@@ -154,23 +157,24 @@ void Session::start(net::WebSocketPtr ws) {
 
 // --- heartbeat ---------------------------------------------------------------------------
 
-void Session::arm_timer(std::chrono::milliseconds after, int phase) {
-  const auto gen = ++timers_->generation;
-  timers_->heartbeat.expires_after(after);
-  // Exact-size operation memory: this wait is pending for most of an idle session's life.
-  timers_->heartbeat.async_wait(asio::bind_allocator(
-      core::ExactAllocator<void>(), [w = weak_from_this(), gen, phase](boost::system::error_code ec) {
-        if (ec) return;
-        auto s = w.lock();
-        if (!s || s->timers_->generation != gen || s->state_ == State::closed) return;
-        if (phase == kPhasePing) {
-          s->push(PacketType::ping, false, nullptr);
-          s->flush();
-          s->await_pong();
-        } else {
-          s->on_close("ping timeout");
-        }
-      }));
+// One deadline per session, in the shard's queue: arming again replaces it, on_close cancels it,
+// and the queue calls on_heartbeat_due (on this shard) once it has passed.
+void Session::arm_heartbeat(std::size_t phase, steady_clock::time_point deadline) {
+  if (state_ == State::closed) return;  // a closed session stays out of the queue
+  server_.heartbeat(shard_).arm(*this, phase, deadline);
+}
+
+void Session::on_heartbeat_due(HeartbeatQueue::Entry& entry) {
+  auto& session = static_cast<Session&>(entry);
+  if (session.state_ == State::closed) return;
+  const auto self = session.shared_from_this();  // what follows may let go of the session
+  if (entry.list() == kPhasePing) {
+    session.push(PacketType::ping, false, nullptr);
+    session.flush();
+    session.await_pong();
+  } else {
+    session.on_close("ping timeout");
+  }
 }
 
 void Session::schedule_ping() {
@@ -182,21 +186,20 @@ void Session::schedule_ping() {
   pong_deadline_ = steady_clock::time_point::max();
   deadline_extended_ = false;
   ping_due_ = steady_clock::now() + o.ping_interval;
-  arm_timer(o.ping_interval, kPhasePing);
+  arm_heartbeat(kPhasePing, ping_due_);
 }
 
 void Session::await_pong() {
   pong_deadline_ = ping_due_ + server_.options().ping_timeout;
   ping_due_ = steady_clock::time_point::max();
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(pong_deadline_ - steady_clock::now());
-  arm_timer(std::max(left, std::chrono::milliseconds(0)), kPhasePong);
+  arm_heartbeat(kPhasePong, pong_deadline_);
 }
 
 void Session::reset_pong_deadline() {
   const auto& o = server_.options();
   const auto timeout = protocol_ == 3 ? o.ping_interval + o.ping_timeout : o.ping_timeout;
   pong_deadline_ = steady_clock::now() + timeout;
-  arm_timer(timeout, protocol_ == 3 ? kPhaseV3 : kPhasePong);
+  arm_heartbeat(protocol_ == 3 ? kPhaseV3 : kPhasePongMore, pong_deadline_);
 }
 
 bool Session::heartbeat_expired() {
@@ -395,10 +398,11 @@ void Session::answer_held_post() {
 // Time-driven: the client is let go at the deadline even if nothing more is sent to it.
 void Session::arm_slow_timer() {
   if (slow_timer_armed_ || state_ == State::closed) return;
-  if (!timers_->slow) timers_->slow = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
+  auto& t = timers();
+  if (!t.slow) t.slow = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
   slow_timer_armed_ = true;
-  timers_->slow->expires_at(outbox_.next_deadline(steady_clock::now()));
-  timers_->slow->async_wait([w = weak_from_this()](boost::system::error_code ec) {
+  t.slow->expires_at(outbox_.next_deadline(steady_clock::now()));
+  t.slow->async_wait([w = weak_from_this()](boost::system::error_code ec) {
     auto s = w.lock();
     if (!s) return;
     s->slow_timer_armed_ = false;
@@ -511,10 +515,9 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   state_ = State::closed;
   server_.counters().clients(transport_).dec();
   server_.counters().closed(reason).inc();
-  ++timers_->generation;
-  timers_->heartbeat.cancel();
-  if (timers_->upgrade) timers_->upgrade->cancel();
-  if (timers_->slow) timers_->slow->cancel();
+  HeartbeatQueue::cancel(*this);
+  if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
+  if (timers_ && timers_->slow) timers_->slow->cancel();
   buffer_.clear();
   drop_buffer_bytes();
   if (pending_get_) {
@@ -761,14 +764,13 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
   probe_answered_ = false;
   probe_ = ws;
   probe_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
-  if (!timers_->upgrade)
-    timers_->upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
-  timers_->upgrade->expires_after(o.upgrade_timeout);
-  timers_->upgrade->async_wait(
-      [w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
-        if (ec) return;
-        if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
-      });
+  auto& t = timers();
+  if (!t.upgrade) t.upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
+  t.upgrade->expires_after(o.upgrade_timeout);
+  t.upgrade->async_wait([w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
+  });
   auto link = probe_link_.get();
   ws->accept(
       probe_link_,
@@ -786,7 +788,7 @@ void Session::cancel_upgrade(std::string_view why) {
   if (probe_) probe_->close(0);
   probe_.reset();
   probe_link_.reset();
-  if (timers_->upgrade) timers_->upgrade->cancel();
+  if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
   if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
 }
 
@@ -809,7 +811,7 @@ void Session::on_ws_message(const WsLink* link, std::string_view data, bool bina
       return;
     }
     if (!ec && p.type == PacketType::upgrade && probe_answered_) {
-      if (timers_->upgrade) timers_->upgrade->cancel();
+      if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
       server_.counters().clients(TransportKind::polling).dec();
       server_.counters().clients(TransportKind::websocket).inc();
       server_.counters().upgrades.inc();
@@ -845,7 +847,7 @@ void Session::on_ws_closed(const WsLink* link, std::string_view reason) {
   if (link == probe_link_.get() && link != nullptr) {
     probe_.reset();
     probe_link_.reset();
-    if (timers_->upgrade) timers_->upgrade->cancel();
+    if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
     if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
     return;
   }

@@ -6,6 +6,7 @@
 
 #include "core/bytes.hpp"
 #include "core/flow_sender.hpp"
+#include "eio/heartbeat.hpp"
 #include "eio/outbox.hpp"
 #include "eio/parser/packet.hpp"
 #include "net/address_limits.hpp"
@@ -38,7 +39,10 @@ class SessionHandler {
 
 enum class TransportKind : std::uint8_t { polling, websocket };
 
-class Session final : public std::enable_shared_from_this<Session>, public core::FlowSender {
+// Its heartbeat deadline is its place in the shard's HeartbeatQueue (the private base).
+class Session final : public std::enable_shared_from_this<Session>,
+                      public core::FlowSender,
+                      private HeartbeatQueue::Entry {
  public:
   Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
           const net::HttpRequest& handshake);
@@ -95,6 +99,8 @@ class Session final : public std::enable_shared_from_this<Session>, public core:
   void release_poll(const net::Responder* res);  // the node relaying it hands the client back
   void shutdown(std::string_view reason);        // immediate close, for server shutdown
   void on_ws_drained(const WsLink* link);        // the WebSocket's queue fell back under the mark
+  // The shard's HeartbeatQueue calls it when this session's deadline has passed.
+  static void on_heartbeat_due(HeartbeatQueue::Entry& entry);
 
   // --- publisher backpressure (eio/flow.hpp): this session as a sender its receivers hold ---
   std::size_t flow_shard() const noexcept override { return shard_; }
@@ -137,7 +143,7 @@ class Session final : public std::enable_shared_from_this<Session>, public core:
   void schedule_ping();
   void reset_pong_deadline();
   void await_pong();  // the ping just went out: the deadline counts from when it was due
-  void arm_timer(std::chrono::milliseconds after, int phase);
+  void arm_heartbeat(std::size_t phase, std::chrono::steady_clock::time_point deadline);
   void cancel_upgrade(std::string_view why);
   net::WsFrame to_frame(PacketType type, bool binary, core::SharedBytes data, bool compress) const;
 
@@ -178,7 +184,9 @@ class Session final : public std::enable_shared_from_this<Session>, public core:
   Flow& flow();
   bool held() const noexcept;
 
+  // The upgrade and slow-client timers, made on first use (rare; the heartbeat is the base's).
   std::unique_ptr<SessionTimers> timers_;
+  SessionTimers& timers();
   std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
   // When the next v4 ping is due (max: none scheduled). The pong deadline counts from here, not
   // from when a busy shard got round to the timer, so a request arriving after

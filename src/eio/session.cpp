@@ -461,7 +461,7 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   const auto cookie_sid = initial ? std::string_view(id_) : std::string_view();
   if (!initial && get_request) {
     server_.add_extra_headers(r, *get_request, initial, cookie_sid);
-  } else if (server_.has_extra_headers()) {
+  } else if (initial ? server_.has_extra_headers() : static_cast<bool>(server_.options().headers)) {
     server_.add_extra_headers(r, request_->unpack(), initial, cookie_sid);
   }
   res->respond(std::move(r));
@@ -596,7 +596,10 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     }
     pending_get_ = std::move(res);
     pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
-    pending_get_request_ = std::make_unique<net::HttpRequest>(std::move(req));
+    // Kept only for a headers hook (add_extra_headers reads it with the answer): a held poll's
+    // request is ~1 KiB in 3 blocks, made again by every poll, that would otherwise land
+    // wherever the last burst left room and pin that page (docs/reliability.md, session 9).
+    if (server_.options().headers) pending_get_request_ = std::make_unique<net::HttpRequest>(std::move(req));
     auto raw = pending_get_.get();
     pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
       pool->dispatch(shard, [w, raw] {

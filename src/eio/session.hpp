@@ -164,7 +164,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   std::optional<std::string> jsonp_;  // the JSONP callback index
   net::ResponderPtr pending_get_;
   net::ContentCoding pending_coding_ = net::ContentCoding::identity;  // what pending_get_ accepts
-  // The request of pending_get_ (for the headers hook), released with its answer.
+  // The request of pending_get_ when there is a headers hook (for it), released with its answer.
   std::unique_ptr<net::HttpRequest> pending_get_request_;
   bool handshake_answered_ = false;  // the first polling response (the handshake's) went out
   std::shared_ptr<WsLink> ws_link_;

@@ -1,6 +1,7 @@
 // Listener, TLS detection and handshake, HTTP/1.1 sessions. All Beast/Asio of the HTTP side is
 // here (the WebSocket side is in websocket.cpp); each session type is instantiated once.
 #include "net/server.hpp"
+#include "core/kept_op_memory.hpp"
 #include "core/trip_log.hpp"
 
 #include "net/detail/streams.hpp"
@@ -8,6 +9,7 @@
 #include "net/tls_context.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -193,9 +195,12 @@ class HttpSession : public HttpSessionBase {
     else if (!writing_)
       lowest.expires_after(first_request_ ? ctx_.options->header_timeout : ctx_.options->keepalive_timeout);
     reading_ = true;
-    http::async_read(
-        derived().stream(), buffer_, *parser_,
-        [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) { on_read(ec); });
+    // The connection's own operation memory (kept_op_memory.hpp): a keep-alive connection reads
+    // again after every request, and a long poll's connection waits here while the poll is held.
+    http::async_read(derived().stream(), buffer_, *parser_,
+                     asio::bind_allocator(core::KeptOpAllocator<void>(read_op_),
+                                          [self = shared_from_this(), this](boost::system::error_code ec,
+                                                                            std::size_t) { on_read(ec); }));
   }
 
   void on_read(boost::system::error_code ec) {
@@ -365,6 +370,7 @@ class HttpSession : public HttpSessionBase {
   std::size_t shard_;
   beast::flat_buffer buffer_;
   bool secure_;
+  core::KeptOpMemory read_op_;  // the pending request read's operation
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> pending_;
   std::optional<BeastRequest> queued_;

@@ -1,0 +1,84 @@
+// The memory of an asynchronous operation that a connection makes again and again (its read of
+// the next request), kept by the connection: bound to the operation's handler as its allocator
+// (asio::bind_allocator), the first operation gets a block of exactly its size from the heap and
+// every later one the same block, until the connection goes.
+//
+// Why (docs/reliability.md, session 9): an operation allocated anew at each request lands
+// wherever glibc has a free chunk of its size, and after a burst of connections came and went
+// that is mostly in the pages the burst left. A held long-polling client makes a request every
+// heartbeat, and its connections' reads (~600 bytes each through Asio's per-thread cache) spread
+// over pages that nothing else used, which no trim gives back. Kept, the block stays where it was
+// made, beside the rest of its connection.
+//
+// One operation at a time: one made while the block is taken (or a bigger one) gets ordinary
+// memory, and a bigger one made while the block is free replaces it. Not thread-safe: the
+// operations of one connection run on its shard. The KeptOpMemory must outlive the operation:
+// keep it in the object that the handler keeps alive (Asio frees an operation's memory before
+// its handler, and the handler with it, is destroyed). Pure C++: no Asio here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace socketio::core {
+
+class KeptOpMemory {
+ public:
+  KeptOpMemory() = default;
+  KeptOpMemory(const KeptOpMemory&) = delete;
+  KeptOpMemory& operator=(const KeptOpMemory&) = delete;
+  ~KeptOpMemory() { ::operator delete(block_); }
+
+  void* allocate(std::size_t n) {
+    if (in_use_) return ::operator new(n);
+    if (n > size_ || n > UINT32_MAX) {
+      ::operator delete(block_);
+      block_ = nullptr;
+      size_ = 0;
+      block_ = ::operator new(n);
+      size_ = static_cast<std::uint32_t>(n);
+    }
+    in_use_ = true;
+    return block_;
+  }
+
+  void deallocate(void* p) noexcept {
+    if (p == block_ && in_use_)
+      in_use_ = false;
+    else
+      ::operator delete(p);
+  }
+
+  bool in_use() const noexcept { return in_use_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  void* block_ = nullptr;
+  std::uint32_t size_ = 0;
+  bool in_use_ = false;
+};
+
+// The standard allocator interface over a KeptOpMemory.
+template <class T>
+class KeptOpAllocator {
+ public:
+  using value_type = T;
+  explicit KeptOpAllocator(KeptOpMemory& memory) noexcept : memory_(&memory) {}
+  template <class U>
+  KeptOpAllocator(const KeptOpAllocator<U>& other) noexcept : memory_(other.memory()) {}
+
+  T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p); }
+  KeptOpMemory* memory() const noexcept { return memory_; }
+
+  template <class U>
+  bool operator==(const KeptOpAllocator<U>& o) const noexcept {
+    return memory_ == o.memory();
+  }
+
+ private:
+  KeptOpMemory* memory_;
+};
+
+}  // namespace socketio::core

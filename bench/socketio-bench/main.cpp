@@ -296,6 +296,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: --payload json is for the JSON parser (its events are JSON objects)\n");
       return 2;
     }
+    if (o.rx_timestamps && o.tls) {
+      std::fprintf(
+          stderr, "error: --rx-timestamps is for plain connections (a TLS record is read through OpenSSL)\n");
+      return 2;
+    }
+    if (o.arrivals != "tick" && o.rate <= 0) {
+      std::fprintf(stderr, "error: --arrivals %s needs --rate (a closed loop has no arrivals to spread)\n",
+                   o.arrivals.c_str());
+      return 2;
+    }
     if (o.scenario == Scenario::handshake && !o.tls) std::fprintf(stderr, "note: handshake without --tls\n");
     if (o.scenario == Scenario::idle && settle >= o.duration)
       std::fprintf(stderr, "note: --duration %.1f is not longer than --settle %.1f\n", o.duration, settle);

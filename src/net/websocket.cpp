@@ -732,13 +732,16 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (close_queued_) write_close();
         return;
       }
-      if constexpr (kPlain) lend_write_scratch();
+      if constexpr (kPlain)
+        lend_write_stage();
+      else
+        own_write_stage();
       stage_batch();
       writing_ = true;
       if constexpr (kPlain) {
         if (write_now()) {
           writing_ = false;
-          return_write_scratch();
+          return_write_stage();
           batch_written();
           continue;
         }
@@ -756,13 +759,13 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // Plain: the connection stages in the shard's write state (nothing runs between lending it
   // and giving it back but a non-blocking write), unless it kept one for a write that was in
   // flight. The shard has none while a connection keeps its: the next one lent is made anew.
-  void lend_write_scratch() {
+  void lend_write_stage() {
     if (w_) return;
     auto& shard = shard_write_stage();
     if (!shard) shard = std::make_unique<WriteStage>();
     w_.swap(shard);
   }
-  void return_write_scratch() {
+  void return_write_stage() {
     auto& shard = shard_write_stage();
     if (shard)
       w_.reset();
@@ -775,10 +778,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     return *w_;
   }
 
-  // Stages the next batch into w_: the pong first, then data frames; small bodies copied,
-  // large ones referenced.
+  // Stages the next batch into w_ (lent or owned by maybe_write): the pong first, then data frames; small
+  // bodies copied, large ones referenced.
   void stage_batch() {
-    if constexpr (!kPlain) own_write_stage();
     auto& stage = w_->stage;
     auto& bufs = w_->bufs;
     auto& marks = w_->marks;
@@ -863,7 +865,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       // Idle again: give back the memory kept for the last burst (a plain connection's write
       // state, kept only for an asynchronous write, all of it).
       if constexpr (kPlain) {
-        if (w_) return_write_scratch();
+        if (w_) return_write_stage();
       } else if (w_) {
         if (w_->stage.capacity() > 4096) std::string().swap(w_->stage);
         if (w_->bufs.capacity() > 16) std::vector<asio::const_buffer>().swap(w_->bufs);

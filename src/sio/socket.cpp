@@ -266,12 +266,13 @@ void SocketImpl::on_close(const std::string& reason) {
   if (!connected_) return;
   auto self = shared_from_this();
   nsp_.core().counters.disconnected(reason).inc();
-  // The socket's own handlers, then the namespace's (on_socket_disconnecting). Copied: a handler
-  // may add another.
+  // The socket's own handlers (copied: a handler may add another), then the namespace's.
   if (extras_)
     for (auto handlers = extras_->disconnecting; auto& h : handlers) h(reason);
-  const auto common = nsp_.handlers();  // the namespace's set outlives this call
-  for (auto& h : common->socket_disconnecting) h(*this, reason);
+  // The namespace's (on_socket_disconnecting): registered before serving, they live as long as
+  // the namespace, which this socket keeps.
+  const Handlers& common = *nsp_.handlers();
+  for (auto& h : common.socket_disconnecting) h(*this, reason);
   if (!pid_.empty()) {
     if (recoverable(reason))
       nsp_.adapter().persist_session({id_, pid_, rooms_, data_});
@@ -291,7 +292,7 @@ void SocketImpl::on_close(const std::string& reason) {
   if (auto c = client_.lock()) c->remove(nsp_.name());
   if (extras_)
     for (auto handlers = extras_->disconnect; auto& h : handlers) h(reason);
-  for (auto& h : common->socket_disconnect) h(*this, reason);
+  for (auto& h : common.socket_disconnect) h(*this, reason);
 }
 
 void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {

@@ -92,8 +92,9 @@ class WebSocket {
   virtual void abort() = 0;
   // Bytes queued and not yet written (approximate when read from another thread).
   virtual std::size_t buffered_bytes() const noexcept = 0;
-  // On the connection's shard thread. While held, the peer is not read beyond the read being
-  // handled (publisher backpressure: eio/flow.hpp); released, reading resumes.
+  // Thread-safe (applied on the connection's shard thread, in call order). While held, the peer
+  // is not read beyond the read being handled (publisher backpressure: eio/flow.hpp); released,
+  // reading resumes.
   virtual void hold_reading(bool held) { (void)held; }
 };
 using WebSocketPtr = std::shared_ptr<WebSocket>;

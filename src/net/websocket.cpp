@@ -197,9 +197,13 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   std::size_t buffered_bytes() const noexcept override { return buffered_.load(std::memory_order_relaxed); }
 
   // Publisher backpressure (eio/flow.hpp): while held, the peer is not read past the read in hand.
+  // Called on the Engine.IO session's shard, which is not this connection's when the upgrade came
+  // in on another shard: the flag is this thread's alone, like the reads it gates.
   void hold_reading(bool held) override {
-    held_ = held;
-    if (!held) resume_reading();
+    run([self = this->shared_from_this(), held] {
+      self->held_ = held;
+      if (!held) self->resume_reading();
+    });
   }
 
  private:

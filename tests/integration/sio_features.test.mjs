@@ -636,12 +636,22 @@ describe("outbox bound", () => {
     const driver = await sioConnect(srv, "/");
     const bystander = await sioConnect(srv, "/", { transports: ["polling"] });
     const news = collect(bystander, "news");
+    const gone = []; // who else lost the connection, and why: what a failure reports
+    for (const [who, s] of [["driver", driver], ["bystander", bystander]])
+      s.on("disconnect", (r, d) => gone.push(`${who}: ${r} ${d?.description ?? ""}`));
     let reason;
-    for (let i = 0; i < 400 && reason === undefined; i++) {
-      await call(driver, "do:flood", { to: slowId, count: 8, size: 65536, volatile: true });
-      await call(driver, "do:broadcast", { to: [bystander.id], event: "news", args: [i] });
-      reason = logs(srv).find((e) => e.ev === "disconnect" && e.id === slowId)?.reason;
-      await sleep(20);
+    try {
+      for (let i = 0; i < 400 && reason === undefined; i++) {
+        await call(driver, "do:flood", { to: slowId, count: 8, size: 65536, volatile: true });
+        await call(driver, "do:broadcast", { to: [bystander.id], event: "news", args: [i] });
+        reason = logs(srv).find((e) => e.ev === "disconnect" && e.id === slowId)?.reason;
+        await sleep(20);
+      }
+    } catch (err) {
+      // A server that died (a sanitizer's report) shows as both clients gone: say so.
+      await Promise.race([srv.exited, sleep(500)]);
+      const exit = srv.exitCode ?? srv.exitSignal;
+      throw new Error(`${err.message}; ${gone.join("; ")}; server exit ${exit}; stderr:\n${srv.stderr().slice(-4000)}`);
     }
     assert.equal(reason, "transport error", "the slow client is disconnected");
     await until(() => news.length > 0 && news.at(-1)[0] === news.length - 1, { message: "bystander got every news" });

@@ -35,6 +35,7 @@ using tcp = asio::ip::tcp;
 using detail::BeastRequest;
 using detail::ConnContext;
 using detail::PlainStream;
+using detail::ShardContext;
 using detail::TlsStream;
 
 namespace detail {
@@ -175,7 +176,7 @@ class HttpSession : public HttpSessionBase {
     res_.emplace(detail::to_beast_response_view(sent_, request_version_));
     res_->keep_alive(!close_after_write_);
     auto& lowest = beast::get_lowest_layer(derived().stream());
-    lowest.expires_after(ctx_.options->write_timeout);
+    lowest.expires_after(ctx_->options->write_timeout);
     writing_ = true;
     http::async_write(
         derived().stream(), *res_,
@@ -188,12 +189,12 @@ class HttpSession : public HttpSessionBase {
   void do_read() {
     if (closing_ || reading_) return;
     parser_.emplace();
-    detail::configure_request_parser(*parser_, ctx_.options->header_limit, ctx_.options->body_limit);
+    detail::configure_request_parser(*parser_, ctx_->options->header_limit, ctx_->options->body_limit);
     auto& lowest = beast::get_lowest_layer(derived().stream());
     if (pending_ && !writing_)
       lowest.expires_never();  // a long poll: the layer above bounds it with its heartbeat
     else if (!writing_)
-      lowest.expires_after(first_request_ ? ctx_.options->header_timeout : ctx_.options->keepalive_timeout);
+      lowest.expires_after(first_request_ ? ctx_->options->header_timeout : ctx_->options->keepalive_timeout);
     reading_ = true;
     // The connection's own operation memory (kept_op_memory.hpp): a keep-alive connection reads
     // again after every request, and a long poll's connection waits here while the poll is held.
@@ -221,7 +222,7 @@ class HttpSession : public HttpSessionBase {
         p->abort();
       }
       if (is_parse_error(ec) && !writing_ && !closing_) {
-        if (ec == http::error::header_limit) return refuse_head("bytes", ctx_.options->header_limit);
+        if (ec == http::error::header_limit) return refuse_head("bytes", ctx_->options->header_limit);
         spdlog::debug("http: bad request from peer: {}", ec.message());
         refuse(400, "Bad Request\n");
         return;
@@ -230,8 +231,8 @@ class HttpSession : public HttpSessionBase {
       return;
     }
     first_request_ = false;
-    if (!writing_ && !pending_ && field_count(parser_->get()) > ctx_.options->max_header_count)
-      return refuse_head("fields", ctx_.options->max_header_count);
+    if (!writing_ && !pending_ && field_count(parser_->get()) > ctx_->options->max_header_count)
+      return refuse_head("fields", ctx_->options->max_header_count);
     if (pending_ || writing_) {
       queued_.emplace(parser_->release());  // pipelined: answer in order
       return;
@@ -245,7 +246,7 @@ class HttpSession : public HttpSessionBase {
 
   // Answers with a status and closes (the request is not handed on).
   void refuse(unsigned status, std::string body) {
-    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
+    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_->pool, shard_);
     request_keep_alive_ = false;
     request_version_ = 11;
     HttpResponse res;
@@ -257,8 +258,8 @@ class HttpSession : public HttpSessionBase {
   }
 
   void refuse_head(std::string_view what, std::size_t limit) {
-    ctx_.stats->headers_too_large.inc();
-    if (const auto n = ctx_.header_log ? ctx_.header_log->due() : std::nullopt) {
+    ctx_->stats->headers_too_large.inc();
+    if (const auto n = ctx_->header_log ? ctx_->header_log->due() : std::nullopt) {
       spdlog::warn(
           "limits: request head over {} {} (--max-header-size / --max-headers-count): 431, {} time(s)", limit,
           what, *n);
@@ -276,7 +277,7 @@ class HttpSession : public HttpSessionBase {
       auto hreq = to_request(req);
       closing_ = true;  // the stream moves to the WebSocket session
       auto ws = derived().make_ws(std::move(req), std::move(hreq));
-      ctx_.handler->on_upgrade(std::move(ws));
+      ctx_->handler->on_upgrade(std::move(ws));
       return;
     }
     const bool keep_alive = req.keep_alive();
@@ -287,10 +288,10 @@ class HttpSession : public HttpSessionBase {
   void dispatch(HttpRequest&& hreq, bool keep_alive, int version) {
     request_keep_alive_ = keep_alive;
     request_version_ = version;
-    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_.pool, shard_);
+    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_->pool, shard_);
     auto exchange = pending_;
     if (!derived().accept_request(hreq, exchange)) return;
-    ctx_.handler->on_request(std::move(hreq), std::move(exchange));
+    ctx_->handler->on_request(std::move(hreq), std::move(exchange));
     if (!close_after_write_) do_read();
   }
 
@@ -306,7 +307,7 @@ class HttpSession : public HttpSessionBase {
       linger();
       return;
     }
-    beast::get_lowest_layer(derived().stream()).expires_after(ctx_.options->keepalive_timeout);
+    beast::get_lowest_layer(derived().stream()).expires_after(ctx_->options->keepalive_timeout);
     if (queued_) {
       auto next = std::move(*queued_);
       queued_.reset();
@@ -330,8 +331,8 @@ class HttpSession : public HttpSessionBase {
       p->abort();
     }
     derived().half_close();
-    linger_deadline_ = std::chrono::steady_clock::now() + ctx_.options->linger_timeout;
-    linger_left_ = ctx_.options->linger_max_bytes;
+    linger_deadline_ = std::chrono::steady_clock::now() + ctx_->options->linger_timeout;
+    linger_left_ = ctx_->options->linger_max_bytes;
     buffer_.clear();
     linger_read();
   }
@@ -395,16 +396,16 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
   PlainStream& stream() { return stream_; }
 
   // Never on a TLS port: that would serve an unencrypted WebSocket there.
-  bool may_upgrade() const { return !ctx_.options->tls; }
+  bool may_upgrade() const { return !ctx_->options->tls; }
 
   // On a TLS port, a plain request is answered with a redirect or a clear refusal.
   bool accept_request(const HttpRequest& req, const std::shared_ptr<Exchange>& exchange) {
-    if (!ctx_.options->tls) return true;
-    ctx_.stats->plain_on_tls_port.inc();
+    if (!ctx_->options->tls) return true;
+    ctx_->stats->plain_on_tls_port.inc();
     HttpResponse res;
     res.close = true;
     const auto host = req.header("Host");
-    if (ctx_.options->tls_redirect && host) {
+    if (ctx_->options->tls_redirect && host) {
       res.status = 308;
       res.set("Location", "https://" + std::string(*host) + req.target);
     } else {
@@ -467,12 +468,12 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
         spdlog::warn(
             "limits: {} TLS handshakes in progress on this thread (--max-tls-handshakes): {} connection(s) "
             "closed, from the address holding the most; last newcomer {} {}",
-            ctx_.options->max_tls_handshakes, *n, address,
+            ctx_->options->max_tls_handshakes, *n, address,
             outcome == HandshakeSlots::Outcome::refused ? "refused" : "admitted");
       }
     }
     if (!slot_) {
-      ctx_.stats->tls_handshakes_rejected.inc();
+      ctx_->stats->tls_handshakes_rejected.inc();
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
       return;
@@ -512,7 +513,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
   // Another address's handshake took this one's slot (HandshakeSlots): abandon it.
   void slot_taken() override {
     slot_taken_ = true;
-    ctx_.stats->tls_handshakes_rejected.inc();
+    ctx_->stats->tls_handshakes_rejected.inc();
     closing_ = true;
     beast::get_lowest_layer(stream_).close();  // the handshake ends with operation_aborted
   }
@@ -520,13 +521,13 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
   void on_handshake(boost::system::error_code ec, std::size_t used) {
     slot_.release();
     if (ec) {
-      if (!slot_taken_) ctx_.stats->tls_handshake_failures.inc();
+      if (!slot_taken_) ctx_->stats->tls_handshake_failures.inc();
       spdlog::debug("tls: handshake failed: {}", ec.message());
       closing_ = true;
       beast::get_lowest_layer(stream_).close();
       return;
     }
-    ctx_.stats->tls_handshakes.inc();
+    ctx_->stats->tls_handshakes.inc();
     buffer_.consume(used);
     start_reading();
   }
@@ -546,7 +547,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
 
   void run() {
-    deadline_ = std::chrono::steady_clock::now() + ctx_.options->tls_handshake_timeout;
+    deadline_ = std::chrono::steady_clock::now() + ctx_->options->tls_handshake_timeout;
     stream_.expires_at(deadline_);
     beast::async_detect_ssl(stream_, buffer_,
                             [self = shared_from_this()](boost::system::error_code ec, bool is_tls) {
@@ -561,7 +562,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       return;
     }
     if (is_tls) {
-      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_.options->tls->current(),
+      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_->options->tls->current(),
                                                       ctx_, shard_, std::move(buffer_), counters_, deadline_);
       session->run();
     } else {
@@ -635,7 +636,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
       }
       return;
     }
-    ctx_.stats->accepted.inc();
+    ctx_->stats->accepted.inc();
     ConnContext ctx = ctx_;
     if (admit(socket, ctx)) {
       boost::system::error_code ignored;
@@ -650,7 +651,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // On the shard's thread.
   void start_session(tcp::socket socket, const ConnContext& ctx) {
-    if (ctx.options->tls) {
+    if (ctx->options->tls) {
       std::make_shared<DetectSession>(std::move(socket), ctx, shard_, counters_)->run();
     } else {
       std::make_shared<PlainHttpSession>(std::move(socket), ctx, shard_, beast::flat_buffer{})
@@ -661,7 +662,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Takes the connection's place in the budget, or closes it at once (no byte read, no answer:
   // what a flood costs is an accept and a close).
   bool admit(tcp::socket& socket, ConnContext& ctx) {
-    auto& limits = ctx.options->limits;
+    auto& limits = ctx->options->limits;
     if (!limits || !limits->limits_connections()) return true;
     boost::system::error_code ec;
     // An IPv4-mapped peer counts as its IPv4 address (parse_ip() normalises).
@@ -686,7 +687,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   ConnContext ctx_;
   std::size_t shard_;
   std::shared_ptr<ShardCounters> counters_ =
-      std::make_shared<ShardCounters>(ctx_.options->max_tls_handshakes);
+      std::make_shared<ShardCounters>(ctx_->options->max_tls_handshakes);
   std::array<core::TripLog, kRefusalKinds> trip_log_;
   bool stopped_ = false;
 };
@@ -714,19 +715,19 @@ struct Server::Impl {
   Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {
     if (options.metrics) stats = ServerStats(*options.metrics);
   }
-  std::vector<std::unique_ptr<core::TripLog>> header_logs;        // one per shard
-  std::vector<std::shared_ptr<ws::DeflateShard>> deflate_shards;  // one per shard, when enabled
+  std::vector<std::unique_ptr<core::TripLog>> header_logs;    // one per shard
+  std::vector<std::unique_ptr<ShardContext>> shard_contexts;  // one per shard: every connection points at it
   ConnContext context(std::size_t shard) {
-    while (header_logs.size() <= shard) header_logs.push_back(std::make_unique<core::TripLog>());
-    ConnContext c{&pool, &options, &handler, &stats};
-    c.header_log = header_logs[shard].get();
-    if (const auto& pmd = options.per_message_deflate; pmd.enabled) {
-      while (deflate_shards.size() <= shard)
-        deflate_shards.push_back(
-            std::make_shared<ws::DeflateShard>(pmd.mem_level, pmd.level, stats.ws_zlib_shards));
-      c.deflate = deflate_shards[shard];
+    while (shard_contexts.size() <= shard) {
+      const std::size_t i = shard_contexts.size();
+      header_logs.push_back(std::make_unique<core::TripLog>());
+      auto c = std::make_unique<ShardContext>(ShardContext{&pool, &options, &handler, &stats});
+      c->header_log = header_logs[i].get();
+      if (const auto& pmd = options.per_message_deflate; pmd.enabled)
+        c->deflate = std::make_shared<ws::DeflateShard>(pmd.mem_level, pmd.level, stats.ws_zlib_shards);
+      shard_contexts.push_back(std::move(c));
     }
-    return c;
+    return ConnContext{shard_contexts[shard].get(), nullptr};
   }
 };
 

@@ -74,6 +74,8 @@ struct WriteStage {
   std::string stage;
   std::vector<boost::asio::const_buffer> bufs;
   std::vector<std::pair<std::size_t, const WsFrame*>> marks;
+  // What the batch takes off the queue once written: its frames, their bytes, the pong's.
+  std::size_t frames = 0, bytes = 0, pong = 0;
 };
 // One per shard thread: a plain connection stages a batch in it and keeps it only when the
 // kernel does not take the whole batch at once (the write then stays in flight), so an idle
@@ -114,11 +116,10 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
  public:
   WsSession(Stream&& stream, BeastRequest&& beast_req, HttpRequest&& req, const ConnContext& ctx,
             std::size_t shard)
-      : ws_(std::in_place, std::move(stream)),
-        opening_(std::make_unique<Opening>(Opening{std::move(beast_req), std::move(req)})),
+      : opening_(std::make_unique<Opening>(
+            Opening{websocket::stream<Stream>(std::move(stream)), std::move(beast_req), std::move(req)})),
         ctx_(ctx),
-        shard_(shard),
-        stats_(*ctx.stats) {}
+        shard_(static_cast<std::uint32_t>(shard)) {}
 
   // The upgrade request until the opening handshake is done (Engine.IO keeps its own copy).
   const HttpRequest& request() const noexcept override {
@@ -188,7 +189,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void abort() override {
     run([self = this->shared_from_this()] {
       if (self->closed_) return;
-      self->stats_.ws_aborted.inc();
+      self->stats().ws_aborted.inc();
       self->drop_queued();
       self->finish("transport error");
     });
@@ -220,7 +221,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     handler_ = std::move(handler);
     negotiate_deflate(headers);
     if (!headers.empty()) {
-      ws_->set_option(
+      ws().set_option(
           websocket::stream_base::decorator([h = std::move(headers)](websocket::response_type& res) {
             for (const auto& [name, value] : h) res.insert(name, value);
           }));
@@ -229,28 +230,29 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     t.handshake_timeout = std::chrono::seconds(10);
     t.idle_timeout = websocket::stream_base::none();  // Engine.IO's heartbeat bounds idleness
     t.keep_alive_pings = false;
-    ws_->set_option(t);
-    ws_->read_message_max(ctx_.options->ws_message_limit);
-    ws_->auto_fragment(false);
-    beast::get_lowest_layer(*ws_).expires_never();
-    ws_->async_accept(opening_->beast_req, [self = this->shared_from_this(),
+    ws().set_option(t);
+    ws().read_message_max(ctx_->options->ws_message_limit);
+    ws().auto_fragment(false);
+    beast::get_lowest_layer(ws()).expires_never();
+    ws().async_accept(opening_->beast_req, [self = this->shared_from_this(),
                                             on_done = std::move(on_done)](boost::system::error_code ec) {
-      self->opening_.reset();  // the requests served the upgrade decision
       if (ec) {
+        // The opening state stays until the session goes: the stream is in it.
         spdlog::debug("websocket: handshake failed: {}", ec.message());
         self->closed_ = true;
         if (on_done) on_done(false);
         return;
       }
-      // From here on the session frames the stream itself; Beast's stream (and its buffers) go.
+      // From here on the session frames the stream itself; Beast's stream (and its buffers) and
+      // the requests (they served the upgrade decision) go.
       if constexpr (kPlain) {
-        self->raw_.emplace(self->ws_->next_layer().release_socket());
+        self->raw_.emplace(self->ws().next_layer().release_socket());
         boost::system::error_code ignored;
         self->raw_->non_blocking(true, ignored);  // read_now() reads without waiting
       } else {
-        self->raw_.emplace(std::move(self->ws_->next_layer()));
+        self->raw_.emplace(std::move(self->ws().next_layer()));
       }
-      self->ws_.reset();
+      self->opening_.reset();
       self->accepted_ = true;
       if (on_done) on_done(true);
       if (self->closed_) return;
@@ -268,18 +270,18 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     auto res =
         std::make_shared<http::response<http::string_body>>(to_beast_response(std::move(response), 11));
     res->keep_alive(false);
-    beast::get_lowest_layer(*ws_).expires_after(ctx_.options->write_timeout);
-    http::async_write(ws_->next_layer(), *res,
+    beast::get_lowest_layer(ws()).expires_after(ctx_->options->write_timeout);
+    http::async_write(ws().next_layer(), *res,
                       [self = this->shared_from_this(), res](boost::system::error_code, std::size_t) {
-                        beast::get_lowest_layer(*self->ws_).close();
+                        beast::get_lowest_layer(self->ws()).close();
                       });
   }
 
   // permessage-deflate: accepts an offer of the request (if enabled) and adds the answer to the
   // response headers.
   void negotiate_deflate(std::vector<std::pair<std::string, std::string>>& headers) {
-    const auto& config = ctx_.options->per_message_deflate;
-    if (!config.enabled || !ctx_.deflate) return;
+    const auto& config = ctx_->options->per_message_deflate;
+    if (!config.enabled || !ctx_->deflate) return;
     std::string offers;
     for (const auto& h : opening_->req.headers) {
       if (!iequals(h.name, "Sec-WebSocket-Extensions")) continue;
@@ -298,7 +300,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   tcp_socket_type& socket() {
-    if (!raw_) return beast::get_lowest_layer(*ws_).socket();
+    if (!raw_) return beast::get_lowest_layer(ws()).socket();
     if constexpr (kPlain)
       return *raw_;
     else
@@ -425,7 +427,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       // Backpressure: the peer is read again once the writes catch up (resume_reading()), or
       // once the receivers its messages filled have drained (hold_reading(false)).
       read_paused_ = true;
-      if (!held_) stats_.ws_reads_paused.inc();  // holds are counted by eio (senders_held)
+      if (!held_) stats().ws_reads_paused.inc();  // holds are counted by eio (senders_held)
       return;
     }
     do_read();
@@ -435,7 +437,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // ping flood from a peer that does not read would otherwise be read, and answered, forever).
   bool backed_up() const noexcept {
     return (writing_ || write_posted_) &&
-           (pong_pending_ || buffered_.load(std::memory_order_relaxed) > ctx_.options->backpressure_bytes);
+           (pong_pending_ || buffered_.load(std::memory_order_relaxed) > ctx_->options->backpressure_bytes);
   }
 
   void resume_reading() {
@@ -446,7 +448,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   void parse() {
     need_ = 0;
-    const std::uint64_t limit = ctx_.options->ws_message_limit;
+    const std::uint64_t limit = ctx_->options->ws_message_limit;
     // Nothing after the peer's close frame counts (RFC 6455 §5.5.1).
     while (!closed_ && !reading_stopped_ && !peer_closed_ && rend_ > rbeg_) {
       const std::string_view avail(rbuf_.data() + rbeg_, rend_ - rbeg_);
@@ -514,7 +516,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         return;
       case kPing:
         // Coalesced: one pong waits at most, answering the latest ping.
-        if (pong_pending_) stats_.ws_pongs_coalesced.inc();
+        if (pong_pending_) stats().ws_pongs_coalesced.inc();
         rare().pong.assign(payload);
         set_pong_pending(true);
         schedule_write();
@@ -545,7 +547,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // fragment), and complete on the last one; else the connection fails with 1007 (RFC 6455 §8.1).
   bool check_text(std::string_view piece, bool last) {
     if (utf8_.feed(piece) && (!last || utf8_.complete())) return true;
-    stats_.ws_invalid_utf8.inc();
+    stats().ws_invalid_utf8.inc();
     protocol_error(1007, "transport error: invalid UTF-8");
     return false;
   }
@@ -553,7 +555,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   void set_pong_pending(bool pending) {
     // The pending pong counts against the outbox like any queued frame.
     const std::size_t was = pong_pending_ ? pong_counted_ : 0;
-    pong_counted_ = pending ? rare_->pong.size() + 2 : 0;
+    pong_counted_ = pending ? static_cast<std::uint8_t>(rare_->pong.size() + 2) : 0;
     pong_pending_ = pending;
     if (pong_counted_ >= was)
       buffered_.fetch_add(pong_counted_ - was, std::memory_order_relaxed);
@@ -570,43 +572,43 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // message limit), checked, delivered.
   void deliver_compressed(std::string_view compressed, bool binary) {
     if (close_queued_) return;
-    stats_.ws_inflated.inc();
+    stats().ws_inflated.inc();
     const bool keep = !pmd_->agreed.client_no_context_takeover;
-    ws::Inflater* inflater = &ctx_.deflate->inflater();
+    ws::Inflater* inflater = &ctx_->deflate->inflater();
     if (keep) {
       // The client keeps its context: this connection needs its own stream, made on first use.
       // Never under 9 bits: a client whose zlib turned an agreed 8 into 9 still inflates.
       if (!pmd_->inflater)
         pmd_->inflater = std::make_unique<ws::Inflater>(std::max(9, pmd_->agreed.client_window_bits),
-                                                        stats_.ws_zlib_connections);
+                                                        stats().ws_zlib_connections);
       inflater = pmd_->inflater.get();
     }
-    std::string& out = ctx_.deflate->scratch();
-    switch (inflater->inflate(compressed, ctx_.options->ws_message_limit, out, keep)) {
+    std::string& out = ctx_->deflate->scratch();
+    switch (inflater->inflate(compressed, ctx_->options->ws_message_limit, out, keep)) {
       case ws::InflateResult::too_big:
         return protocol_error(1009, "transport error: message too big");
       case ws::InflateResult::bad_data:
-        stats_.ws_invalid_utf8.inc();  // the 1007 series
+        stats().ws_invalid_utf8.inc();  // the 1007 series
         return protocol_error(1007, "transport error: invalid compressed data");
       case ws::InflateResult::ok:
         break;
     }
     if (!binary) utf8_.reset();
     if (binary || check_text(out, true)) deliver(out, binary);
-    ctx_.deflate->shrink();
+    ctx_->deflate->shrink();
   }
 
   // Fails the connection: nothing more is read; what was queued for the valid messages before
   // goes out first (as ws and Autobahn expect), then the close frame, all within the close timeout.
   void protocol_error(std::uint16_t code, const char* reason) {
     reading_stopped_ = true;
-    if (code != 1007) stats_.ws_protocol_errors.inc();
+    if (code != 1007) stats().ws_protocol_errors.inc();
     start_close(code, reason);
   }
 
   // What was queued no longer matters (but the batch being written stays until it completes).
   void drop_queued() {
-    const std::size_t keep = writing_ ? batch_frames_ : 0;
+    const std::size_t keep = writing_ && w_ ? w_->frames : 0;
     std::size_t dropped = 0;
     for (std::size_t i = keep; i < queue_.size(); ++i) dropped += queue_[i].size();
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
@@ -618,7 +620,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // Queues a frame (on the shard), compressed first when permessage-deflate applies to it.
   void enqueue(WsFrame&& f) {
     const std::size_t before = f.size();
-    if (pmd_ && f.compress && !f.deflated && before >= ctx_.options->per_message_deflate.threshold) {
+    if (pmd_ && f.compress && !f.deflated && before >= ctx_->options->per_message_deflate.threshold) {
       deflate(f);
       const std::size_t after = f.size();
       if (after < before)
@@ -636,28 +638,28 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     const std::string_view head(f.head, f.head_len);
     core::SharedBytes out;
     if (pmd_->agreed.server_no_context_takeover) {
-      auto& shard = *ctx_.deflate;
+      auto& shard = *ctx_->deflate;
       auto r = shard.compress(head, f.body, pmd_->agreed.server_window_bits);
-      if (!r.reused && !r.failed) stats_.ws_compressions.inc();
+      if (!r.reused && !r.failed) stats().ws_compressions.inc();
       // The cache serves this run of handlers only (one broadcast's recipients on this shard).
-      if (shard.needs_clear()) asio::post(executor(), [s = ctx_.deflate] { s->clear(); });
+      if (shard.needs_clear()) asio::post(executor(), [s = ctx_->deflate] { s->clear(); });
       if (!r.bytes) return;
       out = std::move(r.bytes);
     } else {
       // Context takeover: this connection's own stream, made on first use and kept (the client
       // keeps its window too). What it compressed must be sent compressed, smaller or not.
-      const auto& config = ctx_.options->per_message_deflate;
+      const auto& config = ctx_->options->per_message_deflate;
       if (!pmd_->deflater)
         pmd_->deflater = std::make_unique<ws::Deflater>(pmd_->agreed.server_window_bits, config.mem_level,
-                                                        config.level, stats_.ws_zlib_connections);
+                                                        config.level, stats().ws_zlib_connections);
       const std::string_view pieces[2] = {head, f.body ? std::string_view(*f.body) : std::string_view()};
       std::string buf;
       if (!pmd_->deflater->compress(pieces, buf, true)) return;  // reset: the next one starts afresh
-      stats_.ws_compressions.inc();
+      stats().ws_compressions.inc();
       out = core::make_bytes(std::string_view(buf));
     }
-    stats_.ws_compressed.inc();
-    if (out->size() < size) stats_.ws_compression_saved.inc(size - out->size());
+    stats().ws_compressed.inc();
+    if (out->size() < size) stats().ws_compression_saved.inc(size - out->size());
     f.body = std::move(out);
     f.head_len = 0;
     f.deflated = true;
@@ -745,8 +747,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       if constexpr (kPlain) {
         if (write_now()) {
           writing_ = false;
-          return_write_stage();
-          batch_written();
+          batch_written();  // reads the batch's counts from the stage: before it goes back
+          if (w_) return_write_stage();
           continue;
         }
         // Not all of it went: the connection keeps the shard's write state while the rest is
@@ -791,17 +793,16 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     stage.clear();
     bufs.clear();
     marks.clear();
+    w_->frames = w_->bytes = w_->pong = 0;  // a lent stage carries the last connection's
     if (pong_pending_) {
       stage_control(kPong, rare_->pong);
-      batch_pong_ = pong_counted_;
+      w_->pong = pong_counted_;
       pong_pending_ = false;  // still counted in buffered_ until written
       pong_counted_ = 0;
     }
     std::size_t bytes = stage.size();
-    batch_frames_ = 0;
-    batch_bytes_ = 0;
     for (const WsFrame& f : queue_) {
-      if (batch_frames_ == kMaxBatchFrames || (batch_frames_ > 0 && bytes >= kMaxBatchBytes)) break;
+      if (w_->frames == kMaxBatchFrames || (w_->frames > 0 && bytes >= kMaxBatchBytes)) break;
       const std::size_t body = f.body ? f.body->size() : 0;
       char head[ws::kMaxServerHeader];
       const std::size_t hl =
@@ -814,8 +815,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         marks.push_back({stage.size(), &f});
       }
       bytes += hl + f.head_len + body;
-      batch_bytes_ += f.size();
-      ++batch_frames_;
+      w_->bytes += f.size();
+      ++w_->frames;
     }
     std::size_t from = 0;
     for (const auto& [at, frame] : marks) {
@@ -855,15 +856,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   // The batch staged last is on the wire (or failed): its frames leave the queue.
   void batch_written() {
+    const std::size_t frames = w_ ? w_->frames : 0;
+    const std::size_t bytes = w_ ? w_->bytes + w_->pong : 0;
+    if (w_) w_->frames = w_->bytes = w_->pong = 0;
     if (!closed_) {
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch_frames_));
-      const std::size_t was = buffered_.fetch_sub(batch_bytes_ + batch_pong_, std::memory_order_relaxed);
-      const std::size_t mark = ctx_.options->backpressure_bytes;
-      if (was > mark && was - (batch_bytes_ + batch_pong_) <= mark) notify_drained();
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(frames));
+      const std::size_t was = buffered_.fetch_sub(bytes, std::memory_order_relaxed);
+      const std::size_t mark = ctx_->options->backpressure_bytes;
+      if (was > mark && was - bytes <= mark) notify_drained();
     }
-    batch_frames_ = 0;
-    batch_bytes_ = 0;
-    batch_pong_ = 0;
     if (w_ && w_->stage.capacity() > kMaxBatchBytes) std::string().swap(w_->stage);
     if (queue_.empty() && !pong_pending_) {
       // Idle again: give back the memory kept for the last burst (a plain connection's write
@@ -875,7 +876,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
         if (w_->bufs.capacity() > 16) std::vector<asio::const_buffer>().swap(w_->bufs);
         if (w_->marks.capacity() > 16) std::vector<std::pair<std::size_t, const WsFrame*>>().swap(w_->marks);
       }
-      if (queue_.capacity() > 64) std::vector<WsFrame>().swap(queue_);
+      // The queue's memory too: an idle connection holds none (the next message allocates it
+      // again, one small block per write that goes out alone).
+      std::vector<WsFrame>().swap(queue_);
     }
   }
 
@@ -891,21 +894,22 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
     // The last wait has a deadline too: a peer that does not read never lets the close frame
     // (queued behind what it does not read) out, and the socket goes at the close timeout.
-    close_deadline_ = std::chrono::steady_clock::now() + ctx_.options->close_timeout;
-    close_timer_ = std::make_unique<asio::steady_timer>(executor(), close_deadline_);
+    auto& r = rare();
+    r.close_deadline = std::chrono::steady_clock::now() + ctx_->options->close_timeout;
+    r.close_timer = std::make_unique<asio::steady_timer>(executor(), r.close_deadline);
     arm_close_timer();
     maybe_write();
   }
 
   void arm_close_timer() {
-    close_timer_->async_wait([w = std::weak_ptr<WsSession>(this->shared_from_this()),
-                              deadline = close_timer_->expiry()](boost::system::error_code ec) {
+    rare_->close_timer->async_wait([w = std::weak_ptr<WsSession>(this->shared_from_this()),
+                                    deadline = rare_->close_timer->expiry()](boost::system::error_code ec) {
       auto s = w.lock();
       if (!s || ec || s->closed_) return;
-      if (deadline >= s->close_deadline_) {
-        s->stats_.ws_close_timeouts.inc();
+      if (deadline >= s->rare_->close_deadline) {
+        s->stats().ws_close_timeouts.inc();
         spdlog::debug("websocket: closing handshake not done within {} ms: connection destroyed",
-                      s->ctx_.options->close_timeout.count());
+                      s->ctx_->options->close_timeout.count());
       }
       s->finish(s->close_reason());
     });
@@ -916,33 +920,35 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     writing_ = true;
     char payload[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xff)};
     own_write_stage().stage.clear();
+    w_->frames = w_->bytes = w_->pong = 0;  // nothing of the queue is in this write
     stage_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
-    asio::async_write(*raw_, asio::buffer(w_->stage),
-                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->writing_ = false;
-                        if (ec || self->peer_closed_) {
-                          self->finish(self->close_reason());
-                          return;
-                        }
-                        // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the
-                        // TCP close.
-                        self->notify_closed(self->close_reason());
-                        boost::system::error_code ignored;
-                        if constexpr (std::is_same_v<Stream, PlainStream>)
-                          self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
-                        const auto linger = std::chrono::steady_clock::now() + kCloseLinger;
-                        if (linger < self->close_deadline_) {
-                          self->close_timer_->expires_at(linger);  // cancels the wait armed at start_close
-                          self->arm_close_timer();
-                        }
-                        if (self->reading_stopped_ || self->read_paused_) {
-                          self->discarding_ = self->reading_stopped_;
-                          self->reading_stopped_ = false;
-                          self->read_paused_ = false;
-                          self->rbeg_ = self->rend_ = 0;
-                          self->do_read();
-                        }
-                      });
+    asio::async_write(
+        *raw_, asio::buffer(w_->stage),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->writing_ = false;
+          if (ec || self->peer_closed_) {
+            self->finish(self->close_reason());
+            return;
+          }
+          // Tell the handler now; wait (bounded) for the peer's close frame or EOF before the
+          // TCP close.
+          self->notify_closed(self->close_reason());
+          boost::system::error_code ignored;
+          if constexpr (std::is_same_v<Stream, PlainStream>)
+            self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
+          const auto linger = std::chrono::steady_clock::now() + kCloseLinger;
+          if (linger < self->rare_->close_deadline) {
+            self->rare_->close_timer->expires_at(linger);  // cancels the wait armed at start_close
+            self->arm_close_timer();
+          }
+          if (self->reading_stopped_ || self->read_paused_) {
+            self->discarding_ = self->reading_stopped_;
+            self->reading_stopped_ = false;
+            self->read_paused_ = false;
+            self->rbeg_ = self->rend_ = 0;
+            self->do_read();
+          }
+        });
   }
 
   void notify_closed(std::string_view reason) {
@@ -963,7 +969,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     }
     boost::system::error_code ignored;
     socket().close(ignored);
-    if (close_timer_) close_timer_->cancel();
+    if (rare_ && rare_->close_timer) rare_->close_timer->cancel();
     if (pmd_) {
       // zlib memory goes now, not when the last reference to the session does.
       pmd_->deflater.reset();
@@ -980,29 +986,27 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     std::unique_ptr<ws::Inflater> inflater;
   };
 
-  std::optional<websocket::stream<Stream>> ws_;  // until the opening handshake is done
-  std::optional<RawStream> raw_;                 // after it
-  // The connection's executor (its shard's), from the stream in use: not a member of its own,
-  // which would cost every connection 56 bytes.
-  asio::any_io_executor executor() { return raw_ ? raw_->get_executor() : ws_->get_executor(); }
   // What only the opening handshake needs, released once it is done (~300 bytes a connection
-  // would otherwise keep for its whole life).
+  // would otherwise keep for its whole life): Beast's stream and the requests.
   struct Opening {
+    websocket::stream<Stream> ws;
     BeastRequest beast_req;
     HttpRequest req;
   };
   std::unique_ptr<Opening> opening_;
+  websocket::stream<Stream>& ws() { return opening_->ws; }
+  std::optional<RawStream> raw_;  // after the opening handshake
+  // The connection's executor: its shard's, from the pool, so that any thread may read it (a
+  // member of its own would cost every connection 56 bytes, and the stream's changes at the
+  // end of the opening handshake).
+  asio::io_context::executor_type executor() const { return ctx_->pool->context(shard_).get_executor(); }
   ConnContext ctx_;
-  std::size_t shard_;
+  ServerStats& stats() const noexcept { return *ctx_->stats; }
   std::weak_ptr<WebSocketHandler> handler_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
-  bool borrowed_ = false;          // plain: rbuf_ is the shard's read buffer, during read_now()
-  bool drained_ = false;           // plain: the last read left the socket empty
   std::vector<WsFrame> queue_;     // not a deque: an empty libstdc++ deque still holds ~600 bytes
   std::unique_ptr<WriteStage> w_;  // the write being staged or in flight (plain: only then)
-  std::size_t batch_frames_ = 0, batch_bytes_ = 0, batch_pong_ = 0;
-  std::size_t pong_counted_ = 0;  // what the pending pong adds to buffered_
   std::atomic<std::size_t> buffered_{0};
   // What only a fragmented message, a peer's ping or the closing handshake needs, made on first
   // use: an idle connection has none of them.
@@ -1010,6 +1014,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     std::string message;       // a fragmented message being assembled (in_message_)
     std::string pong;          // the payload of the pong waiting for the next write (pong_pending_)
     std::string close_reason;  // what the handler hears (close_queued_)
+    std::unique_ptr<asio::steady_timer> close_timer;  // bounds the closing handshake
+    std::chrono::steady_clock::time_point close_deadline{};
   };
   std::unique_ptr<Rare> rare_;
   Rare& rare() {
@@ -1017,30 +1023,32 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     return *rare_;
   }
   std::string_view close_reason() const noexcept { return rare_ ? rare_->close_reason : std::string_view(); }
-  const ServerStats& stats_;
-  core::Utf8Validator utf8_;                         // the text message being received
-  std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
-  std::unique_ptr<Deflate> pmd_;                     // only when permessage-deflate was agreed
-  std::chrono::steady_clock::time_point close_deadline_{};
+  core::Utf8Validator utf8_;      // the text message being received
+  std::unique_ptr<Deflate> pmd_;  // only when permessage-deflate was agreed
+  // The small state, packed (every idle connection has all of it).
+  std::uint32_t shard_;
   std::uint16_t close_code_ = 1000;
-  bool accepted_ = false;
-  bool writing_ = false;
-  bool write_posted_ = false;
-  bool corked_ = false;           // on_read is handling this peer's messages
-  bool write_on_uncork_ = false;  // something was queued meanwhile
-  bool closed_ = false;
-  bool notified_ = false;
-  bool close_queued_ = false;
-  bool close_sent_ = false;
-  bool peer_closed_ = false;
-  bool discarding_ = false;  // closing after a protocol error: input is dropped unparsed
-  bool reading_stopped_ = false;
-  bool read_paused_ = false;  // backpressure: the writes must catch up first
-  bool held_ = false;         // publisher backpressure: receivers this peer filled must drain first
-  bool pong_pending_ = false;
-  bool in_message_ = false;
-  bool message_binary_ = false;
-  bool message_compressed_ = false;  // the message holds compressed fragments (RSV1 on the first)
+  std::uint8_t pong_counted_ = 0;  // what the pending pong adds to buffered_ (at most 127)
+  bool borrowed_ : 1 = false;      // plain: rbuf_ is the shard's read buffer, during read_now()
+  bool drained_ : 1 = false;       // plain: the last read left the socket empty
+  bool accepted_ : 1 = false;
+  bool writing_ : 1 = false;
+  bool write_posted_ : 1 = false;
+  bool corked_ : 1 = false;           // on_read is handling this peer's messages
+  bool write_on_uncork_ : 1 = false;  // something was queued meanwhile
+  bool closed_ : 1 = false;
+  bool notified_ : 1 = false;
+  bool close_queued_ : 1 = false;
+  bool close_sent_ : 1 = false;
+  bool peer_closed_ : 1 = false;
+  bool discarding_ : 1 = false;  // closing after a protocol error: input is dropped unparsed
+  bool reading_stopped_ : 1 = false;
+  bool read_paused_ : 1 = false;  // backpressure: the writes must catch up first
+  bool held_ : 1 = false;         // publisher backpressure: receivers this peer filled must drain first
+  bool pong_pending_ : 1 = false;
+  bool in_message_ : 1 = false;
+  bool message_binary_ : 1 = false;
+  bool message_compressed_ : 1 = false;  // the message holds compressed fragments (RSV1 on the first)
 };
 
 }  // namespace

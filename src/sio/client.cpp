@@ -14,7 +14,7 @@ Client::Client(ServerCore& core, const std::shared_ptr<eio::Session>& session)
     : core_(core),
       session_(session),
       session_raw_(session.get()),
-      shard_(session->shard()),
+      shard_(static_cast<std::uint32_t>(session->shard())),
       format_(core.format_for(*session)) {
   core_.clients_by_format[index_of(format_)].fetch_add(1, std::memory_order_relaxed);
 }
@@ -118,9 +118,9 @@ void Client::split_v4_namespace(Packet& p) {
 void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
   // The reference's rules: CONNECT only for a namespace not joined yet; anything else only for
   // a joined one (and never CONNECT/CONNECT_ERROR); every other combination closes the client.
-  auto it = sockets_.find(packet.nsp);
-  if (it == sockets_.end()) {
-    if (packet.type == PacketType::connect && !connecting_.count(packet.nsp)) {
+  const auto* joined = find_socket(packet.nsp);
+  if (!joined) {
+    if (packet.type == PacketType::connect && !is_connecting(packet.nsp)) {
       on_connect(packet.nsp, std::move(packet.data));
       return;
     }
@@ -129,7 +129,7 @@ void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
     close("forced close");  // the reference closes the Engine.IO connection first: "forced close" wins
     return;
   }
-  auto socket = it->second;
+  auto socket = *joined;
   switch (packet.type) {
     case PacketType::disconnect:
       socket->on_close("client namespace disconnect");
@@ -219,7 +219,7 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
   const auto* offset = auth_obj.if_contains("offset");
   if (core_.options.connection_state_recovery.enabled && pid && pid->is_string() && offset &&
       offset->is_string()) {
-    connecting_.insert(nsp_name);
+    if (!is_connecting(nsp_name)) connecting_.push_back(nsp_name);
     const std::string p(pid->get_string()), o(offset->get_string());
     nsp->adapter().restore_session(
         p, o,
@@ -229,7 +229,7 @@ void Client::on_connect(const std::string& nsp_name, boost::json::value&& auth) 
               shard, [w, nsp, nsp_name, auth = std::move(auth), restored = std::move(restored)]() mutable {
                 auto self = w.lock();
                 if (!self || self->closed_) return nsp->connect_done();
-                self->connecting_.erase(nsp_name);
+                self->connecting_done(nsp_name);
                 self->create_socket(nsp, nsp_name, std::move(auth), std::move(restored));
               });
         });
@@ -249,7 +249,7 @@ void Client::create_socket(const std::shared_ptr<NamespaceImpl>& nsp, const std:
                                                     : nsp_name + "#" + session_raw_->id();
   auto socket = std::make_shared<SocketImpl>(nsp, weak_from_this(), shard_, format_, std::move(id),
                                              handshake_source(std::move(auth_obj)));
-  connecting_.insert(nsp_name);
+  if (!is_connecting(nsp_name)) connecting_.push_back(nsp_name);
   if (restored) {
     // As the reference's Socket constructor: the missed packets go out before the middlewares
     // and the CONNECT answer (the client buffers them until it is connected), in their order.
@@ -280,7 +280,7 @@ void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size
       auto self = w.lock();
       if (!self || self->closed_) return;
       if (err) {
-        self->connecting_.erase(socket->nsp().name());
+        self->connecting_done(socket->nsp().name());
         boost::json::value v;
         if (self->format_ == WireFormat::json_v4) {
           // Protocol v4: err.data || err.message, as is ('44"Not authorized"').
@@ -300,11 +300,15 @@ void Client::run_middleware(const std::shared_ptr<SocketImpl>& socket, std::size
 }
 
 void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
-  const auto& name = socket->nsp().name();
-  connecting_.erase(name);
+  const std::string_view name = socket->nsp().name();
+  connecting_done(name);
   if (closed_) return;
   connect_timer_.reset();  // cancels the wait; a connected client has no connect timeout any more
-  sockets_[name] = socket;
+  auto it = std::find_if(sockets_.begin(), sockets_.end(), [&](const auto& e) { return e.first == name; });
+  if (it != sockets_.end())
+    it->second = socket;
+  else
+    sockets_.emplace_back(name, socket);
   socket->on_connected();
   // With recovery, the private session id the client presents when it reconnects.
   boost::json::object reply{{"sid", socket->id()}};
@@ -348,7 +352,23 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_, bool compr
 }
 
 void Client::remove(const std::string& nsp) {
-  sockets_.erase(nsp);
+  std::erase_if(sockets_, [&](const auto& e) { return e.first == nsp; });
+}
+
+const std::shared_ptr<SocketImpl>* Client::find_socket(std::string_view nsp) const noexcept {
+  for (const auto& [name, socket] : sockets_)
+    if (name == nsp) return &socket;
+  return nullptr;
+}
+
+bool Client::is_connecting(std::string_view nsp) const noexcept {
+  return std::find(connecting_.begin(), connecting_.end(), nsp) != connecting_.end();
+}
+
+void Client::connecting_done(std::string_view nsp) {
+  if (auto it = std::find(connecting_.begin(), connecting_.end(), nsp); it != connecting_.end())
+    connecting_.erase(it);
+  if (connecting_.empty()) std::vector<std::string>().swap(connecting_);  // no memory once connected
 }
 
 void Client::disconnect_all_and_close() {

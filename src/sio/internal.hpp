@@ -228,21 +228,28 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   HandshakeSource handshake_source(boost::json::object auth) const;
   // Closes every socket with reason (once: false when already closed).
   bool close_sockets(std::string_view reason);
+  // The socket of a joined namespace, or null.
+  const std::shared_ptr<SocketImpl>* find_socket(std::string_view nsp) const noexcept;
 
   ServerCore& core_;
   std::weak_ptr<eio::Session> session_;
   eio::Session* session_raw_;  // while session_ is not expired() (this shard: see SocketImpl)
-  std::size_t shard_;
+  std::uint32_t shard_;
   const WireFormat format_;
+  bool closed_ = false;
   // json: a packet waiting for its binary attachments; null the rest of the time (a message
   // without attachments is decoded on the stack, so an idle client holds no decoding state).
   std::unique_ptr<Decoder> decoder_;
-  // Ordered containers, not hash tables: a client joins one namespace or a few, and a hash
-  // table's bucket array (~100 bytes) stays allocated for the connection's life, even empty.
-  std::map<std::string, std::shared_ptr<SocketImpl>, std::less<>> sockets_;
-  std::set<std::string, std::less<>> connecting_;
+  // Vectors searched in order, not maps: a client joins one namespace or a few (a map cost an
+  // idle connection 48 bytes inline and a ~96-byte node). The joined ones in the order joined
+  // (as the reference's Map), each keyed by a view of its namespace's name (a namespace lives
+  // as long as its sockets: SocketImpl keeps it); the ones being connected, empty (no memory)
+  // the rest of the time.
+  std::vector<std::pair<std::string_view, std::shared_ptr<SocketImpl>>> sockets_;
+  std::vector<std::string> connecting_;
+  bool is_connecting(std::string_view nsp) const noexcept;
+  void connecting_done(std::string_view nsp);
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;  // until the first namespace joined
-  bool closed_ = false;
 };
 
 class SocketImpl final : public Socket {

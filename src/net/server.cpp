@@ -36,11 +36,15 @@ using detail::BeastRequest;
 using detail::ConnContext;
 using detail::PlainStream;
 using detail::ShardContext;
+using detail::ShardSocket;
 using detail::TlsStream;
 
 namespace detail {
 
-HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure) {
+// Beast's request into the Beast-free value (moves the body), with the peer's address; `lowest`
+// is the connection's TCP stream (plain or under TLS).
+template <class Lowest>
+HttpRequest to_http_request(BeastRequest& req, const Lowest& lowest, bool secure) {
   HttpRequest out = to_http_request(req, secure);
   boost::system::error_code ec;
   const auto ep = lowest.socket().remote_endpoint(ec);
@@ -390,7 +394,7 @@ class HttpSession : public HttpSessionBase {
 
 class PlainHttpSession final : public HttpSession<PlainHttpSession> {
  public:
-  PlainHttpSession(tcp::socket&& socket, const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer)
+  PlainHttpSession(ShardSocket&& socket, const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer)
       : HttpSession(ctx, shard, std::move(buffer), false), stream_(std::move(socket)) {}
 
   PlainStream& stream() { return stream_; }
@@ -424,13 +428,13 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
 
   void half_close() {
     boost::system::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(asio::socket_base::shutdown_send, ec);
   }
 
   void do_shutdown() {
     closing_ = true;
     boost::system::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(asio::socket_base::shutdown_send, ec);
     stream_.close();
   }
 
@@ -451,7 +455,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
                  std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters,
                  std::chrono::steady_clock::time_point deadline)
       : HttpSession(ctx, shard, std::move(buffer), true),
-        stream_(PlainStream(std::move(socket)), std::move(ssl_ctx)),
+        stream_(beast::tcp_stream(std::move(socket)), std::move(ssl_ctx)),
         counters_(std::move(counters)),
         deadline_(deadline) {}
 
@@ -542,7 +546,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
 // Reads the first bytes of a connection on a TLS port to tell TLS from plain HTTP.
 class DetectSession : public std::enable_shared_from_this<DetectSession> {
  public:
-  DetectSession(tcp::socket&& socket, const ConnContext& ctx, std::size_t shard,
+  DetectSession(ShardSocket&& socket, const ConnContext& ctx, std::size_t shard,
                 std::shared_ptr<ShardCounters> counters)
       : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
 
@@ -618,12 +622,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void do_accept() {
     if (stopped_) return;
     acceptor_.async_accept(io_,
-                           [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                           [self = shared_from_this()](boost::system::error_code ec, ShardSocket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
   }
 
-  void on_accept(boost::system::error_code ec, tcp::socket socket) {
+  void on_accept(boost::system::error_code ec, ShardSocket socket) {
     if (stopped_) return;
     if (ec) {
       // Out of file descriptors and the like: back off instead of spinning.
@@ -650,7 +654,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
   // On the shard's thread.
-  void start_session(tcp::socket socket, const ConnContext& ctx) {
+  void start_session(ShardSocket socket, const ConnContext& ctx) {
     if (ctx->options->tls) {
       std::make_shared<DetectSession>(std::move(socket), ctx, shard_, counters_)->run();
     } else {
@@ -661,7 +665,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // Takes the connection's place in the budget, or closes it at once (no byte read, no answer:
   // what a flood costs is an accept and a close).
-  bool admit(tcp::socket& socket, ConnContext& ctx) {
+  bool admit(ShardSocket& socket, ConnContext& ctx) {
     auto& limits = ctx->options->limits;
     if (!limits || !limits->limits_connections()) return true;
     boost::system::error_code ec;

@@ -106,12 +106,11 @@ using ws::kText;
 
 template <class Stream>
 class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
-  using tcp_socket_type = asio::ip::tcp::socket;
   static constexpr bool kPlain = std::is_same_v<Stream, PlainStream>;
   // After the opening handshake a plain connection is the bare socket: Beast's tcp_stream adds a
   // timer and its own state to every pending operation (~1 KiB per idle connection), and the
   // session bounds its time itself (close timer, Engine.IO heartbeat). TLS keeps its stream.
-  using RawStream = std::conditional_t<kPlain, tcp_socket_type, Stream>;
+  using RawStream = std::conditional_t<kPlain, ShardSocket, Stream>;
 
  public:
   WsSession(Stream&& stream, BeastRequest&& beast_req, HttpRequest&& req, const ConnContext& ctx,
@@ -299,7 +298,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     pmd_->agreed = std::move(*agreement);
   }
 
-  tcp_socket_type& socket() {
+  auto& socket() {
     if (!raw_) return beast::get_lowest_layer(ws()).socket();
     if constexpr (kPlain)
       return *raw_;
@@ -340,7 +339,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       return;
     }
     // Exact-size operation memory: an idle connection waits here for its whole life.
-    raw_->async_wait(tcp_socket_type::wait_read,
+    raw_->async_wait(asio::socket_base::wait_read,
                      asio::bind_allocator(core::ExactAllocator<void>(),
                                           [self = this->shared_from_this()](boost::system::error_code ec) {
                                             if (self->closed_) return;
@@ -935,7 +934,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
           self->notify_closed(self->close_reason());
           boost::system::error_code ignored;
           if constexpr (std::is_same_v<Stream, PlainStream>)
-            self->socket().shutdown(tcp_socket_type::shutdown_send, ignored);
+            self->socket().shutdown(asio::socket_base::shutdown_send, ignored);
           const auto linger = std::chrono::steady_clock::now() + kCloseLinger;
           if (linger < self->rare_->close_deadline) {
             self->rare_->close_timer->expires_at(linger);  // cancels the wait armed at start_close

@@ -16,7 +16,13 @@
 
 namespace socketio::net::detail {
 
-using PlainStream = boost::beast::tcp_stream;
+// A plain connection's socket and stream carry their shard's io_context executor (8 bytes), not
+// the type-erased any_io_executor (56): the socket and each of its pending operations keep a
+// copy, so an idle WebSocket would pay twice (~100 bytes).
+using ShardSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+using PlainStream = boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type,
+                                               boost::beast::unlimited_rate_policy>;
 using TlsStream = LeanTlsStream;  // see net/tls_stream.hpp: 68 KiB less per connection than ssl_stream
 
 // What every connection of one shard shares: one per shard, owned by the server (net::Server's
@@ -47,9 +53,7 @@ WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, Http
 WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
                             const ConnContext& ctx, std::size_t shard);
 
-// Converts Beast's request into the Beast-free value (moves the body), with the peer's address.
-HttpRequest to_http_request(BeastRequest& req, const PlainStream& lowest, bool secure);
-// And back for responses.
+// Converts a Beast response from the Beast-free value.
 boost::beast::http::response<boost::beast::http::string_body> to_beast_response(HttpResponse&& res,
                                                                                 int version);
 

@@ -111,7 +111,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // (counted and logged), or it is disconnected.
   virtual bool join(const std::string& room) = 0;
   virtual void leave(const std::string& room) = 0;
-  virtual const std::vector<std::string>& rooms() const noexcept = 0;
+  // The socket's rooms, its own id first unless it left that room (as the
+  // reference's socket.rooms); a copy.
+  virtual std::vector<std::string> rooms() const = 0;
 
   // Broadcasts from this socket: to(room) excludes the socket itself, like the reference.
   virtual BroadcastOperator to(std::string room) = 0;

@@ -42,11 +42,17 @@ void InMemoryAdapter::on_each_shard(std::function<void(std::size_t)> fn) {
   if (here < n) fn(here);
 }
 
+SocketImpl* InMemoryAdapter::own_member(const Shard& shard, std::string_view room) {
+  auto it = shard.sockets.find(room);
+  return it != shard.sockets.end() && it->second->in_own_room() ? it->second : nullptr;
+}
+
 std::vector<SocketImpl*> InMemoryAdapter::targets(std::size_t s, const BroadcastOptions& opts) {
   auto& shard = shards_[s];
   std::vector<SocketImpl*> out;
   std::unordered_set<SocketImpl*> excluded;
   for (const auto& room : opts.except) {
+    if (auto* own = own_member(shard, room)) excluded.insert(own);
     auto it = shard.rooms.find(room);
     if (it != shard.rooms.end()) excluded.insert(it->second.begin(), it->second.end());
   }
@@ -57,16 +63,21 @@ std::vector<SocketImpl*> InMemoryAdapter::targets(std::size_t s, const Broadcast
     return out;
   }
   if (opts.rooms.size() == 1) {
+    // A socket is never both in its own room implicitly and among the room's entries.
+    auto* own = own_member(shard, opts.rooms.front());
+    if (own && !excluded.count(own)) out.push_back(own);
     auto it = shard.rooms.find(opts.rooms.front());
     if (it == shard.rooms.end()) return out;
-    if (excluded.empty()) return {it->second.begin(), it->second.end()};  // one copy of an array
-    out.reserve(it->second.size());
+    if (!own && excluded.empty()) return {it->second.begin(), it->second.end()};  // one copy of an array
+    out.reserve(out.size() + it->second.size());
     for (auto* sock : it->second)
       if (!excluded.count(sock)) out.push_back(sock);
     return out;
   }
   std::unordered_set<SocketImpl*> seen;
   for (const auto& room : opts.rooms) {
+    if (auto* own = own_member(shard, room); own && !excluded.count(own) && seen.insert(own).second)
+      out.push_back(own);
     auto it = shard.rooms.find(room);
     if (it == shard.rooms.end()) continue;
     for (auto* sock : it->second)
@@ -85,19 +96,22 @@ void InMemoryAdapter::remove_socket(std::size_t shard, SocketImpl* s) {
 }
 
 void InMemoryAdapter::join(std::size_t shard, SocketImpl* s, const std::string& room) {
-  auto [it, created] = shards_[shard].rooms.try_emplace(room);
+  auto& sh = shards_[shard];
+  auto [it, created] = sh.rooms.try_emplace(room);
   it->second.insert(s);
-  if (created && room != s->id()) room_shards_changed(room, true);
+  // The shard had the room already when a socket is in it as its own room.
+  if (created && room != s->id() && !own_member(sh, room)) room_shards_changed(room, true);
 }
 
 void InMemoryAdapter::leave(std::size_t shard, SocketImpl* s, const std::string& room) {
-  auto& rooms = shards_[shard].rooms;
-  auto it = rooms.find(room);
-  if (it == rooms.end()) return;
+  auto& sh = shards_[shard];
+  auto it = sh.rooms.find(room);
+  if (it == sh.rooms.end()) return;
   it->second.erase(s);
   if (it->second.empty()) {
-    rooms.erase(it);
-    if (room != s->id()) room_shards_changed(room, false);
+    sh.rooms.erase(it);
+    // Still there while a socket is in it as its own room.
+    if (room != s->id() && !own_member(sh, room)) room_shards_changed(room, false);
   }
 }
 
@@ -272,6 +286,8 @@ void InMemoryAdapter::all_rooms(std::function<void(std::vector<std::string>)> do
   on_each_shard([this, acc, origin, pool](std::size_t s) {
     std::vector<std::string> part;
     for (auto& [room, members] : shards_[s].rooms) part.push_back(room);
+    for (auto& [id, sock] : shards_[s].sockets)
+      if (sock->in_own_room()) part.emplace_back(id);
     pool->dispatch(origin, [acc, part = std::move(part)] {
       acc->rooms.insert(part.begin(), part.end());
       if (--acc->shards_left == 0 && acc->done)
@@ -292,8 +308,10 @@ void InMemoryAdapter::rooms(std::function<void(std::map<std::string, std::size_t
   auto pool = core_.pool;
   on_each_shard([this, acc, origin, pool](std::size_t s) {
     std::vector<std::pair<std::string, std::size_t>> part;
-    part.reserve(shards_[s].rooms.size());
+    part.reserve(shards_[s].rooms.size() + shards_[s].sockets.size());
     for (const auto& [room, members] : shards_[s].rooms) part.emplace_back(room, members.size());
+    for (const auto& [id, sock] : shards_[s].sockets)
+      if (sock->in_own_room()) part.emplace_back(id, 1);
     pool->dispatch(origin, [acc, part = std::move(part)] {
       for (const auto& [room, n] : part) acc->sizes[room] += n;
       if (--acc->shards_left == 0 && acc->done) acc->done(std::move(acc->sizes));

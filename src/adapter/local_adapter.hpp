@@ -76,16 +76,23 @@ class InMemoryAdapter final : public LocalNamespace {
   // Shard-local (called on shard s's thread).
   void add_socket(std::size_t shard, SocketImpl* s);
   void remove_socket(std::size_t shard, SocketImpl* s);
+  // A room other than the socket's own while it is in that one (SocketImpl::in_own_room()): a
+  // socket's own room takes no entry, found by the socket's id.
   void join(std::size_t shard, SocketImpl* s, const std::string& room);
   void leave(std::size_t shard, SocketImpl* s, const std::string& room);
+  // The room entries shard s holds (own rooms are not among them).
+  std::size_t room_entries(std::size_t shard) const noexcept { return shards_[shard].rooms.size(); }
 
  private:
   struct Shard {
     // Keyed by a view of the socket's own id: the entry goes (remove_socket) before the socket
     // does, and a copy of the id cost every connection a heap block.
     std::unordered_map<std::string_view, SocketImpl*> sockets;
+    // Rooms with their members, but a socket's own room while it is in it (own_member).
     std::unordered_map<std::string, core::PtrSet<SocketImpl>> rooms;
   };
+  // The socket of shard s whose own room `room` is, when it is in it (not in rooms: implicit).
+  static SocketImpl* own_member(const Shard& shard, std::string_view room);
   // Sockets of shard s matching opts (rooms union, minus except).
   std::vector<SocketImpl*> targets(std::size_t s, const BroadcastOptions& opts);
   // Runs fn(shard) on every shard: inline on the calling shard, posted to the others.

@@ -293,7 +293,11 @@ class SocketImpl final : public Socket {
 
   bool join(const std::string& room) override;
   void leave(const std::string& room) override;
-  const std::vector<std::string>& rooms() const noexcept override { return rooms_; }
+  // Its own id first (unless it left that room), then the rooms it joined.
+  std::vector<std::string> rooms() const override;
+  // In the room named after its own id without an entry for it (rooms_, the adapter's room
+  // index): from connection until it leaves that room; the adapter finds it by id.
+  bool in_own_room() const noexcept { return own_room_; }
 
   BroadcastOperator to(std::string room) override;
   BroadcastOperator except(std::string room) override;
@@ -376,6 +380,9 @@ class SocketImpl final : public Socket {
   bool save_posted_ = false;
   std::size_t saved_hash_ = 0;  // of the session last given to save_session
   bool connected_ = false;
+  bool own_room_ = false;  // see in_own_room()
+  // The rooms joined, but the own room while in_own_room() (it takes no entry: every connection
+  // would pay a copy of its id here and a room in the adapter).
   std::vector<std::string> rooms_;
   std::unique_ptr<Extras> extras_;
   PendingAcks client_acks_;  // ids the client asked us to ack

@@ -54,7 +54,7 @@ void SocketImpl::on_connected() {
   nsp_.add_socket(shard_, this);
   connect_pending_ = false;
   nsp_.connect_done();
-  join(id_);
+  own_room_ = true;  // joins its own room: the adapter finds it by its id (no room entry)
   if (extras_) {
     for (const auto& r : std::exchange(extras_->restored_rooms, {})) join(r);
   }
@@ -75,12 +75,21 @@ void SocketImpl::session_changed() {
 
 void SocketImpl::save_session() {
   // data() may have been asked for without a change: nothing is written then.
+  auto rooms = this->rooms();
   std::string state = boost::json::serialize(data_);
-  for (const auto& r : rooms_) (state += '\0') += r;
+  for (const auto& r : rooms) (state += '\0') += r;
   const auto hash = std::hash<std::string>{}(state);
   if (hash == saved_hash_) return;
   saved_hash_ = hash;
-  nsp_.adapter().save_session({id_, pid_, rooms_, data_});
+  nsp_.adapter().save_session({id_, pid_, std::move(rooms), data_});
+}
+
+std::vector<std::string> SocketImpl::rooms() const {
+  std::vector<std::string> out;
+  out.reserve(rooms_.size() + (own_room_ ? 1 : 0));
+  if (own_room_) out.push_back(id_);
+  out.insert(out.end(), rooms_.begin(), rooms_.end());
+  return out;
 }
 
 void SocketImpl::restore(PersistedSession session) {
@@ -201,11 +210,12 @@ void SocketImpl::mark_ack_pending(std::uint64_t id) {
 
 bool SocketImpl::join(const std::string& room) {
   if (!connected_) return false;
+  if (own_room_ && room == id_) return true;
   for (const auto& r : rooms_)
     if (r == room) return true;
-  // The socket's own room does not count.
+  // The socket's own room does not count (joining it once left takes an entry, as any room).
   const auto limit = nsp_.core().options.max_rooms_per_socket;
-  if (limit > 0 && rooms_.size() > limit && room != id_) {
+  if (limit > 0 && rooms_.size() + (own_room_ ? 1 : 0) > limit && room != id_) {
     nsp_.core().counters.rooms_refused.inc();
     if (const auto n = nsp_.core().limit_logs_here().rooms.due()) {
       spdlog::warn(
@@ -221,6 +231,13 @@ bool SocketImpl::join(const std::string& room) {
 }
 
 void SocketImpl::leave(const std::string& room) {
+  if (own_room_ && room == id_) {
+    // Not reachable by its id any more (the adapter reads in_own_room()); joining it again
+    // takes an entry, after the other rooms.
+    own_room_ = false;
+    session_changed();
+    return;
+  }
   for (auto it = rooms_.begin(); it != rooms_.end(); ++it) {
     if (*it == room) {
       rooms_.erase(it);
@@ -275,11 +292,12 @@ void SocketImpl::on_close(const std::string& reason) {
   for (auto& h : common.socket_disconnecting) h(*this, reason);
   if (!pid_.empty()) {
     if (recoverable(reason))
-      nsp_.adapter().persist_session({id_, pid_, rooms_, data_});
+      nsp_.adapter().persist_session({id_, pid_, rooms(), data_});
     else if (nsp_.adapter().keeps_sessions())
       nsp_.adapter().drop_session(pid_);  // saved while connected: it must not be restored now
   }
   connected_ = false;
+  own_room_ = false;
   for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
   rooms_.clear();
   nsp_.remove_socket(shard_, this);
@@ -359,7 +377,7 @@ SocketInfo SocketImpl::info(SocketDetail detail) const {
   i.data = data_;
   if (detail == SocketDetail::full) {
     i.handshake = handshake();
-    i.rooms = rooms_;
+    i.rooms = rooms();
   }
   return i;
 }

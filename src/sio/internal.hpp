@@ -270,9 +270,12 @@ class SocketImpl final : public Socket {
   bool recovered() const noexcept override { return recovered_; }
   // Connection state recovery: a fresh private session id, or the restored session (rooms are
   // joined when the socket connects).
-  void set_pid(std::string pid) { pid_ = std::move(pid); }
+  void set_pid(std::string pid) { recovery().pid = std::move(pid); }
   void restore(PersistedSession session);
-  const std::string& pid() const noexcept { return pid_; }
+  const std::string& pid() const noexcept {
+    static const std::string none;
+    return recovery_ ? recovery_->pid : none;
+  }
   std::string_view transport() const noexcept override;
   std::string client_id() const override;
 
@@ -362,30 +365,40 @@ class SocketImpl final : public Socket {
 
   std::shared_ptr<NamespaceImpl> nsp_keep_;  // a cleaned-up child lives as long as its sockets
   NamespaceImpl& nsp_;
-  bool connect_pending_ = true;
   std::weak_ptr<Client> client_;
   // The same client, for the send path: on the socket's shard a live client (not expired())
   // cannot go away during a call, so a send needs no lock() (two atomic read-modify-writes per
   // message and recipient).
   Client* client_raw_;
-  std::size_t shard_;
+  // The small state together (each alone padded to 8 bytes).
+  std::uint32_t shard_;
   WireFormat format_;
+  bool connect_pending_ = true;
+  bool recovered_ = false;
+  bool save_posted_ = false;
+  bool connected_ = false;
+  bool own_room_ = false;  // see in_own_room()
   std::string id_;
   HandshakeSource handshake_source_;
   mutable std::once_flag handshake_once_;  // handshake() may be called from any thread
   mutable std::unique_ptr<Handshake> handshake_;
   boost::json::value data_;
-  std::string pid_;  // empty unless connection state recovery is on
-  bool recovered_ = false;
-  bool save_posted_ = false;
-  std::size_t saved_hash_ = 0;  // of the session last given to save_session
-  bool connected_ = false;
-  bool own_room_ = false;  // see in_own_room()
+  // Connection state recovery's part, made when it is on (its private id set).
+  struct Recovery {
+    std::string pid;
+    std::size_t saved_hash = 0;  // of the session last given to save_session
+  };
+  std::unique_ptr<Recovery> recovery_;
+  Recovery& recovery() {
+    if (!recovery_) recovery_ = std::make_unique<Recovery>();
+    return *recovery_;
+  }
+  bool has_pid() const noexcept { return recovery_ && !recovery_->pid.empty(); }
   // The rooms joined, but the own room while in_own_room() (it takes no entry: every connection
   // would pay a copy of its id here and a room in the adapter).
   std::vector<std::string> rooms_;
   std::unique_ptr<Extras> extras_;
-  PendingAcks client_acks_;  // ids the client asked us to ack
+  std::unique_ptr<PendingAcks> client_acks_;  // ids the client asked us to ack (made on the first)
 };
 
 }  // namespace socketio::sio

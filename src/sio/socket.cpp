@@ -22,7 +22,7 @@ SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client>
       nsp_(*nsp_keep_),
       client_(std::move(client)),
       client_raw_(client_.lock().get()),
-      shard_(shard),
+      shard_(static_cast<std::uint32_t>(shard)),
       format_(format),
       id_(std::move(id)),
       handshake_source_(std::move(handshake)) {}
@@ -62,7 +62,7 @@ void SocketImpl::on_connected() {
 }
 
 void SocketImpl::session_changed() {
-  if (pid_.empty() || !connected_ || save_posted_ || !nsp_.adapter().keeps_sessions()) return;
+  if (!has_pid() || !connected_ || save_posted_ || !nsp_.adapter().keeps_sessions()) return;
   // Once per turn of the shard's loop, however many rooms the handler joined.
   save_posted_ = true;
   nsp_.core().pool->post(shard_, [w = weak_from_this()] {
@@ -79,9 +79,9 @@ void SocketImpl::save_session() {
   std::string state = boost::json::serialize(data_);
   for (const auto& r : rooms) (state += '\0') += r;
   const auto hash = std::hash<std::string>{}(state);
-  if (hash == saved_hash_) return;
-  saved_hash_ = hash;
-  nsp_.adapter().save_session({id_, pid_, std::move(rooms), data_});
+  if (hash == recovery_->saved_hash) return;
+  recovery_->saved_hash = hash;
+  nsp_.adapter().save_session({id_, recovery_->pid, std::move(rooms), data_});
 }
 
 std::vector<std::string> SocketImpl::rooms() const {
@@ -93,7 +93,7 @@ std::vector<std::string> SocketImpl::rooms() const {
 }
 
 void SocketImpl::restore(PersistedSession session) {
-  pid_ = std::move(session.pid);
+  recovery().pid = std::move(session.pid);
   data_ = std::move(session.data);
   extras().restored_rooms = std::move(session.rooms);
   recovered_ = true;
@@ -133,7 +133,7 @@ SendResult SocketImpl::emit_uncompressed(std::string_view event, Args args) {
 }
 
 SendResult SocketImpl::emit_flagged(std::string_view event, Args&& args, bool compress) {
-  if (!pid_.empty()) {
+  if (has_pid()) {
     // With connection state recovery, as the reference: through the adapter to the socket's own
     // room, so that the packet gets an offset and is kept for a reconnection (also once the
     // socket is disconnected: it is then only kept, for its session).
@@ -192,13 +192,14 @@ void SocketImpl::expect_ack(std::uint64_t id, std::function<void(Args)> callback
 void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
   if (!connected_) return;
   // At most once per id.
-  if (!client_acks_.take(id)) return;
+  if (!client_acks_ || !client_acks_->take(id)) return;
   send_encoded(encode_ack(format_, nsp_.name(), id, args), false);
 }
 
 void SocketImpl::mark_ack_pending(std::uint64_t id) {
   const auto limit = nsp_.core().options.max_pending_client_acks;
-  if (!client_acks_.add(id, limit)) return;
+  if (!client_acks_) client_acks_ = std::make_unique<PendingAcks>();
+  if (!client_acks_->add(id, limit)) return;
   nsp_.core().counters.client_acks_dropped.inc();
   if (const auto n = nsp_.core().limit_logs_here().acks.due()) {
     spdlog::warn(
@@ -290,11 +291,11 @@ void SocketImpl::on_close(const std::string& reason) {
   // the namespace, which this socket keeps.
   const Handlers& common = *nsp_.handlers();
   for (auto& h : common.socket_disconnecting) h(*this, reason);
-  if (!pid_.empty()) {
+  if (has_pid()) {
     if (recoverable(reason))
-      nsp_.adapter().persist_session({id_, pid_, rooms(), data_});
+      nsp_.adapter().persist_session({id_, recovery_->pid, rooms(), data_});
     else if (nsp_.adapter().keeps_sessions())
-      nsp_.adapter().drop_session(pid_);  // saved while connected: it must not be restored now
+      nsp_.adapter().drop_session(recovery_->pid);  // saved while connected: it must not be restored now
   }
   connected_ = false;
   own_room_ = false;

@@ -38,8 +38,10 @@ class HeartbeatQueue {
     ~Entry() { unlink(); }  // a session destroyed while armed leaves no dangling neighbour
 
     bool armed() const noexcept { return next_ != nullptr; }
-    Clock::time_point deadline() const noexcept { return deadline_; }  // valid while armed
-    std::size_t list() const noexcept { return list_; }                // which list it was armed in
+    // The deadline and the list it was last armed with, kept once it expired or was cancelled
+    // (the owner may read its own state from them); before the first arm: max and list 0.
+    Clock::time_point deadline() const noexcept { return deadline_; }
+    std::size_t list() const noexcept { return list_; }
 
    private:
     friend class HeartbeatQueue;
@@ -51,7 +53,7 @@ class HeartbeatQueue {
     }
     Entry* prev_ = nullptr;
     Entry* next_ = nullptr;
-    Clock::time_point deadline_{};
+    Clock::time_point deadline_ = Clock::time_point::max();
     std::uint8_t list_ = 0;
   };
 

@@ -316,7 +316,7 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
                                            protocol, !(q.b64 && !q.b64->empty() && *q.b64 != "0"), req);
   if (q.j && !websocket) session->use_jsonp(jsonp_index(*q.j));
   session->hold(std::move(slot));
-  sessions_[shard].emplace(session->id(), session);
+  sessions_[shard].emplace(session->id_view(), session);
   session_count_.fetch_add(1, std::memory_order_relaxed);
   if (ws)
     session->start(std::move(ws));
@@ -325,14 +325,14 @@ void Server::handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr
   if (on_connection_ && session->is_open()) on_connection_(session);
 }
 
-std::shared_ptr<Session> Server::find(std::size_t shard, const std::string& sid) {
+std::shared_ptr<Session> Server::find(std::size_t shard, std::string_view sid) {
   auto& map = sessions_[shard];
   auto it = map.find(sid);
   return it == map.end() ? nullptr : it->second;
 }
 
 void Server::remove(const Session& session) {
-  if (sessions_[session.shard()].erase(session.id()) > 0)
+  if (sessions_[session.shard()].erase(session.id_view()) > 0)
     session_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -86,15 +87,16 @@ class Server final : public net::HttpHandler {
   void handshake(net::HttpRequest&& req, const Query& q, net::ResponderPtr res, net::WebSocketPtr ws);
   void fail(const net::HttpRequest& req, const net::ResponderPtr& res, const net::WebSocketPtr& ws,
             ErrorCode code, boost::json::object context = {}, std::string_view message = {});
-  std::shared_ptr<Session> find(std::size_t shard, const std::string& sid);
+  std::shared_ptr<Session> find(std::size_t shard, std::string_view sid);
 
   net::ShardPool& pool_;
   Options options_;
   ConnectionHandler on_connection_;
   // heartbeats_[shard]: touched only by that shard's thread. Before sessions_: destroyed after it.
   std::vector<std::unique_ptr<HeartbeatQueue>> heartbeats_;
-  // sessions_[shard]: touched only by that shard's thread.
-  std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions_;
+  // sessions_[shard]: touched only by that shard's thread. Keyed by a view of the session's own id
+  // (it lives as long as the entry: the entry holds the session).
+  std::vector<std::unordered_map<std::string_view, std::shared_ptr<Session>>> sessions_;
   std::atomic<std::size_t> session_count_{0};
   std::atomic<bool> refusing_handshakes_{false};
   Counters counters_;

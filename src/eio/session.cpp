@@ -8,13 +8,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstring>
+#include <stdexcept>
+
 namespace socketio::eio {
 
 namespace asio = boost::asio;
 using std::chrono::steady_clock;
 
 // Forwards WebSocket callbacks to the session, on the session's shard (the WebSocket may live
-// on another shard when a polling session upgrades over a connection accepted elsewhere).
+// on another shard when a polling session upgrades over a connection accepted elsewhere). For
+// the probe of an upgrade and the WebSocket it upgrades to; a session opened over a WebSocket is
+// its own handler (Session::on_ws_message and the like below, the same rule).
 class WsLink final : public net::WebSocketHandler, public std::enable_shared_from_this<WsLink> {
  public:
   WsLink(std::weak_ptr<Session> session, net::ShardPool& pool, std::size_t shard)
@@ -48,11 +53,28 @@ class WsLink final : public net::WebSocketHandler, public std::enable_shared_fro
   std::size_t shard_;
 };
 
-// The timers a session rarely needs, made on first use. The heartbeat is not here: it is the
-// session's place in the shard's HeartbeatQueue (eio/heartbeat.hpp).
+// The timers a session rarely needs, made on first use, and the outbox policy's state (needed
+// from the first time the client goes over the high-water mark). The heartbeat is not here: it is
+// the session's place in the shard's HeartbeatQueue (eio/heartbeat.hpp).
 struct SessionTimers {
+  SessionTimers(const OutboxLimits& limits, const OutboxStats& stats) : outbox(limits, stats) {}
   std::unique_ptr<asio::steady_timer> upgrade;
   std::unique_ptr<asio::steady_timer> slow;  // made when the client first goes over the high water
+  OutboxPolicy outbox;
+};
+
+// Long-polling, JSONP and the upgrade (Session::polling_).
+struct Session::Polling {
+  std::optional<std::string> jsonp;  // the JSONP callback index
+  net::ResponderPtr pending_get;
+  // The request of pending_get when there is a headers hook (for it), released with its answer.
+  std::unique_ptr<net::HttpRequest> pending_get_request;
+  net::ContentCoding pending_coding = net::ContentCoding::identity;  // what pending_get accepts
+  bool handshake_answered = false;  // the first polling response (the handshake's) went out
+  bool probe_answered = false;
+  std::shared_ptr<WsLink> ws_link;  // the handler of the WebSocket upgraded to (ws_)
+  std::shared_ptr<WsLink> probe_link;
+  net::WebSocketPtr probe;
 };
 
 namespace {
@@ -69,18 +91,68 @@ static_assert(kPhaseV3 < HeartbeatQueue::kLists);
 Session::Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
                  const net::HttpRequest& handshake)
     : server_(server),
-      id_(std::move(id)),
-      shard_(shard),
-      protocol_(protocol),
-      supports_binary_(supports_binary),
-      request_(std::make_shared<const net::PackedRequest>(handshake)),
+      request_(net::PackedRequest::make_shared(handshake)),
       issued_(std::chrono::system_clock::now()),
-      outbox_(server.options().outbox, server.counters().outbox) {
-  const auto& trust = server.options().trust_proxy;
-  client_address_ =
-      net::client_address(request_->remote_address(), request_->header("X-Forwarded-For"), trust);
-  client_secure_ = net::client_secure(request_->secure(), request_->remote_address(),
-                                      request_->header("X-Forwarded-Proto"), trust);
+      shard_(static_cast<std::uint32_t>(shard)),
+      protocol_(static_cast<std::uint8_t>(protocol)),
+      id_size_(static_cast<std::uint8_t>(id.size())),
+      supports_binary_(supports_binary) {
+  if (id.size() > kIdCapacity) throw std::length_error("eio::Session: id too long");
+  std::memcpy(id_, id.data(), id.size());
+}
+
+std::string Session::client_address() const {
+  return net::client_address(request_->remote_address(), request_->header("X-Forwarded-For"),
+                             server_.options().trust_proxy);
+}
+
+bool Session::client_secure() const noexcept {
+  return net::client_secure(request_->secure(), request_->remote_address(),
+                            request_->header("X-Forwarded-Proto"), server_.options().trust_proxy);
+}
+
+void Session::use_jsonp(std::string index) {
+  polling().jsonp = std::move(index);
+  supports_binary_ = false;
+}
+
+Session::Polling& Session::polling() {
+  if (!polling_) polling_ = std::make_unique<Polling>();
+  return *polling_;
+}
+
+bool Session::probing(const net::WebSocketHandler* link) const noexcept {
+  return link != nullptr && polling_ && link == polling_->probe_link.get();
+}
+
+bool Session::has_pending_get() const noexcept {
+  return polling_ && polling_->pending_get;
+}
+
+const net::WebSocketHandler* Session::ws_link() const noexcept {
+  if (!ws_) return nullptr;
+  return polling_ ? polling_->ws_link.get() : as_ws_handler();
+}
+
+// --- net::WebSocketHandler: a session opened over a WebSocket (as WsLink does for the others) ---
+
+void Session::on_ws_message(std::string_view data, bool binary) {
+  if (net::ShardPool::current() == shard_) return on_ws_message(as_ws_handler(), data, binary);
+  server_.pool().post(shard_, [w = weak_from_this(), d = std::string(data), binary] {
+    if (auto s = w.lock()) s->on_ws_message(s->as_ws_handler(), d, binary);
+  });
+}
+
+void Session::on_ws_closed(std::string_view reason) {
+  server_.pool().dispatch(shard_, [w = weak_from_this(), r = std::string(reason)] {
+    if (auto s = w.lock()) s->on_ws_closed(s->as_ws_handler(), r);
+  });
+}
+
+void Session::on_ws_drained() {
+  server_.pool().dispatch(shard_, [w = weak_from_this()] {
+    if (auto s = w.lock()) s->on_ws_drained(s->as_ws_handler());
+  });
 }
 
 struct Session::Flow {
@@ -94,8 +166,21 @@ struct Session::Flow {
 Session::~Session() = default;
 
 SessionTimers& Session::timers() {
-  if (!timers_) timers_ = std::make_unique<SessionTimers>();
+  if (!timers_)
+    timers_ = std::make_unique<SessionTimers>(server_.options().outbox, server_.counters().outbox);
   return *timers_;
+}
+
+const OutboxLimits& Session::outbox_limits() const noexcept {
+  return server_.options().outbox;
+}
+
+OutboxPolicy& Session::outbox() {
+  return timers().outbox;
+}
+
+bool Session::over_high_water() const noexcept {
+  return buffered_bytes() > outbox_limits().high_water;
 }
 
 std::string_view Session::transport_name() const noexcept {
@@ -106,8 +191,10 @@ std::size_t Session::buffered_bytes() const noexcept {
   return buffer_bytes_ + (ws_ ? ws_->buffered_bytes() : 0);
 }
 
-static std::string open_payload(const Options& o, const std::string& sid, int protocol, bool upgrades) {
-  std::string s = "{\"sid\":\"" + sid + "\",\"upgrades\":[";
+static std::string open_payload(const Options& o, std::string_view sid, int protocol, bool upgrades) {
+  std::string s = "{\"sid\":\"";
+  s += sid;
+  s += "\",\"upgrades\":[";
   if (upgrades) s += "\"websocket\"";
   s += "],\"pingInterval\":" + std::to_string(o.ping_interval.count()) +
        ",\"pingTimeout\":" + std::to_string(o.ping_timeout.count());
@@ -121,12 +208,13 @@ void Session::start(net::ResponderPtr handshake_get) {
   transport_ = TransportKind::polling;
   counted_open();
   const bool upgrades = o.allow_upgrades && o.allow_websocket;
-  push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, upgrades)));
-  pending_get_ = std::move(handshake_get);
-  pending_coding_ = net::negotiate_coding(request_->header("Accept-Encoding"));
+  push(PacketType::open, false, core::make_bytes(open_payload(o, id_view(), protocol_, upgrades)));
+  auto& p = polling();
+  p.pending_get = std::move(handshake_get);
+  p.pending_coding = net::negotiate_coding(request_->header("Accept-Encoding"));
   std::weak_ptr<Session> w = weak_from_this();
-  auto raw = pending_get_.get();
-  pending_get_->on_abort([w, raw] {
+  auto raw = p.pending_get.get();
+  p.pending_get->on_abort([w, raw] {
     if (auto s = w.lock()) s->on_get_aborted(raw);
   });
   flush();
@@ -139,11 +227,11 @@ void Session::start(net::WebSocketPtr ws) {
   upgrade_ = Upgrade::upgraded;
   counted_open();
   ws_ = std::move(ws);
-  ws_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
-  push(PacketType::open, false, core::make_bytes(open_payload(o, id_, protocol_, false)));
+  push(PacketType::open, false, core::make_bytes(open_payload(o, id_view(), protocol_, false)));
   std::weak_ptr<Session> w = weak_from_this();
+  // The WebSocket holds this session weakly, as its handler (aliasing: the session's own count).
   ws_->accept(
-      ws_link_,
+      std::shared_ptr<net::WebSocketHandler>(shared_from_this(), static_cast<net::WebSocketHandler*>(this)),
       [w, pool = &server_.pool(), shard = shard_](bool ok) {
         if (ok) return;
         pool->dispatch(shard, [w] {
@@ -156,6 +244,14 @@ void Session::start(net::WebSocketPtr ws) {
 }
 
 // --- heartbeat ---------------------------------------------------------------------------
+
+steady_clock::time_point Session::ping_due() const noexcept {
+  return list() == kPhasePing ? deadline() : steady_clock::time_point::max();
+}
+
+steady_clock::time_point Session::pong_deadline() const noexcept {
+  return list() != kPhasePing ? deadline() : steady_clock::time_point::max();
+}
 
 // One deadline per session, in the shard's queue: arming again replaces it, on_close cancels it,
 // and the queue calls on_heartbeat_due (on this shard) once it has passed.
@@ -183,30 +279,25 @@ void Session::schedule_ping() {
     reset_pong_deadline();
     return;
   }
-  pong_deadline_ = steady_clock::time_point::max();
   deadline_extended_ = false;
-  ping_due_ = steady_clock::now() + o.ping_interval;
-  arm_heartbeat(kPhasePing, ping_due_);
+  arm_heartbeat(kPhasePing, steady_clock::now() + o.ping_interval);
 }
 
 void Session::await_pong() {
-  pong_deadline_ = ping_due_ + server_.options().ping_timeout;
-  ping_due_ = steady_clock::time_point::max();
-  arm_heartbeat(kPhasePong, pong_deadline_);
+  arm_heartbeat(kPhasePong, ping_due() + server_.options().ping_timeout);
 }
 
 void Session::reset_pong_deadline() {
   const auto& o = server_.options();
   const auto timeout = protocol_ == 3 ? o.ping_interval + o.ping_timeout : o.ping_timeout;
-  pong_deadline_ = steady_clock::now() + timeout;
-  arm_heartbeat(protocol_ == 3 ? kPhaseV3 : kPhasePongMore, pong_deadline_);
+  arm_heartbeat(protocol_ == 3 ? kPhaseV3 : kPhasePongMore, steady_clock::now() + timeout);
 }
 
 bool Session::heartbeat_expired() {
   if (state_ == State::closed) return false;
-  auto deadline = pong_deadline_;
-  if (deadline == steady_clock::time_point::max() && ping_due_ != steady_clock::time_point::max())
-    deadline = ping_due_ + server_.options().ping_timeout;  // the ping timer is running late
+  auto deadline = pong_deadline();
+  if (deadline == steady_clock::time_point::max() && ping_due() != steady_clock::time_point::max())
+    deadline = ping_due() + server_.options().ping_timeout;  // the ping timer is running late
   if (steady_clock::now() <= deadline) return false;
   on_close("ping timeout");
   return true;
@@ -296,7 +387,7 @@ void Session::flush() {
     // packet): no capacity is kept for an idle connection.
     std::vector<OutPacket>().swap(buffer_);
     drop_buffer_bytes();
-  } else if (pending_get_) {
+  } else if (has_pending_get()) {
     flush_polling();
   }
   check_outbox();
@@ -306,7 +397,15 @@ void Session::flush() {
 
 void Session::check_outbox() {
   const std::size_t buffered = buffered_bytes();
-  switch (outbox_.check(buffered)) {
+  const auto& limits = outbox_limits();
+  if (buffered <= limits.high_water && buffered <= limits.hard_limit) {
+    // What OutboxPolicy::check says under the mark (ok, and the stretch over it ended), without
+    // making the policy's state for a client that never went over.
+    if (timers_) timers_->outbox.check(buffered);
+    return;
+  }
+  auto& outbox = this->outbox();
+  switch (outbox.check(buffered)) {
     case OutboxPolicy::Verdict::ok:
       break;
     case OutboxPolicy::Verdict::arm_timer:
@@ -321,8 +420,8 @@ void Session::check_outbox() {
   }
   // Over the mark because of a client's message: that client waits until this one drains, or
   // until this one has been over for --hold-senders-timeout.
-  if (outbox_.over_high_water(buffered) && outbox_.limits().hold_senders) {
-    if (outbox_.may_hold(buffered, steady_clock::now()))
+  if (outbox.over_high_water(buffered) && limits.hold_senders) {
+    if (outbox.may_hold(buffered, steady_clock::now()))
       flow::hold_current_sender(this, this, server_.pool());
     else
       release_senders();
@@ -333,8 +432,8 @@ void Session::release_senders() {
   flow::release(this, server_.pool());
 }
 
-void Session::on_ws_drained(const WsLink* link) {
-  if (state_ == State::closed || link != ws_link_.get() || over_high_water()) return;
+void Session::on_ws_drained(const net::WebSocketHandler* link) {
+  if (state_ == State::closed || link == nullptr || link != ws_link() || over_high_water()) return;
   release_senders();
 }
 
@@ -401,7 +500,7 @@ void Session::arm_slow_timer() {
   auto& t = timers();
   if (!t.slow) t.slow = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
   slow_timer_armed_ = true;
-  t.slow->expires_at(outbox_.next_deadline(steady_clock::now()));
+  t.slow->expires_at(t.outbox.next_deadline(steady_clock::now()));
   t.slow->async_wait([w = weak_from_this()](boost::system::error_code ec) {
     auto s = w.lock();
     if (!s) return;
@@ -412,18 +511,19 @@ void Session::arm_slow_timer() {
 
 void Session::drop_slow_client() {
   if (state_ == State::closed) return;
-  const auto& limits = outbox_.limits();
-  if (outbox_.slow())
-    spdlog::warn("eio {}: slow client {}: {} bytes queued, over {} for {} ms: disconnected", id_,
+  const auto& limits = outbox_limits();
+  const bool slow = outbox().slow();
+  if (slow)
+    spdlog::warn("eio {}: slow client {}: {} bytes queued, over {} for {} ms: disconnected", id_view(),
                  request_->remote_address(), buffered_bytes(), limits.high_water,
                  limits.slow_timeout.count());
   else
-    spdlog::warn("eio {}: client {}: {} bytes queued, over the hard limit {}: disconnected", id_,
+    spdlog::warn("eio {}: client {}: {} bytes queued, over the hard limit {}: disconnected", id_view(),
                  request_->remote_address(), buffered_bytes(), limits.hard_limit);
   // No closing handshake for a peer that does not read: its connection goes now.
   if (ws_) ws_->abort();
   ws_.reset();
-  on_close("transport error", outbox_.slow() ? "slow client" : "send buffer full");
+  on_close("transport error", slow ? "slow client" : "send buffer full");
 }
 
 void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_body,
@@ -432,8 +532,9 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   r.status = 200;
   r.set("Content-Type", binary_body ? "application/octet-stream" : "text/plain; charset=UTF-8");
   r.set("Cache-Control", "no-store");
-  if (jsonp_) {
-    body = jsonp_wrap(*jsonp_, body);  // a text script either way; compressed below like any body
+  auto& p = *polling_;  // a GET was held
+  if (p.jsonp) {
+    body = jsonp_wrap(*p.jsonp, body);  // a text script either way; compressed below like any body
     r.set("Content-Type", "text/plain; charset=UTF-8");
   }
   const auto& o = server_.options();
@@ -454,11 +555,11 @@ void Session::respond_get(net::ResponderPtr res, std::string body, bool binary_b
   r.body = std::move(body);
   server_.add_cors_headers(request_->header("Origin"), r);
   // The first answer is the handshake's: the cookie and the initial headers go on it.
-  const bool initial = !handshake_answered_;
-  handshake_answered_ = true;
+  const bool initial = !p.handshake_answered;
+  p.handshake_answered = true;
   // The GET's own request goes with its answer: a session that upgraded keeps none.
-  const auto get_request = std::move(pending_get_request_);
-  const auto cookie_sid = initial ? std::string_view(id_) : std::string_view();
+  const auto get_request = std::move(p.pending_get_request);
+  const auto cookie_sid = initial ? id_view() : std::string_view();
   if (!initial && get_request) {
     server_.add_extra_headers(r, *get_request, initial, cookie_sid);
   } else if (initial ? server_.has_extra_headers() : static_cast<bool>(server_.options().headers)) {
@@ -484,9 +585,9 @@ void Session::flush_polling() {
     encode_payload(views, body);
   buffer_.clear();
   drop_buffer_bytes();
-  auto res = std::move(pending_get_);
+  auto res = std::move(polling_->pending_get);
   respond_get(std::move(res), std::move(body), binary_body,
-              compress ? pending_coding_ : net::ContentCoding::identity);
+              compress ? polling_->pending_coding : net::ContentCoding::identity);
   release_senders();  // the buffer is on its way: whoever filled it may go on
   if (has_close && state_ == State::closing) on_close("forced close");
 }
@@ -500,7 +601,7 @@ void Session::close() {
     return;
   }
   push(PacketType::close, false, nullptr);
-  if (pending_get_) flush_polling();
+  if (has_pending_get()) flush_polling();
   // Otherwise the next GET takes the buffer and the close packet; the heartbeat bounds the wait.
 }
 
@@ -520,17 +621,19 @@ void Session::on_close(std::string_view reason, std::string_view description) {
   if (timers_ && timers_->slow) timers_->slow->cancel();
   buffer_.clear();
   drop_buffer_bytes();
-  if (pending_get_) {
+  if (has_pending_get()) {
     // A POSTed close packet releases the pending GET with a noop; every other cause with close.
     const bool noop = reason == "transport close";
-    auto res = std::move(pending_get_);
+    auto res = std::move(polling_->pending_get);
     const std::string body = noop ? "6" : "1";
     respond_get(std::move(res), protocol_ == 3 ? std::to_string(body.size()) + ":" + body : body, false);
   }
   if (ws_) ws_->close(0);
-  if (probe_) probe_->close(0);
-  probe_.reset();
-  probe_link_.reset();
+  if (polling_) {
+    if (polling_->probe) polling_->probe->close(0);
+    polling_->probe.reset();
+    polling_->probe_link.reset();
+  }
   limit_slot_.reset();
   release_senders();
   answer_held_post();
@@ -540,8 +643,8 @@ void Session::on_close(std::string_view reason, std::string_view description) {
 }
 
 void Session::on_get_aborted(const net::Responder* res) {
-  if (state_ == State::closed || pending_get_.get() != res) return;
-  pending_get_.reset();
+  if (state_ == State::closed || !has_pending_get() || polling_->pending_get.get() != res) return;
+  polling_->pending_get.reset();
   on_close("transport error", "poll connection closed prematurely");
 }
 
@@ -553,17 +656,17 @@ void Session::on_get_aborted(const net::Responder* res) {
 // loses nothing (if it still reaches a client, a noop is valid there), and the new one is held.
 // Two GETs by the same way, or both direct, stay an overlap.
 bool Session::supersedes(const net::Responder& next) const {
-  const auto held_by = pending_get_->relayed_by();
+  const auto held_by = polling_->pending_get->relayed_by();
   return !held_by.empty() && next.relayed_by() != held_by;
 }
 
 // The node relaying this GET is stopping: the poll is answered now (what is buffered, or a noop),
 // so that the client's next one goes to a node that stays. The session is not touched otherwise.
 void Session::release_poll(const net::Responder* res) {
-  if (state_ == State::closed || pending_get_.get() != res) return;
+  if (state_ == State::closed || !has_pending_get() || polling_->pending_get.get() != res) return;
   server_.counters().relayed_released.inc();
   if (!buffer_.empty()) return flush();
-  auto r = std::move(pending_get_);
+  auto r = std::move(polling_->pending_get);
   respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
 }
 
@@ -571,7 +674,7 @@ void Session::release_poll(const net::Responder* res) {
 
 void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) {
   if (heartbeat_expired() || state_ == State::closed) {
-    res->respond(server_.error_response(req, ErrorCode::unknown_sid, {}, {{"sid", id_}}));
+    res->respond(server_.error_response(req, ErrorCode::unknown_sid, {}, {{"sid", id_view()}}));
     return;
   }
   if (transport_ != TransportKind::polling) {
@@ -580,8 +683,9 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
         {{"name", "TRANSPORT_MISMATCH"}, {"transport", "polling"}, {"previousTransport", transport_name()}}));
     return;
   }
+  auto& pl = polling();
   if (req.method == net::Method::get) {
-    if (pending_get_) {
+    if (pl.pending_get) {
       if (!supersedes(*res)) {
         net::HttpResponse r;  // the reference answers the overlapping GET with a bare 400
         r.status = 400;
@@ -591,34 +695,35 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
         return;
       }
       server_.counters().relayed_superseded.inc();
-      auto stale = std::move(pending_get_);
+      auto stale = std::move(pl.pending_get);
       respond_get(std::move(stale), protocol_ == 3 ? "1:6" : "6", false);
     }
-    pending_get_ = std::move(res);
-    pending_coding_ = net::negotiate_coding(req.header("Accept-Encoding"));
+    pl.pending_get = std::move(res);
+    pl.pending_coding = net::negotiate_coding(req.header("Accept-Encoding"));
     // Kept only for a headers hook (add_extra_headers reads it with the answer): a held poll's
     // request is ~1 KiB in 3 blocks, made again by every poll, that would otherwise land
     // wherever the last burst left room and pin that page (docs/reliability.md, session 9).
-    if (server_.options().headers) pending_get_request_ = std::make_unique<net::HttpRequest>(std::move(req));
-    auto raw = pending_get_.get();
-    pending_get_->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
+    if (server_.options().headers)
+      pl.pending_get_request = std::make_unique<net::HttpRequest>(std::move(req));
+    auto raw = pl.pending_get.get();
+    pl.pending_get->on_abort([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
       pool->dispatch(shard, [w, raw] {
         if (auto s = w.lock()) s->on_get_aborted(raw);
       });
     });
-    if (!pending_get_->relayed_by().empty()) {
+    if (!pl.pending_get->relayed_by().empty()) {
       // Posted, never run inline: the callback may come at once, from inside this function.
-      pending_get_->on_release([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
+      pl.pending_get->on_release([w = weak_from_this(), raw, pool = &server_.pool(), shard = shard_] {
         pool->post(shard, [w, raw] {
           if (auto s = w.lock()) s->release_poll(raw);
         });
       });
     }
-    if (upgrade_ == Upgrade::probing && probe_answered_) {
+    if (upgrade_ == Upgrade::probing && pl.probe_answered) {
       // The client is moving to WebSocket: release this poll at once with a noop. What is buffered
       // (a ping that fell due meanwhile, messages) waits for the WebSocket, in order; it goes to
       // the next poll if the upgrade fails.
-      auto r = std::move(pending_get_);
+      auto r = std::move(pl.pending_get);
       respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
       return;
     }
@@ -633,7 +738,7 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     return;
   }
   const auto& o = server_.options();
-  if (protocol_ != 3 && !jsonp_) {
+  if (protocol_ != 3 && !pl.jsonp) {
     if (auto ct = req.header("Content-Type"); ct && ct->starts_with("application/octet-stream")) {
       net::HttpResponse r;  // v4 polling is text only
       r.status = 400;
@@ -656,13 +761,13 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
   Limits limits{o.max_http_buffer_size, 100'000};
   std::error_code ec;
   std::optional<std::string> form;  // JSONP: the payload inside the form
-  if (jsonp_) form = jsonp_unwrap_post(req.body);
+  if (pl.jsonp) form = jsonp_unwrap_post(req.body);
   const std::string_view body = form ? std::string_view(*form) : std::string_view(req.body);
-  if (jsonp_ && !form) {
+  if (pl.jsonp && !form) {
     // no single `d` field: the reference ignores the data and still answers ok
   } else if (protocol_ == 3) {
     const auto ct = req.header("Content-Type");
-    const bool binary_body = !jsonp_ && ct && ct->starts_with("application/octet-stream");
+    const bool binary_body = !pl.jsonp && ct && ct->starts_with("application/octet-stream");
     ec = decode_payload_v3(body, binary_body, packets, limits);
   } else {
     ec = decode_payload(body, packets, limits);
@@ -703,7 +808,7 @@ void Session::on_packet(Packet&& p) {
   if (heartbeat_expired()) return;
   // Any packet while a pong is awaited proves the client alive: the deadline moves once by a
   // full pingTimeout (the reference since engine.io 6.6.2), so a busy link is not cut.
-  if (protocol_ != 3 && p.type != PacketType::pong && pong_deadline_ != steady_clock::time_point::max() &&
+  if (protocol_ != 3 && p.type != PacketType::pong && pong_deadline() != steady_clock::time_point::max() &&
       !deadline_extended_) {
     deadline_extended_ = true;
     reset_pong_deadline();
@@ -731,7 +836,7 @@ void Session::on_packet(Packet&& p) {
         on_close("transport error", "invalid heartbeat direction");
         return;
       }
-      if (pong_deadline_ != steady_clock::time_point::max()) schedule_ping();
+      if (pong_deadline() != steady_clock::time_point::max()) schedule_ping();
       break;
     case PacketType::close:
       on_close("transport close");
@@ -746,7 +851,7 @@ void Session::on_packet(Packet&& p) {
 void Session::on_upgrade_request(net::WebSocketPtr ws) {
   const auto& o = server_.options();
   if (state_ != State::open || heartbeat_expired()) {
-    ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid, {}, {{"sid", id_}}));
+    ws->reject(server_.error_response(ws->request(), ErrorCode::unknown_sid, {}, {{"sid", id_view()}}));
     return;
   }
   if (transport_ != TransportKind::polling || upgrade_ != Upgrade::none) {
@@ -764,67 +869,71 @@ void Session::on_upgrade_request(net::WebSocketPtr ws) {
     return;
   }
   upgrade_ = Upgrade::probing;
-  probe_answered_ = false;
-  probe_ = ws;
-  probe_link_ = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
+  auto& pl = polling();
+  pl.probe_answered = false;
+  pl.probe = ws;
+  pl.probe_link = std::make_shared<WsLink>(weak_from_this(), server_.pool(), shard_);
   auto& t = timers();
   if (!t.upgrade) t.upgrade = std::make_unique<asio::steady_timer>(server_.pool().context(shard_));
   t.upgrade->expires_after(o.upgrade_timeout);
-  t.upgrade->async_wait([w = weak_from_this(), link = probe_link_.get()](boost::system::error_code ec) {
+  t.upgrade->async_wait([w = weak_from_this(), link = pl.probe_link.get()](boost::system::error_code ec) {
     if (ec) return;
-    if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("upgrade timeout");
+    if (auto s = w.lock(); s && s->probing(link)) s->cancel_upgrade("upgrade timeout");
   });
-  auto link = probe_link_.get();
+  auto link = pl.probe_link.get();
   ws->accept(
-      probe_link_,
+      pl.probe_link,
       [w = weak_from_this(), link, pool = &server_.pool(), shard = shard_](bool ok) {
         if (ok) return;
         pool->dispatch(shard, [w, link] {
-          if (auto s = w.lock(); s && s->probe_link_.get() == link) s->cancel_upgrade("handshake failed");
+          if (auto s = w.lock(); s && s->probing(link)) s->cancel_upgrade("handshake failed");
         });
       },
       server_.extra_headers(ws->request(), false, {}));
 }
 
 void Session::cancel_upgrade(std::string_view why) {
-  spdlog::debug("eio {}: upgrade cancelled: {}", id_, why);
-  if (probe_) probe_->close(0);
-  probe_.reset();
-  probe_link_.reset();
+  spdlog::debug("eio {}: upgrade cancelled: {}", id_view(), why);
+  if (polling_) {
+    if (polling_->probe) polling_->probe->close(0);
+    polling_->probe.reset();
+    polling_->probe_link.reset();
+  }
   if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
   if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
 }
 
-void Session::on_ws_message(const WsLink* link, std::string_view data, bool binary) {
+void Session::on_ws_message(const net::WebSocketHandler* link, std::string_view data, bool binary) {
   if (state_ == State::closed) return;
   Packet p;
   const auto ec = binary ? decode_binary_frame(data, protocol_, p) : decode_packet(data, p);
-  if (link == probe_link_.get() && link != nullptr) {
+  if (probing(link)) {
+    auto& pl = *polling_;
     if (!ec && p.type == PacketType::ping && p.data == "probe" && !binary) {
       net::WsFrame f;
       f.head[0] = '3';
       f.head_len = 1;
       f.body = core::make_bytes(std::string_view("probe"));
-      probe_->send(std::move(f));
-      probe_answered_ = true;
-      if (pending_get_ && buffer_.empty()) {
-        auto r = std::move(pending_get_);
+      pl.probe->send(std::move(f));
+      pl.probe_answered = true;
+      if (pl.pending_get && buffer_.empty()) {
+        auto r = std::move(pl.pending_get);
         respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
       }
       return;
     }
-    if (!ec && p.type == PacketType::upgrade && probe_answered_) {
+    if (!ec && p.type == PacketType::upgrade && pl.probe_answered) {
       if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
       server_.counters().clients(TransportKind::polling).dec();
       server_.counters().clients(TransportKind::websocket).inc();
       server_.counters().upgrades.inc();
       transport_ = TransportKind::websocket;
       upgrade_ = Upgrade::upgraded;
-      ws_ = std::move(probe_);
-      ws_link_ = std::move(probe_link_);
+      ws_ = std::move(pl.probe);
+      pl.ws_link = std::move(pl.probe_link);
       if (held()) ws_->hold_reading(true);
-      if (pending_get_) {
-        auto r = std::move(pending_get_);
+      if (pl.pending_get) {
+        auto r = std::move(pl.pending_get);
         respond_get(std::move(r), protocol_ == 3 ? "1:6" : "6", false);
       }
       if (state_ == State::closing) {
@@ -838,7 +947,7 @@ void Session::on_ws_message(const WsLink* link, std::string_view data, bool bina
     cancel_upgrade("unexpected packet during upgrade");
     return;
   }
-  if (link != ws_link_.get() || link == nullptr) return;
+  if (link != ws_link() || link == nullptr) return;
   if (ec) {
     on_close("parse error", ec.message());
     return;
@@ -846,15 +955,15 @@ void Session::on_ws_message(const WsLink* link, std::string_view data, bool bina
   on_packet(std::move(p));
 }
 
-void Session::on_ws_closed(const WsLink* link, std::string_view reason) {
-  if (link == probe_link_.get() && link != nullptr) {
-    probe_.reset();
-    probe_link_.reset();
+void Session::on_ws_closed(const net::WebSocketHandler* link, std::string_view reason) {
+  if (probing(link)) {
+    polling_->probe.reset();
+    polling_->probe_link.reset();
     if (timers_ && timers_->upgrade) timers_->upgrade->cancel();
     if (upgrade_ == Upgrade::probing) upgrade_ = Upgrade::none;
     return;
   }
-  if (link == ws_link_.get() && link != nullptr) {
+  if (link == ws_link() && link != nullptr) {
     ws_.reset();
     on_close(reason.starts_with("transport error") ? "transport error" : "transport close", reason);
   }

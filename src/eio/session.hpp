@@ -39,9 +39,12 @@ class SessionHandler {
 
 enum class TransportKind : std::uint8_t { polling, websocket };
 
-// Its heartbeat deadline is its place in the shard's HeartbeatQueue (the private base).
+// Its heartbeat deadline is its place in the shard's HeartbeatQueue (the private base). A session
+// opened over a WebSocket is that WebSocket's handler itself (the private WebSocketHandler base);
+// one that began with polling has a WsLink per WebSocket (the probe, then the upgraded one).
 class Session final : public std::enable_shared_from_this<Session>,
                       public core::FlowSender,
+                      private net::WebSocketHandler,
                       private HeartbeatQueue::Entry {
  public:
   Session(Server& server, std::string id, std::size_t shard, int protocol, bool supports_binary,
@@ -50,7 +53,9 @@ class Session final : public std::enable_shared_from_this<Session>,
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  const std::string& id() const noexcept { return id_; }
+  // The id, kept in the session itself (20 characters: no block of its own); id() is a copy.
+  std::string_view id_view() const noexcept { return {id_, id_size_}; }
+  std::string id() const { return std::string(id_view()); }
   std::size_t shard() const noexcept { return shard_; }
   int protocol() const noexcept { return protocol_; }
   TransportKind transport() const noexcept { return transport_; }
@@ -59,9 +64,10 @@ class Session final : public std::enable_shared_from_this<Session>,
   const net::PackedRequest& request() const noexcept { return *request_; }
   const std::shared_ptr<const net::PackedRequest>& shared_request() const noexcept { return request_; }
   std::chrono::system_clock::time_point issued() const noexcept { return issued_; }
-  // The client as the server sees it through trusted proxies (Options::trust_proxy).
-  const std::string& client_address() const noexcept { return client_address_; }
-  bool client_secure() const noexcept { return client_secure_; }
+  // The client as the server sees it through trusted proxies (Options::trust_proxy), read from
+  // the handshake request when asked (a socket's handshake: once per namespace joined).
+  std::string client_address() const;
+  bool client_secure() const noexcept;
   // The session's place in the per-address budget, given back when the session closes.
   void hold(std::unique_ptr<net::AddressLimits::Slot> slot) { limit_slot_ = std::move(slot); }
   bool is_open() const noexcept { return state_ == State::open; }
@@ -69,10 +75,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   void set_handler(std::shared_ptr<SessionHandler> handler) { handler_ = std::move(handler); }
   // JSONP polling (the handshake had `j`): answers wrapped as ___eio[index](...), POSTs form-encoded,
   // binary as base64. Before start().
-  void use_jsonp(std::string index) {
-    jsonp_ = std::move(index);
-    supports_binary_ = false;
-  }
+  void use_jsonp(std::string index);
 
   // Queue one message (Engine.IO type 4) and flush it if the transport can take it. compress:
   // the packet's compress flag (false: never compressed, as the reference's compress(false)).
@@ -83,7 +86,7 @@ class Session final : public std::enable_shared_from_this<Session>,
   // Bytes queued for this client (the buffer plus the WebSocket's own queue).
   std::size_t buffered_bytes() const noexcept;
   // Over the outbox high-water mark (eio/outbox.hpp): volatile packets are to be dropped.
-  bool over_high_water() const noexcept { return outbox_.over_high_water(buffered_bytes()); }
+  bool over_high_water() const noexcept;
 
   // Server-initiated close: what is queued goes out first. The handler sees "forced close".
   void close();
@@ -93,12 +96,13 @@ class Session final : public std::enable_shared_from_this<Session>,
   void start(net::WebSocketPtr ws);             // direct WebSocket open
   void on_polling_request(net::HttpRequest&& req, net::ResponderPtr res);
   void on_upgrade_request(net::WebSocketPtr ws);
-  void on_ws_message(const WsLink* link, std::string_view data, bool binary);
-  void on_ws_closed(const WsLink* link, std::string_view reason);
+  // From the WebSocket whose handler is `link` (a WsLink, or this session's WebSocketHandler).
+  void on_ws_message(const net::WebSocketHandler* link, std::string_view data, bool binary);
+  void on_ws_closed(const net::WebSocketHandler* link, std::string_view reason);
   void on_get_aborted(const net::Responder* res);
-  void release_poll(const net::Responder* res);  // the node relaying it hands the client back
-  void shutdown(std::string_view reason);        // immediate close, for server shutdown
-  void on_ws_drained(const WsLink* link);        // the WebSocket's queue fell back under the mark
+  void release_poll(const net::Responder* res);           // the node relaying it hands the client back
+  void shutdown(std::string_view reason);                 // immediate close, for server shutdown
+  void on_ws_drained(const net::WebSocketHandler* link);  // its queue fell back under the mark
   // The shard's HeartbeatQueue calls it when this session's deadline has passed.
   static void on_heartbeat_due(HeartbeatQueue::Entry& entry);
 
@@ -113,6 +117,14 @@ class Session final : public std::enable_shared_from_this<Session>,
 
  private:
   bool supersedes(const net::Responder& next) const;  // a held relayed GET gives way to `next`
+  // net::WebSocketHandler, for a session opened over a WebSocket: the callbacks of its WebSocket,
+  // brought to the session's shard (the WebSocket's own here, but a WsLink's rule is kept).
+  void on_ws_message(std::string_view data, bool binary) override;
+  void on_ws_closed(std::string_view reason) override;
+  void on_ws_drained() override;
+  const net::WebSocketHandler* as_ws_handler() const noexcept { return this; }
+  // The handler of ws_ (the WebSocket carrying the session), nullptr when none.
+  const net::WebSocketHandler* ws_link() const noexcept;
   enum class State : std::uint8_t { open, closing, closed };
   enum class Upgrade : std::uint8_t { none, probing, upgraded };
 
@@ -144,39 +156,46 @@ class Session final : public std::enable_shared_from_this<Session>,
   void reset_pong_deadline();
   void await_pong();  // the ping just went out: the deadline counts from when it was due
   void arm_heartbeat(std::size_t phase, std::chrono::steady_clock::time_point deadline);
+  // The heartbeat's state is its entry's (the phase and deadline last armed, kept after they
+  // pass). When the next v4 ping is due (max: none scheduled). The pong deadline counts from
+  // here, not from when a busy shard got round to the timer, so a request arriving after
+  // due + pingTimeout finds the session closed whatever the timer's lateness (as the reference's
+  // timeline would).
+  std::chrono::steady_clock::time_point ping_due() const noexcept;
+  std::chrono::steady_clock::time_point pong_deadline() const noexcept;  // max: no pong awaited
   void cancel_upgrade(std::string_view why);
+  const OutboxLimits& outbox_limits() const noexcept;
+  OutboxPolicy& outbox();  // made with the timers
   net::WsFrame to_frame(PacketType type, bool binary, core::SharedBytes data, bool compress) const;
 
   Server& server_;
-  std::string id_;
-  std::size_t shard_;
-  int protocol_;
-  bool supports_binary_;
+  static constexpr std::size_t kIdCapacity = 20;  // core::make_session_id's ids
+  char id_[kIdCapacity];
   std::shared_ptr<const net::PackedRequest> request_;  // shared with the sockets' handshakes
-  std::string client_address_;
-  bool client_secure_ = false;
   std::unique_ptr<net::AddressLimits::Slot> limit_slot_;
   std::chrono::system_clock::time_point issued_;
+  std::uint32_t shard_;
+  std::uint8_t protocol_;
+  std::uint8_t id_size_;
+  bool supports_binary_;
   State state_ = State::open;
   TransportKind transport_ = TransportKind::polling;
   Upgrade upgrade_ = Upgrade::none;
+  bool slow_timer_armed_ = false;
+  bool deadline_extended_ = false;
 
-  std::optional<std::string> jsonp_;  // the JSONP callback index
-  net::ResponderPtr pending_get_;
-  net::ContentCoding pending_coding_ = net::ContentCoding::identity;  // what pending_get_ accepts
-  // The request of pending_get_ when there is a headers hook (for it), released with its answer.
-  std::unique_ptr<net::HttpRequest> pending_get_request_;
-  bool handshake_answered_ = false;  // the first polling response (the handshake's) went out
-  std::shared_ptr<WsLink> ws_link_;
+  // What a session that began with long-polling needs (the held GET, JSONP, the upgrade's probe
+  // and the WebSocket it upgraded to): made by start(ResponderPtr) or use_jsonp(); nothing for a
+  // session opened over a WebSocket.
+  struct Polling;
+  std::unique_ptr<Polling> polling_;
+  Polling& polling();  // made on first use
+  bool has_pending_get() const noexcept;
+  bool probing(const net::WebSocketHandler* link) const noexcept;  // link is the upgrade's probe
   net::WebSocketPtr ws_;
-  std::shared_ptr<WsLink> probe_link_;
-  net::WebSocketPtr probe_;
-  bool probe_answered_ = false;
 
   std::vector<OutPacket> buffer_;  // not a deque: an empty libstdc++ deque holds ~600 bytes
   std::size_t buffer_bytes_ = 0;
-  OutboxPolicy outbox_;
-  bool slow_timer_armed_ = false;
   // This session as a sender (eio/flow.hpp): made when first held or when it first posts to
   // another shard; nothing for a session that never does.
   struct Flow;
@@ -184,16 +203,11 @@ class Session final : public std::enable_shared_from_this<Session>,
   Flow& flow();
   bool held() const noexcept;
 
-  // The upgrade and slow-client timers, made on first use (rare; the heartbeat is the base's).
+  // The upgrade and slow-client timers and the outbox policy's state (eio/outbox.hpp), made on
+  // first use: the first upgrade, or the first time the client goes over the high-water mark
+  // (rare; the heartbeat is the base's).
   std::unique_ptr<SessionTimers> timers_;
   SessionTimers& timers();
-  std::chrono::steady_clock::time_point pong_deadline_ = std::chrono::steady_clock::time_point::max();
-  // When the next v4 ping is due (max: none scheduled). The pong deadline counts from here, not
-  // from when a busy shard got round to the timer, so a request arriving after
-  // due + pingTimeout finds the session closed whatever the timer's lateness (as the reference's
-  // timeline would).
-  std::chrono::steady_clock::time_point ping_due_ = std::chrono::steady_clock::time_point::max();
-  bool deadline_extended_ = false;
   std::shared_ptr<SessionHandler> handler_;
 };
 

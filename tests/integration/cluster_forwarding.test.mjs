@@ -23,7 +23,7 @@ import path from "node:path";
 import { closeAll, track, until, request, startRequest, openWebSocket, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
 import { startRedis, startNode } from "./lib/redis.mjs";
 import { createPki } from "./lib/pki.mjs";
-import { readOr, rewriteSite, startNginx, tlsReachable } from "./lib/nginx.mjs";
+import { logLines, readOr, rewriteSite, startNginx, tlsReachable } from "./lib/nginx.mjs";
 import { io } from "socket.io-client";
 
 const SKIP = IS_REFERENCE ? "the Node reference server does not forward sessions" : false;
@@ -139,7 +139,7 @@ async function roundOfMessages(label) {
 }
 
 function accessLog() {
-  return readOr(proxy.accessLog).split("\n").filter(Boolean).map((line) => {
+  return logLines(proxy.accessLog).map((line) => {
     // upstream: "a:p" or, when nginx retried the request on another node, "a:p, b:q".
     const m = /^(\S+) \[[^\]]+\] "([^"]*)" (\d+) \d+ rt=\S+ upstream=(.+) sid=(\S*)$/.exec(line);
     assert.ok(m, `access log line: ${line}`);

@@ -24,7 +24,7 @@ import path from "node:path";
 import { closeAll, track, until, IS_REFERENCE, TESTS_DIR, freePort } from "./lib/harness.mjs";
 import { startRedis, startNode } from "./lib/redis.mjs";
 import { createPki } from "./lib/pki.mjs";
-import { must, readOr, startNginx, tlsReachable } from "./lib/nginx.mjs";
+import { logLines, must, readOr, startNginx, tlsReachable } from "./lib/nginx.mjs";
 import { launchChromium, waitMessage, waitSent } from "./lib/browser.mjs";
 import { io } from "socket.io-client";
 
@@ -327,7 +327,7 @@ function startBalancer() {
 
 /** nginx's access log: {address, request, status, upstream}. */
 function accessLog() {
-  return readOr(proxy.accessLog).split("\n").filter(Boolean).map((line) => {
+  return logLines(proxy.accessLog).map((line) => {
     const m = /^(\S+) \[[^\]]+\] "([^"]*)" (\d+) \d+ rt=\S+ upstream=(.*)$/.exec(line);
     assert.ok(m, `access log line in the socketio_first format: ${line}`);
     return { address: m[1], request: m[2], status: Number(m[3]), upstream: m[4] };

@@ -22,6 +22,12 @@ export function readOr(file) {
   }
 }
 
+/** The complete lines of a log nginx may be writing to: what follows the last newline (nothing,
+ * or a line not yet whole) is left out. */
+export function logLines(file) {
+  return readOr(file).split("\n").slice(0, -1).filter(Boolean);
+}
+
 /** Applies one substitution that must match (at least `min` times); `file` names the config in the message. */
 export function must(text, pattern, replacement, what, { min = 1, file = "the nginx config" } = {}) {
   const flags = pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`;

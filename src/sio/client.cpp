@@ -151,8 +151,7 @@ void Client::on_packet(Packet&& packet, std::vector<Bytes>&& attachments) {
 }
 
 HandshakeSource Client::handshake_source(boost::json::object auth) const {
-  return {session_raw_->shared_request(), std::move(auth), session_raw_->client_address(),
-          session_raw_->client_secure(), session_raw_->issued()};
+  return {session_raw_->shared_request(), std::move(auth), &core_.proxy_trust, session_raw_->issued()};
 }
 
 Handshake make_handshake(const HandshakeSource& source) {
@@ -170,8 +169,9 @@ Handshake make_handshake(const HandshakeSource& source) {
     for (auto p : *q) h.query.emplace(p.key.decode(), p.has_value ? p.value.decode() : std::string());
   }
   h.auth = source.auth;
-  h.address = source.address;
-  h.secure = source.secure;
+  h.address = net::client_address(req.remote_address(), req.header("X-Forwarded-For"), *source.trust);
+  h.secure =
+      net::client_secure(req.secure(), req.remote_address(), req.header("X-Forwarded-Proto"), *source.trust);
   const auto issued = source.issued;
   h.issued = std::chrono::duration_cast<std::chrono::milliseconds>(issued.time_since_epoch()).count();
   const std::time_t t = std::chrono::system_clock::to_time_t(issued);

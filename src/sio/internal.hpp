@@ -41,8 +41,9 @@ class NamespaceImpl;
 struct HandshakeSource {
   std::shared_ptr<const net::PackedRequest> request;
   boost::json::object auth;
-  std::string address;
-  bool secure = false;
+  // The client's address and TLS flag are read from the request (and its forwarding headers,
+  // as far as this trust allows) when the handshake is made, not kept per socket.
+  const net::ProxyTrust* trust = nullptr;  // the server's (ServerCore::proxy_trust)
   std::chrono::system_clock::time_point issued;
 };
 Handshake make_handshake(const HandshakeSource& source);

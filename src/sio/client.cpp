@@ -304,11 +304,12 @@ void Client::finish_connect(const std::shared_ptr<SocketImpl>& socket) {
   connecting_done(name);
   if (closed_) return;
   connect_timer_.reset();  // cancels the wait; a connected client has no connect timeout any more
-  auto it = std::find_if(sockets_.begin(), sockets_.end(), [&](const auto& e) { return e.first == name; });
+  auto it =
+      std::find_if(sockets_.begin(), sockets_.end(), [&](const auto& s) { return s->nsp().name() == name; });
   if (it != sockets_.end())
-    it->second = socket;
+    *it = socket;
   else
-    sockets_.emplace_back(name, socket);
+    sockets_.push_back(socket);
   socket->on_connected();
   // With recovery, the private session id the client presents when it reconnects.
   boost::json::object reply{{"sid", socket->id()}};
@@ -352,12 +353,12 @@ SendResult Client::write(const EncodedPacket& packet, bool volatile_, bool compr
 }
 
 void Client::remove(const std::string& nsp) {
-  std::erase_if(sockets_, [&](const auto& e) { return e.first == nsp; });
+  std::erase_if(sockets_, [&](const auto& s) { return s->nsp().name() == nsp; });
 }
 
 const std::shared_ptr<SocketImpl>* Client::find_socket(std::string_view nsp) const noexcept {
-  for (const auto& [name, socket] : sockets_)
-    if (name == nsp) return &socket;
+  for (const auto& socket : sockets_)
+    if (socket->nsp().name() == nsp) return &socket;
   return nullptr;
 }
 
@@ -373,7 +374,7 @@ void Client::connecting_done(std::string_view nsp) {
 
 void Client::disconnect_all_and_close() {
   auto all = sockets_;
-  for (auto& [name, socket] : all) socket->disconnect(false);
+  for (auto& socket : all) socket->disconnect(false);
   close("forced server close");
 }
 
@@ -393,7 +394,7 @@ bool Client::close_sockets(std::string_view reason) {
   auto self = shared_from_this();  // a socket's close may drop the last other reference
   auto all = std::move(sockets_);
   sockets_.clear();
-  for (auto& [name, socket] : all) socket->on_close(std::string(reason));
+  for (auto& socket : all) socket->on_close(std::string(reason));
   return true;
 }
 

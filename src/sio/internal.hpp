@@ -243,10 +243,10 @@ class Client final : public eio::SessionHandler, public std::enable_shared_from_
   std::unique_ptr<Decoder> decoder_;
   // Vectors searched in order, not maps: a client joins one namespace or a few (a map cost an
   // idle connection 48 bytes inline and a ~96-byte node). The joined ones in the order joined
-  // (as the reference's Map), each keyed by a view of its namespace's name (a namespace lives
-  // as long as its sockets: SocketImpl keeps it); the ones being connected, empty (no memory)
+  // (as the reference's Map), each found by its namespace's name; the ones being connected,
+  // empty (no memory)
   // the rest of the time.
-  std::vector<std::pair<std::string_view, std::shared_ptr<SocketImpl>>> sockets_;
+  std::vector<std::shared_ptr<SocketImpl>> sockets_;
   std::vector<std::string> connecting_;
   bool is_connecting(std::string_view nsp) const noexcept;
   void connecting_done(std::string_view nsp);
@@ -262,7 +262,7 @@ class SocketImpl final : public Socket {
 
   const std::string& id() const noexcept override { return id_; }
   const Handshake& handshake() const noexcept override;
-  Namespace& nsp() noexcept override { return nsp_; }
+  Namespace& nsp() noexcept override { return ns(); }
   bool connected() const noexcept override { return connected_; }
   boost::json::value& data() noexcept override {
     session_changed();  // perhaps: saved if it did change (save_session)
@@ -365,7 +365,7 @@ class SocketImpl final : public Socket {
   }
 
   std::shared_ptr<NamespaceImpl> nsp_keep_;  // a cleaned-up child lives as long as its sockets
-  NamespaceImpl& nsp_;
+  NamespaceImpl& ns() const noexcept { return *nsp_keep_; }  // never null
   std::weak_ptr<Client> client_;
   // The same client, for the send path: on the socket's shard a live client (not expired())
   // cannot go away during a call, so a send needs no lock() (two atomic read-modify-writes per
@@ -381,8 +381,8 @@ class SocketImpl final : public Socket {
   bool own_room_ = false;  // see in_own_room()
   std::string id_;
   HandshakeSource handshake_source_;
-  mutable std::once_flag handshake_once_;  // handshake() may be called from any thread
-  mutable std::unique_ptr<Handshake> handshake_;
+  // Made on first use, from any thread (the first one made is kept); deleted with the socket.
+  mutable std::atomic<Handshake*> handshake_{nullptr};
   boost::json::value data_;
   // Connection state recovery's part, made when it is on (its private id set).
   struct Recovery {

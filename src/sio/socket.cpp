@@ -19,7 +19,6 @@ namespace socketio::sio {
 SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client> client, std::size_t shard,
                        WireFormat format, std::string id, HandshakeSource handshake)
     : nsp_keep_(std::move(nsp)),
-      nsp_(*nsp_keep_),
       client_(std::move(client)),
       client_raw_(client_.lock().get()),
       shard_(static_cast<std::uint32_t>(shard)),
@@ -28,13 +27,17 @@ SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::weak_ptr<Client>
       handshake_source_(std::move(handshake)) {}
 
 const Handshake& SocketImpl::handshake() const noexcept {
-  std::call_once(handshake_once_,
-                 [this] { handshake_ = std::make_unique<Handshake>(make_handshake(handshake_source_)); });
-  return *handshake_;
+  if (const auto* h = handshake_.load(std::memory_order_acquire)) return *h;
+  auto made = std::make_unique<Handshake>(make_handshake(handshake_source_));
+  Handshake* first = nullptr;
+  if (handshake_.compare_exchange_strong(first, made.get(), std::memory_order_acq_rel))
+    return *made.release();
+  return *first;  // another thread's, made meanwhile
 }
 
 SocketImpl::~SocketImpl() {
-  if (connect_pending_) nsp_.connect_done();  // refused by middleware, or the client left first
+  if (connect_pending_) ns().connect_done();  // refused by middleware, or the client left first
+  delete handshake_.load(std::memory_order_acquire);
 }
 
 std::string_view SocketImpl::transport() const noexcept {
@@ -50,10 +53,10 @@ std::string SocketImpl::client_id() const {
 
 void SocketImpl::on_connected() {
   connected_ = true;
-  nsp_.core().counters.connections.inc();
-  nsp_.add_socket(shard_, this);
+  ns().core().counters.connections.inc();
+  ns().add_socket(shard_, this);
   connect_pending_ = false;
-  nsp_.connect_done();
+  ns().connect_done();
   own_room_ = true;  // joins its own room: the adapter finds it by its id (no room entry)
   if (extras_) {
     for (const auto& r : std::exchange(extras_->restored_rooms, {})) join(r);
@@ -62,10 +65,10 @@ void SocketImpl::on_connected() {
 }
 
 void SocketImpl::session_changed() {
-  if (!has_pid() || !connected_ || save_posted_ || !nsp_.adapter().keeps_sessions()) return;
+  if (!has_pid() || !connected_ || save_posted_ || !ns().adapter().keeps_sessions()) return;
   // Once per turn of the shard's loop, however many rooms the handler joined.
   save_posted_ = true;
-  nsp_.core().pool->post(shard_, [w = weak_from_this()] {
+  ns().core().pool->post(shard_, [w = weak_from_this()] {
     auto self = std::static_pointer_cast<SocketImpl>(w.lock());
     if (!self) return;
     self->save_posted_ = false;
@@ -81,7 +84,7 @@ void SocketImpl::save_session() {
   const auto hash = std::hash<std::string>{}(state);
   if (hash == recovery_->saved_hash) return;
   recovery_->saved_hash = hash;
-  nsp_.adapter().save_session({id_, recovery_->pid, std::move(rooms), data_});
+  ns().adapter().save_session({id_, recovery_->pid, std::move(rooms), data_});
 }
 
 std::vector<std::string> SocketImpl::rooms() const {
@@ -119,9 +122,9 @@ SendResult SocketImpl::emit_impl(std::string_view event, Args&& args, bool volat
                                  std::optional<std::uint64_t> id, bool compress) {
   if (!connected_) return SendResult::dropped;
   for (auto& h : extras_or_none().any_out) h(std::string(event), args);
-  nsp_.core().counters.events_sent.inc();
+  ns().core().counters.events_sent.inc();
   const auto data = event_array(event, args);
-  return send_encoded(encode_event(format_, nsp_.name(), data, args.attachments(), id), volatile_, compress);
+  return send_encoded(encode_event(format_, ns().name(), data, args.attachments(), id), volatile_, compress);
 }
 
 SendResult SocketImpl::emit(std::string_view event, Args args) {
@@ -138,15 +141,15 @@ SendResult SocketImpl::emit_flagged(std::string_view event, Args&& args, bool co
     // room, so that the packet gets an offset and is kept for a reconnection (also once the
     // socket is disconnected: it is then only kept, for its session).
     for (auto& h : extras_or_none().any_out) h(std::string(event), args);
-    nsp_.core().counters.events_sent.inc();
+    ns().core().counters.events_sent.inc();
     OutgoingPacket p;
-    p.nsp = nsp_.name();
+    p.nsp = ns().name();
     p.data = event_array(event, args);
     p.attachments = std::move(args.attachments());
     BroadcastOptions o;
     o.rooms.push_back(id_);
     o.flags.compress = compress;
-    nsp_.adapter().broadcast(p, o);
+    ns().adapter().broadcast(p, o);
     return SendResult::sent;
   }
   return emit_impl(event, std::move(args), false, std::nullopt, compress);
@@ -162,10 +165,10 @@ SendResult SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallb
     if (callback) callback(true, {});
     return SendResult::dropped;
   }
-  const auto id = nsp_.next_ack_id();
+  const auto id = ns().next_ack_id();
   PendingAck pending{std::move(callback), nullptr};
   if (timeout.count() > 0) {
-    pending.timer = std::make_unique<boost::asio::steady_timer>(nsp_.core().pool->context(shard_), timeout);
+    pending.timer = std::make_unique<boost::asio::steady_timer>(ns().core().pool->context(shard_), timeout);
     pending.timer->async_wait([w = weak_from_this(), id](boost::system::error_code ec) {
       if (ec) return;
       auto self = std::static_pointer_cast<SocketImpl>(w.lock());
@@ -193,15 +196,15 @@ void SocketImpl::send_ack(std::uint64_t id, const Args& args) {
   if (!connected_) return;
   // At most once per id.
   if (!client_acks_ || !client_acks_->take(id)) return;
-  send_encoded(encode_ack(format_, nsp_.name(), id, args), false);
+  send_encoded(encode_ack(format_, ns().name(), id, args), false);
 }
 
 void SocketImpl::mark_ack_pending(std::uint64_t id) {
-  const auto limit = nsp_.core().options.max_pending_client_acks;
+  const auto limit = ns().core().options.max_pending_client_acks;
   if (!client_acks_) client_acks_ = std::make_unique<PendingAcks>();
   if (!client_acks_->add(id, limit)) return;
-  nsp_.core().counters.client_acks_dropped.inc();
-  if (const auto n = nsp_.core().limit_logs_here().acks.due()) {
+  ns().core().counters.client_acks_dropped.inc();
+  if (const auto n = ns().core().limit_logs_here().acks.due()) {
     spdlog::warn(
         "limits: socket {}: more than {} acks pending (--max-pending-client-acks): forgot the oldest, {} "
         "time(s)",
@@ -215,10 +218,10 @@ bool SocketImpl::join(const std::string& room) {
   for (const auto& r : rooms_)
     if (r == room) return true;
   // The socket's own room does not count (joining it once left takes an entry, as any room).
-  const auto limit = nsp_.core().options.max_rooms_per_socket;
+  const auto limit = ns().core().options.max_rooms_per_socket;
   if (limit > 0 && rooms_.size() + (own_room_ ? 1 : 0) > limit && room != id_) {
-    nsp_.core().counters.rooms_refused.inc();
-    if (const auto n = nsp_.core().limit_logs_here().rooms.due()) {
+    ns().core().counters.rooms_refused.inc();
+    if (const auto n = ns().core().limit_logs_here().rooms.due()) {
       spdlog::warn(
           "limits: socket {}: join refused, already in {} rooms (--max-rooms-per-socket), {} time(s)", id_,
           limit, *n);
@@ -226,7 +229,7 @@ bool SocketImpl::join(const std::string& room) {
     return false;
   }
   rooms_.push_back(room);
-  nsp_.join(shard_, this, room);
+  ns().join(shard_, this, room);
   session_changed();
   return true;
 }
@@ -242,7 +245,7 @@ void SocketImpl::leave(const std::string& room) {
   for (auto it = rooms_.begin(); it != rooms_.end(); ++it) {
     if (*it == room) {
       rooms_.erase(it);
-      nsp_.leave(shard_, this, room);
+      ns().leave(shard_, this, room);
       session_changed();
       return;
     }
@@ -253,20 +256,20 @@ BroadcastOperator SocketImpl::to(std::string room) {
   BroadcastOptions o;
   o.rooms.push_back(std::move(room));
   o.except.push_back(id_);
-  return BroadcastOperator(nsp_, std::move(o));
+  return BroadcastOperator(ns(), std::move(o));
 }
 
 BroadcastOperator SocketImpl::except(std::string room) {
   BroadcastOptions o;
   o.except.push_back(std::move(room));
   o.except.push_back(id_);
-  return BroadcastOperator(nsp_, std::move(o));
+  return BroadcastOperator(ns(), std::move(o));
 }
 
 BroadcastOperator SocketImpl::broadcast() {
   BroadcastOptions o;
   o.except.push_back(id_);
-  return BroadcastOperator(nsp_, std::move(o));
+  return BroadcastOperator(ns(), std::move(o));
 }
 
 void SocketImpl::disconnect(bool close) {
@@ -276,39 +279,39 @@ void SocketImpl::disconnect(bool close) {
     c->disconnect_all_and_close();
     return;
   }
-  send_encoded(encode_simple(format_, PacketType::disconnect, nsp_.name(), nullptr), false);
+  send_encoded(encode_simple(format_, PacketType::disconnect, ns().name(), nullptr), false);
   on_close("server namespace disconnect");
 }
 
 void SocketImpl::on_close(const std::string& reason) {
   if (!connected_) return;
   auto self = shared_from_this();
-  nsp_.core().counters.disconnected(reason).inc();
+  ns().core().counters.disconnected(reason).inc();
   // The socket's own handlers (copied: a handler may add another), then the namespace's.
   if (extras_)
     for (auto handlers = extras_->disconnecting; auto& h : handlers) h(reason);
   // The namespace's (on_socket_disconnecting): registered before serving, they live as long as
   // the namespace, which this socket keeps.
-  const Handlers& common = *nsp_.handlers();
+  const Handlers& common = *ns().handlers();
   for (auto& h : common.socket_disconnecting) h(*this, reason);
   if (has_pid()) {
     if (recoverable(reason))
-      nsp_.adapter().persist_session({id_, recovery_->pid, rooms(), data_});
-    else if (nsp_.adapter().keeps_sessions())
-      nsp_.adapter().drop_session(recovery_->pid);  // saved while connected: it must not be restored now
+      ns().adapter().persist_session({id_, recovery_->pid, rooms(), data_});
+    else if (ns().adapter().keeps_sessions())
+      ns().adapter().drop_session(recovery_->pid);  // saved while connected: it must not be restored now
   }
   connected_ = false;
   own_room_ = false;
-  for (const auto& r : rooms_) nsp_.leave(shard_, this, r);
+  for (const auto& r : rooms_) ns().leave(shard_, this, r);
   rooms_.clear();
-  nsp_.remove_socket(shard_, this);
+  ns().remove_socket(shard_, this);
   decltype(Extras::acks) pending;
   if (extras_) pending = std::exchange(extras_->acks, {});
   for (auto& [id, p] : pending) {
     if (p.timer) p.timer->cancel();
     if (p.callback) p.callback(true, {});
   }
-  if (auto c = client_.lock()) c->remove(nsp_.name());
+  if (auto c = client_.lock()) c->remove(ns().name());
   if (extras_)
     for (auto handlers = extras_->disconnect; auto& h : handlers) h(reason);
   for (auto& h : common.socket_disconnect) h(*this, reason);
@@ -316,7 +319,7 @@ void SocketImpl::on_close(const std::string& reason) {
 
 void SocketImpl::on_event(Packet&& packet, std::vector<Bytes>&& attachments) {
   // Like the reference, an EVENT without data is accepted and dispatches nothing.
-  nsp_.core().counters.events_received.inc();
+  ns().core().counters.events_received.inc();
   if (!packet.data.is_array() || packet.data.as_array().empty()) return;
   auto& arr = packet.data.as_array();
   Event ev;
@@ -341,7 +344,7 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
         *ev_copy, [self = shared_from_this(), ev_copy, index](std::optional<std::string> err) {
           // next() may come from any thread (asynchronous middleware): back to the socket's shard.
           auto s = std::static_pointer_cast<SocketImpl>(self);
-          s->nsp_.core().pool->dispatch(s->shard_, [s, ev_copy, index, err = std::move(err)] {
+          s->ns().core().pool->dispatch(s->shard_, [s, ev_copy, index, err = std::move(err)] {
             if (err) {
               spdlog::debug("socket {}: packet refused by middleware: {}", s->id_, *err);
               return;
@@ -356,7 +359,7 @@ void SocketImpl::dispatch_event(Event& ev, std::size_t index) {
   for (auto it = range.first; it != range.second && connected_; ++it) it->second(ev);
   // Then the namespace's (on_socket_event): registered before serving, they live as long as the
   // namespace, which this socket keeps.
-  auto common = nsp_.handlers()->socket_events.equal_range(ev.name);
+  auto common = ns().handlers()->socket_events.equal_range(ev.name);
   for (auto it = common.first; it != common.second && connected_; ++it) it->second(ev);
 }
 

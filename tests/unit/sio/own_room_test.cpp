@@ -6,12 +6,9 @@
 #include "sio/internal.hpp"
 #include "socketio/server.hpp"
 
-#include <gtest/gtest.h>
+#include "loopback_http.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <future>
@@ -27,29 +24,12 @@ using namespace socketio;
 // One HTTP exchange on 127.0.0.1:port; returns the response body.
 std::string http(std::uint16_t port, const std::string& method, const std::string& path,
                  const std::string& body = {}) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {};
-  }
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
   if (method == "POST")
     req +=
         "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const auto n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
+  const auto out = socketio::test::loopback_exchange(port, req);
   const auto end = out.find("\r\n\r\n");
   return end == std::string::npos ? std::string() : out.substr(end + 4);
 }

@@ -2,40 +2,20 @@
 // never with credentials, credentials only for a listed origin.
 #include "socketio/server.hpp"
 
-#include <gtest/gtest.h>
+#include "loopback_http.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <string>
 #include <thread>
 
 namespace {
 
-// One HTTP/1.0 exchange on 127.0.0.1:port; returns the response head.
+// One HTTP exchange on 127.0.0.1:port; returns the response head.
 std::string get_head(std::uint16_t port, const std::string& origin) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {};
-  }
-  const std::string req = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: " + origin +
-                          "\r\nCookie: a=b\r\nConnection: close\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const auto n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
+  const auto out = socketio::test::loopback_exchange(
+      port, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: " + origin +
+                "\r\nCookie: a=b\r\nConnection: close\r\n\r\n");
   return out.substr(0, out.find("\r\n\r\n"));
 }
 

@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [target] [seconds]
 #
 # target: eio_payload, sio_packet, sio_msgpack, ws_frame, ws_extensions, ws_inflate, redis_message, redis_stream,
-# node_record, forward_message, cluster_slots, jsonp, utf8, http_request, tls_stream
+# node_record, forward_message, cluster_slots, jsonp, utf8, http_request, tls_stream, tls_record
 # or all (default); seconds per target (default 60).
 # Output goes to build-fuzz/: the binaries, corpus/<target>/ (seeds plus what the run found) and
 # artifacts/<target>/ (crashing inputs). Exits non-zero if a target crashes or fails to build.
@@ -21,7 +21,7 @@ target=${1:-all}
 seconds=${2:-60}
 
 all_targets=(eio_payload sio_packet sio_msgpack ws_frame ws_extensions ws_inflate redis_message redis_stream node_record
-  forward_message cluster_slots jsonp utf8 http_request tls_stream)
+  forward_message cluster_slots jsonp utf8 http_request tls_stream tls_record)
 case "$target" in
   all) targets=("${all_targets[@]}") ;;
   eio_payload | eio_payload_fuzz) targets=(eio_payload) ;;
@@ -39,6 +39,7 @@ case "$target" in
   utf8 | utf8_fuzz) targets=(utf8) ;;
   http_request | http_request_fuzz) targets=(http_request) ;;
   tls_stream | tls_stream_fuzz) targets=(tls_stream) ;;
+  tls_record | tls_record_fuzz) targets=(tls_record) ;;
   *)
     echo "unknown target '$target' (expected: ${all_targets[*]} or all)" >&2
     exit 2
@@ -71,7 +72,8 @@ sources_for() {
     utf8) echo "$root/tests/fuzz/utf8_fuzz.cpp $root/src/core/utf8.cpp" ;;
     # Beast and Asio header-only here (the project compiles them once, in src/net/asio_impl.cpp).
     http_request) echo "$root/tests/fuzz/http_request_fuzz.cpp $root/src/net/http_convert.cpp $root/src/net/http_message.cpp" ;;
-    tls_stream) echo "$root/tests/fuzz/tls_stream_fuzz.cpp $root/src/net/tls_stream.cpp $root/src/net/tls_context.cpp" ;;
+    tls_stream) echo "$root/tests/fuzz/tls_stream_fuzz.cpp $root/src/net/tls_stream.cpp $root/src/net/tls_record.cpp $root/src/net/tls_context.cpp" ;;
+    tls_record) echo "$root/tests/fuzz/tls_record_fuzz.cpp $root/src/net/tls_record.cpp" ;;
   esac
 }
 
@@ -91,6 +93,7 @@ libs_for() {
     utf8) echo "" ;;
     http_request) echo "" ;;
     tls_stream) echo "-lssl -lcrypto -lpthread" ;;
+    tls_record) echo "-lssl -lcrypto" ;;
   esac
 }
 

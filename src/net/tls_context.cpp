@@ -1,5 +1,7 @@
 #include "net/tls_context.hpp"
 
+#include "net/tls_record.hpp"
+
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -556,6 +558,7 @@ bool configure(SSL_CTX* ctx, const TlsOptions& options, std::string& error) {
     return false;
   }
   SSL_CTX_set_alpn_select_cb(ctx, &select_alpn, nullptr);
+  if (options.own_record_layer) tls13::capture_secrets(ctx);
   return true;
 }
 

@@ -48,6 +48,10 @@ struct TlsOptions {
   // for this host name or IP address in memory. Kept across reloads (its fingerprint may be
   // pinned by clients).
   std::string self_signed_host;
+  // After a TLS 1.3 handshake a connection frees OpenSSL's state (~12 KiB) and protects its
+  // records itself from the traffic secrets (net/tls_record.hpp, OpenSSL's AEAD). Off: OpenSSL's
+  // record layer for the whole connection.
+  bool own_record_layer = true;
 };
 
 // Parses "HOST=CERT,KEY[,CA]" (the --tls-sni flag). On failure returns nullopt and sets error

@@ -27,6 +27,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -150,18 +151,25 @@ int Core::bio_read(char* out, std::size_t len, std::size_t* got) {
     *got = 1;
     return 1;
   }
-  if (io_error_) return 0;
+  const int r = receive(out, len);
+  if (r > 0) {
+    *got = static_cast<std::size_t>(r);
+    return 1;
+  }
+  return r == -1 ? -1 : 0;
+}
+
+int Core::receive(char* out, std::size_t len) {
+  if (io_error_) return -2;
+  if (eof_) return 0;
   if (!tcp.socket().is_open()) {
     io_error_ = asio::error::bad_descriptor;
-    return 0;
+    return -2;
   }
   const int fd = tcp.socket().native_handle();
   for (;;) {
     const ssize_t r = ::recv(fd, out, len, MSG_DONTWAIT);
-    if (r > 0) {
-      *got = static_cast<std::size_t>(r);
-      return 1;
-    }
+    if (r > 0) return static_cast<int>(r);
     if (r == 0) {
       eof_ = true;
       return 0;
@@ -169,7 +177,7 @@ int Core::bio_read(char* out, std::size_t len, std::size_t* got) {
     if (errno == EINTR) continue;
     if (would_block(errno)) return -1;
     io_error_ = error_code(errno, boost::system::system_category());
-    return 0;
+    return -2;
   }
 }
 
@@ -263,7 +271,7 @@ error_code Core::tls_error(int ret) {
 void Core::start_read(OpState& op, const asio::mutable_buffer& buffer) {
   op.data = static_cast<char*>(buffer.data());
   op.size = buffer.size();
-  if (ssl == nullptr) {
+  if (!usable()) {
     op.ec = asio::error::no_memory;
     op.final = true;
   } else if (op.size == 0) {
@@ -273,12 +281,16 @@ void Core::start_read(OpState& op, const asio::mutable_buffer& buffer) {
 
 void Core::start_write(OpState& op, const asio::const_buffer* bufs, std::size_t count) {
   op.final = true;  // everything happens here; the op only flushes
-  if (ssl == nullptr) {
+  if (!usable()) {
     op.ec = asio::error::no_memory;
     return;
   }
   if (io_error_) {
     op.ec = io_error_;
+    return;
+  }
+  if (records_) {
+    write_records(op, bufs, count);
     return;
   }
   char stage[kRecord];
@@ -331,10 +343,19 @@ void Core::start_handshake(OpState& op, asio::ssl::stream_base::handshake_type t
     op.final = true;
     return;
   }
-  if (type == asio::ssl::stream_base::server)
+  if (type == asio::ssl::stream_base::server) {
     SSL_set_accept_state(ssl);
-  else
+    if (!secrets_ && tls13::captures_secrets(SSL_get_SSL_CTX(ssl))) {
+      // The connection may switch to its own records after the handshake: catch the traffic
+      // secrets, and read exactly the handshake's records from the socket (no read-ahead), so
+      // that nothing the client sent after its Finished is inside OpenSSL at the switch.
+      secrets_ = std::make_unique<tls13::Secrets>();
+      tls13::watch(ssl, secrets_.get());
+      SSL_set_read_ahead(ssl, 0);
+    }
+  } else {
     SSL_set_connect_state(ssl);
+  }
   std::size_t total = 0;
   for (std::size_t i = 0; i < count; ++i) total += prefix[i].size();
   if (total > 0) {
@@ -349,8 +370,12 @@ void Core::start_handshake(OpState& op, asio::ssl::stream_base::handshake_type t
 
 void Core::start_shutdown(OpState& op) {
   op.final = true;  // close_notify is queued here; the op only flushes
-  if (ssl == nullptr) {
+  if (!usable()) {
     op.ec = asio::error::no_memory;
+    return;
+  }
+  if (records_) {
+    if (!send_alert(tls13::Alert::close_notify) && io_error_) op.ec = io_error_;
     return;
   }
   ERR_clear_error();
@@ -360,13 +385,17 @@ void Core::start_shutdown(OpState& op) {
 
 void Core::shutdown_now(error_code& ec) {
   ec = {};
-  if (ssl == nullptr) {
+  if (!usable()) {
     ec = asio::error::no_memory;
     return;
   }
-  ERR_clear_error();
-  const int r = SSL_shutdown(ssl);
-  if (r < 0) ec = tls_error(r);
+  if (records_) {
+    if (!send_alert(tls13::Alert::close_notify) && io_error_) ec = io_error_;
+  } else {
+    ERR_clear_error();
+    const int r = SSL_shutdown(ssl);
+    if (r < 0) ec = tls_error(r);
+  }
   if (!flushing_ && !out_.empty() && !io_error_) {
     error_code wec;
     asio::write(tcp.socket(), asio::buffer(out_), wec);
@@ -380,6 +409,11 @@ void Core::run_tls(OpState& op, bool& want_read) {
     case Kind::read: {
       if (read_error_) {
         op.ec = read_error_;
+        break;
+      }
+      if (records_) {
+        read_records(op, want_read);
+        if (want_read) return;
         break;
       }
       // Nothing buffered anywhere (the usual state when a read starts): go straight to the
@@ -424,8 +458,10 @@ void Core::run_tls(OpState& op, bool& want_read) {
       const error_code e = r == 1 || more ? error_code() : tls_error(r);
       // A TLS 1.3 server's last step wrote the session ticket, which no client waits for (a TLS
       // 1.2 or client-side last step writes a Finished the peer needs: sent at once).
-      if (r == 1 && collect && !out_.empty() && SSL_is_server(ssl) == 1 &&
-          SSL_version(ssl) >= TLS1_3_VERSION) {
+      const bool ticket_last =
+          r == 1 && collect && !out_.empty() && SSL_is_server(ssl) == 1 && SSL_version(ssl) >= TLS1_3_VERSION;
+      if (r == 1) try_own_records(collect);
+      if (ticket_last) {
         deferred_ = true;
         break;
       }
@@ -445,6 +481,271 @@ void Core::run_tls(OpState& op, bool& want_read) {
       break;
   }
   op.final = true;
+}
+
+// --- own records (TLS 1.3, after the handshake; net/tls_record.hpp) --------------------------
+
+// At the end of a server handshake: when it was TLS 1.3 with a suite RecordLayer knows, its
+// secrets were caught, and OpenSSL holds no byte it has not processed, the connection keeps
+// only its traffic keys and frees the SSL object (~12 KiB). Otherwise it stays on OpenSSL.
+bool Core::try_own_records(bool collected) {
+  const std::unique_ptr<tls13::Secrets> secrets = std::move(secrets_);
+  if (!secrets) return false;
+  tls13::watch(ssl, nullptr);
+  const auto stay = [this] {
+    SSL_set_read_ahead(ssl, 1);
+    return false;
+  };
+  if (!collected || SSL_is_server(ssl) != 1 || SSL_version(ssl) != TLS1_3_VERSION ||
+      secrets->client_size == 0 || secrets->server_size != secrets->client_size ||
+      prefix_pos_ < prefix_.size() || have_byte_ || SSL_has_pending(ssl) != 0)
+    return stay();
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+  if (cipher == nullptr) return stay();
+  // This last step's output (collected in out_) is the session tickets, the first records under
+  // the server's application key: their count is where our sequence numbers go on. The
+  // client's first record after its Finished is still in the kernel (no read-ahead): its 0.
+  std::uint64_t written = 0;
+  for (std::size_t pos = 0; pos < out_.size(); ++written) {
+    if (out_.size() - pos < tls13::kHeaderSize ||
+        static_cast<unsigned char>(out_[pos]) !=
+            static_cast<unsigned char>(tls13::ContentType::application_data))
+      return stay();
+    pos += tls13::kHeaderSize + ((std::size_t{static_cast<unsigned char>(out_[pos + 3])} << 8) |
+                                 static_cast<unsigned char>(out_[pos + 4]));
+    if (pos > out_.size()) return stay();
+  }
+  records_ = tls13::RecordLayer::make(static_cast<std::uint16_t>(SSL_CIPHER_get_protocol_id(cipher)),
+                                      secrets->client, secrets->server, secrets->client_size, 0, written);
+  if (!records_) return stay();
+  SSL_free(ssl);  // and its BIO
+  ssl = nullptr;
+  return true;
+}
+
+bool Core::record_buffered() const {
+  if (rx_.size() < tls13::kHeaderSize) return false;
+  tls13::Alert alert{};
+  const std::size_t size =
+      tls13::RecordLayer::record_size(reinterpret_cast<const unsigned char*>(rx_.data()), alert);
+  return size == 0 || size <= rx_.size();  // a whole record, or a header that is an error now
+}
+
+void Core::take_plain(OpState& op) {
+  if (plain_pos_ == plain_.size()) return;
+  const std::size_t n = std::min(op.size - op.n, plain_.size() - plain_pos_);
+  std::memcpy(op.data + op.n, plain_.data() + plain_pos_, n);
+  op.n += n;
+  plain_pos_ += n;
+  if (plain_pos_ == plain_.size()) {
+    std::string().swap(plain_);
+    plain_pos_ = 0;
+  }
+}
+
+void Core::end_read(OpState& op, error_code& read_error, error_code ec) {
+  if (op.n == 0)
+    op.ec = ec;
+  else
+    read_error = ec;  // give the bytes first
+}
+
+// Sends one alert record (close_notify, or the fatal one before giving up). Best effort.
+bool Core::send_alert(tls13::Alert alert) {
+  if (closed_ || io_error_) return false;
+  closed_ = true;  // nothing is sent after an alert of ours
+  const unsigned char body[2] = {static_cast<unsigned char>(alert == tls13::Alert::close_notify ? 1 : 2),
+                                 static_cast<unsigned char>(alert)};
+  const tls13::RecordLayer::Part part{body, sizeof body};
+  unsigned char record[sizeof body + tls13::kSealOverhead];
+  const std::size_t n = records_->seal(tls13::ContentType::alert, &part, 1, record);
+  std::size_t put = 0;
+  return n > 0 && bio_write(reinterpret_cast<const char*>(record), n, &put) == 1;
+}
+
+// The peer broke the protocol: tell it why, and fail this read and every later op.
+void Core::fail_read(OpState& op, tls13::Alert alert) {
+  static_cast<void>(send_alert(alert));
+  const error_code ec = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+  if (!io_error_) io_error_ = ec;
+  end_read(op, read_error_, ec);
+}
+
+// Opens the whole records at data[0, len) while the read has room; `used` is how far it got.
+// False when the connection failed (the op has its error).
+bool Core::open_records(unsigned char* data, std::size_t len, OpState& op, std::size_t& used) {
+  using tls13::ContentType;
+  used = 0;
+  while (op.n < op.size && !peer_closed_ && len - used >= tls13::kHeaderSize) {
+    tls13::Alert alert{};
+    const std::size_t size = tls13::RecordLayer::record_size(data + used, alert);
+    if (size == 0) {
+      fail_read(op, alert);
+      return false;
+    }
+    if (len - used < size) break;
+    ContentType type{};
+    std::size_t content = 0;
+    unsigned char* record = data + used;
+    if (!records_->open(record, size, type, content, alert)) {
+      fail_read(op, alert);
+      return false;
+    }
+    used += size;
+    const unsigned char* c = record + tls13::kHeaderSize;
+    if (records_->handshake_pending() && type != ContentType::handshake) {
+      fail_read(op, tls13::Alert::unexpected_message);
+      return false;
+    }
+    // Empty records cost a decryption and carry nothing: a few in a row are allowed, as OpenSSL does.
+    if (content == 0 && type == ContentType::application_data) {
+      if (++empty_records_ > 32) {
+        fail_read(op, tls13::Alert::unexpected_message);
+        return false;
+      }
+      continue;
+    }
+    empty_records_ = 0;
+    switch (type) {
+      case ContentType::application_data: {
+        const std::size_t n = std::min(content, op.size - op.n);
+        std::memcpy(op.data + op.n, c, n);
+        op.n += n;
+        if (n < content) {  // the reader's buffer is full: the rest waits, opened
+          plain_.assign(reinterpret_cast<const char*>(c) + n, content - n);
+          plain_pos_ = 0;
+        }
+        break;
+      }
+      case ContentType::alert:
+        if (content != 2) {
+          fail_read(op, tls13::Alert::decode_error);
+          return false;
+        }
+        if (c[1] == static_cast<unsigned char>(tls13::Alert::close_notify)) {
+          peer_closed_ = true;    // what follows it is ignored
+        } else if (c[1] != 90) {  // user_canceled is followed by close_notify; others end it
+          const error_code ec = boost::system::errc::make_error_code(boost::system::errc::connection_aborted);
+          io_error_ = ec;
+          end_read(op, read_error_, ec);
+          return false;
+        }
+        break;
+      case ContentType::handshake: {
+        bool update_requested = false;
+        if (!records_->handshake(c, content, update_requested, alert)) {
+          fail_read(op, alert);
+          return false;
+        }
+        if (update_requested && !closed_) {  // answer with ours before any more data (§4.6.3)
+          unsigned char record_out[8 + tls13::kSealOverhead];
+          const std::size_t n = records_->seal_key_update(record_out);
+          std::size_t put = 0;
+          if (n == 0) {
+            fail_read(op, tls13::Alert::internal_error);
+            return false;
+          }
+          static_cast<void>(bio_write(reinterpret_cast<const char*>(record_out), n, &put));
+        }
+        break;
+      }
+      default:
+        fail_read(op, tls13::Alert::unexpected_message);
+        return false;
+    }
+  }
+  return true;
+}
+
+void Core::read_records(OpState& op, bool& want_read) {
+  // Nothing buffered anywhere (the usual state when a read starts): go straight to the wake-up
+  // read, whose own first attempt is the check; a recv() here would only say EAGAIN.
+  if (!op.async && !have_byte_ && plain_pos_ == plain_.size() && !record_buffered() && !io_error_ && !eof_ &&
+      !peer_closed_) {
+    want_read = true;
+    return;
+  }
+  for (;;) {
+    take_plain(op);
+    if (op.n == op.size) return;
+    if (record_buffered()) {  // records already received (the last read's buffer was full)
+      std::size_t used = 0;
+      const bool ok = open_records(reinterpret_cast<unsigned char*>(rx_.data()), rx_.size(), op, used);
+      rx_.erase(0, used);
+      if (rx_.empty()) std::string().swap(rx_);
+      if (!ok) return;
+      continue;
+    }
+    if (peer_closed_) return end_read(op, read_error_, asio::error::eof);
+    if (op.n > 0) return;  // the rest may still be in the kernel: give what there is
+    if (io_error_) return end_read(op, read_error_, io_error_);
+    if (eof_) return end_read(op, read_error_, asio::ssl::error::stream_truncated);
+    // Receive after what rx_ holds (less than one record), on the stack: an idle connection
+    // keeps no buffer.
+    unsigned char buffer[2 * tls13::kMaxRecord];
+    std::size_t len = rx_.size();
+    std::memcpy(buffer, rx_.data(), len);
+    std::string().swap(rx_);
+    if (have_byte_) {
+      buffer[len++] = static_cast<unsigned char>(byte_);
+      have_byte_ = false;
+    }
+    const int got = receive(reinterpret_cast<char*>(buffer) + len, sizeof buffer - len);
+    if (got > 0) len += static_cast<std::size_t>(got);
+    std::size_t used = 0;
+    const bool ok = open_records(buffer, len, op, used);
+    if (used < len) rx_.assign(reinterpret_cast<const char*>(buffer) + used, len - used);
+    if (!ok) return;
+    if (got == -1 && op.n == 0 && !peer_closed_ && !record_buffered() && plain_pos_ == plain_.size()) {
+      want_read = true;  // the socket has nothing more now (what came began a record)
+      return;
+    }
+  }
+}
+
+void Core::write_records(OpState& op, const asio::const_buffer* bufs, std::size_t count) {
+  if (closed_) {
+    op.ec = asio::error::shut_down;
+    return;
+  }
+  unsigned char record[kRecord + tls13::kSealOverhead];
+  std::size_t i = 0;
+  std::size_t off = 0;
+  do {
+    if (i == count) break;
+    if (records_->write_key_worn()) {  // a KeyUpdate first: the key has protected enough records
+      const std::size_t n = records_->seal_key_update(record);
+      std::size_t put = 0;
+      if (n == 0 || bio_write(reinterpret_cast<const char*>(record), n, &put) != 1) break;
+    }
+    // Gather up to one record's worth from the buffers, encrypted straight into the record.
+    std::array<tls13::RecordLayer::Part, 16> parts;
+    std::size_t np = 0;
+    std::size_t total = 0;
+    std::size_t j = i;
+    std::size_t o = off;
+    while (j < count && total < kRecord && np < parts.size()) {
+      const std::size_t take = std::min(bufs[j].size() - o, kRecord - total);
+      parts[np++] = {static_cast<const char*>(bufs[j].data()) + o, take};
+      total += take;
+      o += take;
+      if (o == bufs[j].size()) {
+        ++j;
+        o = 0;
+      }
+    }
+    const std::size_t n = records_->seal(tls13::ContentType::application_data, parts.data(), np, record);
+    std::size_t put = 0;
+    if (n == 0) {
+      io_error_ = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+      break;
+    }
+    if (bio_write(reinterpret_cast<const char*>(record), n, &put) != 1) break;
+    op.n += total;
+    i = j;
+    off = o;
+  } while (out_.empty() && !flushing_ && op.n < kMaxWritePerOp);
+  if (op.n == 0 && io_error_) op.ec = io_error_;  // bytes already taken are reported first
 }
 
 Action Core::start_flush(OpState& op) {

@@ -21,6 +21,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
+#include "net/tls_record.hpp"
+
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -80,10 +82,26 @@ struct Core {
 
   boost::beast::tcp_stream tcp;
   std::shared_ptr<boost::asio::ssl::context> context;  // the set this connection started with
-  SSL* ssl = nullptr;
+  SSL* ssl = nullptr;  // null once the connection runs its own records (or if it could not be made)
+
+  // After a TLS 1.3 server handshake: OpenSSL's state is gone, records are protected here.
+  bool own_records() const { return records_ != nullptr; }
 
  private:
+  bool usable() const { return ssl != nullptr || records_ != nullptr; }
   void run_tls(OpState& op, bool& want_read);
+  bool try_own_records(bool collected);
+  // recv() into out: > 0 bytes, 0 at the end of the stream, -1 nothing now, -2 failed (io_error_).
+  int receive(char* out, std::size_t len);
+  // Own records (tls_stream.cpp): the read, the write, the records they exchange.
+  void read_records(OpState& op, bool& want_read);
+  bool open_records(unsigned char* data, std::size_t len, OpState& op, std::size_t& used);
+  bool record_buffered() const;
+  void take_plain(OpState& op);
+  void write_records(OpState& op, const boost::asio::const_buffer* buffers, std::size_t count);
+  bool send_alert(tls13::Alert alert);
+  void fail_read(OpState& op, tls13::Alert alert);
+  static void end_read(OpState& op, boost::system::error_code& read_error, boost::system::error_code ec);
   bool send_direct(const char* data, std::size_t len, std::size_t& sent);
   bool send_out();
   Action start_flush(OpState& op);
@@ -106,6 +124,15 @@ struct Core {
   bool have_byte_ = false;
   bool eof_ = false;
   char byte_ = 0;
+  // Own records: the peer's close_notify came; ours went; consecutive empty records.
+  bool peer_closed_ = false;
+  bool closed_ = false;
+  std::uint8_t empty_records_ = 0;
+  std::unique_ptr<tls13::Secrets> secrets_;      // while a server handshake runs
+  std::unique_ptr<tls13::RecordLayer> records_;  // own records: the two traffic keys
+  std::string rx_;                               // own records: received, not yet opened
+  std::string plain_;                            // own records: opened, not yet read
+  std::size_t plain_pos_ = 0;
 };
 
 // The asynchronous operation: one small template, the decisions are Core::advance's.
@@ -173,7 +200,10 @@ class LeanTlsStream {
   executor_type get_executor() noexcept { return core_->tcp.get_executor(); }
   next_layer_type& next_layer() noexcept { return core_->tcp; }
   const next_layer_type& next_layer() const noexcept { return core_->tcp; }
-  SSL* native_handle() noexcept { return core_->ssl; }
+  SSL* native_handle() noexcept { return core_->ssl; }  // null after the switch to own records
+  // True once a TLS 1.3 server handshake has moved the connection to its own records (the
+  // context captures secrets: TlsOptions::own_record_layer), OpenSSL's state freed.
+  bool own_records() const noexcept { return core_->own_records(); }
 
   // handler(error_code, std::size_t used): `prefix` holds bytes already read from the socket
   // (all of them are used: they are copied in before the handshake starts).

@@ -498,6 +498,7 @@ std::uint16_t Server::listen() {
     to.min_version = o.tls.min_version;
     to.ciphers = o.tls.ciphers;
     to.self_signed_host = o.tls.self_signed_host;
+    to.own_record_layer = o.tls.own_record_layer;
     for (const auto& s : o.tls.sni) {
       std::string err;
       auto spec = net::parse_sni_spec(s, err);

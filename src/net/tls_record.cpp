@@ -1,9 +1,10 @@
 // TLS 1.3 record protection (see the header). References are to RFC 8446.
 #include "net/tls_record.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -19,36 +20,63 @@ struct RecordLayer::Suite {
   std::size_t key_size;
   std::size_t hash_size;
   EVP_CIPHER* cipher;  // fetched once for the process, never freed
-  EVP_MD* digest;
 };
 
 namespace {
 
 std::atomic<std::uint64_t> g_key_update_interval{std::uint64_t{1} << 23};
 
+EVP_MAC_CTX* hmac_context(const RecordLayer::Suite& suite);
+
 const RecordLayer::Suite* find_suite(std::uint16_t id) {
   static RecordLayer::Suite suites[] = {
-      {0x1301, "AES-128-GCM", "SHA256", 16, 32, nullptr, nullptr},
-      {0x1302, "AES-256-GCM", "SHA384", 32, 48, nullptr, nullptr},
-      {0x1303, "ChaCha20-Poly1305", "SHA256", 32, 32, nullptr, nullptr},
+      {0x1301, "AES-128-GCM", "SHA256", 16, 32, nullptr},
+      {0x1302, "AES-256-GCM", "SHA384", 32, 48, nullptr},
+      {0x1303, "ChaCha20-Poly1305", "SHA256", 32, 32, nullptr},
   };
   // Fetching is what OpenSSL 3.0 makes slow: once per process, not per connection.
   static const bool fetched = [] {
-    for (auto& s : suites) {
-      s.cipher = EVP_CIPHER_fetch(nullptr, s.cipher_name, nullptr);
-      s.digest = EVP_MD_fetch(nullptr, s.digest_name, nullptr);
-    }
+    for (auto& s : suites) s.cipher = EVP_CIPHER_fetch(nullptr, s.cipher_name, nullptr);
     return true;
   }();
   static_cast<void>(fetched);
   for (const auto& s : suites)
-    if (s.id == id && s.cipher != nullptr && s.digest != nullptr) return &s;
+    if (s.id == id && s.cipher != nullptr && hmac_context(s) != nullptr) return &s;
   return nullptr;
+}
+
+// One HMAC context per thread and hash, made once: OpenSSL 3.0's one-shot HMAC() fetches the
+// algorithms by name on every call, which a handshake would pay four times.
+EVP_MAC_CTX* hmac_context(const RecordLayer::Suite& suite) {
+  struct Contexts {
+    EVP_MAC_CTX* sha256 = nullptr;
+    EVP_MAC_CTX* sha384 = nullptr;
+    ~Contexts() {
+      EVP_MAC_CTX_free(sha256);
+      EVP_MAC_CTX_free(sha384);
+    }
+  };
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  thread_local Contexts contexts;
+  EVP_MAC_CTX*& ctx = suite.hash_size == 48 ? contexts.sha384 : contexts.sha256;
+  if (ctx == nullptr && mac != nullptr) {
+    ctx = EVP_MAC_CTX_new(mac);
+    char digest[16];
+    std::strncpy(digest, suite.digest_name, sizeof digest - 1);
+    digest[sizeof digest - 1] = '\0';
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      ctx = nullptr;
+    }
+  }
+  return ctx;
 }
 
 // HKDF-Expand-Label(secret, label, "", length) for length ≤ the hash's size (§7.1): one HMAC,
 // T(1) = HMAC(secret, HkdfLabel || 0x01), truncated.
-bool expand_label(const EVP_MD* md, const unsigned char* secret, std::size_t secret_size,
+bool expand_label(const RecordLayer::Suite& suite, const unsigned char* secret, std::size_t secret_size,
                   std::string_view label, unsigned char* out, std::size_t length) {
   unsigned char info[2 + 1 + 6 + 16 + 1 + 1];
   std::size_t n = 0;
@@ -62,8 +90,10 @@ bool expand_label(const EVP_MD* md, const unsigned char* secret, std::size_t sec
   info[n++] = 0;  // empty context
   info[n++] = 1;  // HKDF-Expand's counter for the first block
   unsigned char block[EVP_MAX_MD_SIZE];
-  unsigned int block_size = 0;
-  if (HMAC(md, secret, static_cast<int>(secret_size), info, n, block, &block_size) == nullptr ||
+  std::size_t block_size = 0;
+  EVP_MAC_CTX* ctx = hmac_context(suite);
+  if (ctx == nullptr || EVP_MAC_init(ctx, secret, secret_size, nullptr) != 1 ||
+      EVP_MAC_update(ctx, info, n) != 1 || EVP_MAC_final(ctx, block, &block_size, sizeof block) != 1 ||
       block_size < length)
     return false;
   std::memcpy(out, block, length);
@@ -173,8 +203,8 @@ RecordLayer::~RecordLayer() {
 bool RecordLayer::set_key(Direction& d, const unsigned char* secret, bool encrypt) {
   unsigned char key[32];
   std::memcpy(d.secret, secret, suite_->hash_size);
-  bool ok = expand_label(suite_->digest, secret, suite_->hash_size, "key", key, suite_->key_size) &&
-            expand_label(suite_->digest, secret, suite_->hash_size, "iv", d.iv, sizeof d.iv);
+  bool ok = expand_label(*suite_, secret, suite_->hash_size, "key", key, suite_->key_size) &&
+            expand_label(*suite_, secret, suite_->hash_size, "iv", d.iv, sizeof d.iv);
   if (ok && d.ctx == nullptr) {
     d.ctx = EVP_CIPHER_CTX_new();
     ok = d.ctx != nullptr;
@@ -189,7 +219,7 @@ bool RecordLayer::set_key(Direction& d, const unsigned char* secret, bool encryp
 bool RecordLayer::next_generation(Direction& d, bool encrypt) {
   unsigned char next[48];
   const bool ok =
-      expand_label(suite_->digest, d.secret, suite_->hash_size, "traffic upd", next, suite_->hash_size) &&
+      expand_label(*suite_, d.secret, suite_->hash_size, "traffic upd", next, suite_->hash_size) &&
       set_key(d, next, encrypt);
   OPENSSL_cleanse(next, sizeof next);
   return ok;

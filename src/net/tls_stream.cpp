@@ -151,6 +151,21 @@ int Core::bio_read(char* out, std::size_t len, std::size_t* got) {
     *got = 1;
     return 1;
   }
+  if (secrets_) {
+    // A handshake that may end in own records: OpenSSL reads without read-ahead (exactly its
+    // records), but the socket is read ahead here, and what OpenSSL did not ask for waits in
+    // prefix_: one recv() for the client's last flight, and what came after its Finished is
+    // handed to the own records at the switch.
+    char ahead[8192];
+    const int r = receive(ahead, sizeof ahead);
+    if (r <= 0) return r == -1 ? -1 : 0;
+    const std::size_t n = std::min(len, static_cast<std::size_t>(r));
+    std::memcpy(out, ahead, n);
+    prefix_.assign(ahead + n, static_cast<std::size_t>(r) - n);
+    prefix_pos_ = 0;
+    *got = n;
+    return 1;
+  }
   const int r = receive(out, len);
   if (r > 0) {
     *got = static_cast<std::size_t>(r);
@@ -497,8 +512,7 @@ bool Core::try_own_records(bool collected) {
     return false;
   };
   if (!collected || SSL_is_server(ssl) != 1 || SSL_version(ssl) != TLS1_3_VERSION ||
-      secrets->client_size == 0 || secrets->server_size != secrets->client_size ||
-      prefix_pos_ < prefix_.size() || have_byte_ || SSL_has_pending(ssl) != 0)
+      secrets->client_size == 0 || secrets->server_size != secrets->client_size || SSL_has_pending(ssl) != 0)
     return stay();
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
   if (cipher == nullptr) return stay();
@@ -520,6 +534,16 @@ bool Core::try_own_records(bool collected) {
   if (!records_) return stay();
   SSL_free(ssl);  // and its BIO
   ssl = nullptr;
+  // What was read ahead of OpenSSL (the client's first records, if they came with its Finished)
+  // is the start of the own records' input; a wake-up byte came after it.
+  rx_.assign(prefix_, prefix_pos_);
+  std::string().swap(prefix_);
+  prefix_pos_ = 0;
+  if (have_byte_) {
+    rx_.push_back(byte_);
+    have_byte_ = false;
+  }
+  if (rx_.empty()) std::string().swap(rx_);
   return true;
 }
 

@@ -56,6 +56,7 @@ struct Options {
   // not when the generator got to read it: a generator thread busy with a thousand receivers
   // would otherwise add its own queue to every server's figure. Plain connections only.
   bool rx_timestamps = false;
+  bool spin = false;  // --spin: poll instead of sleeping (no timer or wake-up lateness)
 };
 
 struct Result {

@@ -329,7 +329,11 @@ class Worker {
     if (o_.arrivals != "tick") ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     last_tick_ = now_ns();
     tick();
-    ioc_.run();
+    if (o_.spin) {
+      while (!ioc_.stopped()) ioc_.poll();  // poll() stops the context once no work is left
+    } else {
+      ioc_.run();
+    }
   }
 
   asio::io_context& ioc() { return ioc_; }

@@ -227,6 +227,10 @@ int main(int argc, char** argv) {
   app.add_flag("--rx-timestamps", o.rx_timestamps,
                "latency ends when the answer reached the generator's socket (the kernel's receive "
                "timestamp, SO_TIMESTAMPNS), not when the generator read it (plain connections)");
+  app.add_flag("--spin", o.spin,
+               "each generator thread polls its sockets and timers instead of sleeping: sends leave "
+               "at their intended time without the kernel's timer and wake-up lateness (costs the "
+               "generator's cores)");
   app.add_option("-p,--publishers", o.publishers, "fanout: publishing connections")
       ->capture_default_str()
       ->check(CLI::Range(1u, 100000u));

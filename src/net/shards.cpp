@@ -9,6 +9,8 @@
 
 #include <optional>
 
+#include <sched.h>
+
 namespace socketio::net {
 struct ShardPool::Shard {
   // Concurrency hint 1: exactly one thread runs this context, so Asio can skip its locks.
@@ -47,12 +49,39 @@ std::size_t ShardPool::current() noexcept {
   return core::this_shard();
 }
 
-void ShardPool::start() {
+namespace {
+
+// The shard's loop with busy polling: block for the first event, then poll (a non-blocking
+// epoll_wait and the ready handlers) until nothing came for `spin`. sched_yield() between polls
+// lets another thread pinned to the same core (the acceptor, a second shard) run at once instead
+// of at the scheduler's next tick.
+void run_polling(boost::asio::io_context& io, std::chrono::microseconds spin) {
+  using clock = std::chrono::steady_clock;
+  while (!io.stopped()) {
+    if (io.run_one() == 0) return;  // sleeps until something is ready
+    auto last = clock::now();
+    while (!io.stopped()) {
+      if (io.poll() > 0) {
+        last = clock::now();
+        continue;
+      }
+      if (clock::now() - last >= spin) break;
+      sched_yield();
+    }
+  }
+}
+
+}  // namespace
+
+void ShardPool::start(std::chrono::microseconds busy_poll) {
   if (!threads_.empty()) return;
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    threads_.emplace_back([this, i] {
+    threads_.emplace_back([this, i, busy_poll] {
       core::set_this_shard(i);
-      shards_[i]->io.run();
+      if (busy_poll.count() > 0)
+        run_polling(shards_[i]->io, busy_poll);
+      else
+        shards_[i]->io.run();
       core::set_this_shard(core::kNoShard);
     });
   }

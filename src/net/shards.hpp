@@ -4,6 +4,7 @@
 // application's main thread; post() and current() may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -36,8 +37,10 @@ class ShardPool {
   // The shard of the calling thread, or npos when called from elsewhere.
   static std::size_t current() noexcept;
 
-  // Starts one thread per shard (idempotent). join() waits for them after stop().
-  void start();
+  // Starts one thread per shard (idempotent). join() waits for them after stop(). busy_poll > 0:
+  // a shard that ran out of ready work polls for more (yielding the core to any other runnable
+  // thread between polls) for that long before it blocks.
+  void start(std::chrono::microseconds busy_poll = std::chrono::microseconds(0));
   void stop();  // any thread: every io_context stops; pending handlers are dropped
   void join();
 

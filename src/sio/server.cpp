@@ -523,7 +523,7 @@ std::uint16_t Server::listen() {
     impl_->ops_http = std::make_unique<net::Server>(*impl_->pool, oo, *impl_->ops_router);
     impl_->ops_port = impl_->ops_http->listen();
   }
-  impl_->pool->start();
+  impl_->pool->start(o.busy_poll);
   impl_->loop_lag->start();
   impl_->listening = true;
   {

@@ -41,3 +41,11 @@ export function allThreadsStopped(pid) {
     return /^\d+ \(.*\) [Tt] /s.test(stat);
   });
 }
+
+// CPU time (user + system) the process has used so far, in seconds (/proc/<pid>/stat).
+export function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the command: state is field 3; utime and stime are fields 14 and 15 (1-based).
+  return (Number(fields[11]) + Number(fields[12])) / 100;  // USER_HZ is 100 on Linux
+}

@@ -304,7 +304,7 @@ if (args.mode === "deflate") {
 
 // --- details: every run id, medians
 const ids = [...new Set(rows.map((r) => r.id))];
-const servers = ["ours", "ours-ctx", "node", "sink", "openssl"];
+const servers = ["ours", "ours-ctx", "ours-poll", "node", "sink", "openssl"];
 const details = [];
 for (const id of ids)
   for (const s of servers) {

@@ -106,6 +106,27 @@ class LeanTlsStreamTest : public ::testing::TestWithParam<bool> {
     }
   }
 
+  // Reads from the server stream until a read fails: the bytes into `got`, the error returned.
+  error_code read_until_error(std::string& got) {
+    error_code end;
+    bool done = false;
+    char buf[64];
+    std::function<void()> read_next = [&] {
+      server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+        got.append(buf, n);
+        if (ec) {
+          end = ec;
+          done = true;
+          return;
+        }
+        read_next();
+      });
+    };
+    read_next();
+    run_until([&] { return done; });
+    return end;
+  }
+
   template <class Pred>
   void run_until(Pred done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -396,22 +417,7 @@ TEST_P(LeanTlsStreamTest, PeerClosingWithoutCloseNotifyIsATruncation) {
   asio::write(*client_, asio::buffer(hello));
   client_->next_layer().close();
   std::string got;
-  error_code end;
-  bool done = false;
-  char buf[64];
-  std::function<void()> read_next = [&] {
-    server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
-      got.append(buf, n);
-      if (ec) {
-        end = ec;
-        done = true;
-        return;
-      }
-      read_next();
-    });
-  };
-  read_next();
-  run_until([&] { return done; });
+  const error_code end = read_until_error(got);
   EXPECT_EQ(got, hello);
   EXPECT_EQ(end, asio::ssl::error::stream_truncated) << end.message();
 }
@@ -475,22 +481,7 @@ TEST_P(LeanTlsStreamTest, ForgedRecordFailsTheConnectionWithAnAlert) {
   for (std::size_t i = 5; i < sizeof forged; ++i) forged[i] = static_cast<unsigned char>(i * 31);
   asio::write(client_->next_layer(), asio::buffer(forged));
   std::string got;
-  error_code end;
-  bool done = false;
-  char buf[64];
-  std::function<void()> read_next = [&] {
-    server_->async_read_some(asio::buffer(buf), [&](error_code ec, std::size_t n) {
-      got.append(buf, n);
-      if (ec) {
-        end = ec;
-        done = true;
-        return;
-      }
-      read_next();
-    });
-  };
-  read_next();
-  run_until([&] { return done; });
+  const error_code end = read_until_error(got);
   EXPECT_EQ(got, "real");
   EXPECT_TRUE(end);
   if (own()) {

@@ -60,13 +60,14 @@ void run_polling(boost::asio::io_context& io, std::chrono::microseconds spin) {
   while (!io.stopped()) {
     if (io.run_one() == 0) return;  // sleeps until something is ready
     auto last = clock::now();
-    while (!io.stopped()) {
+    for (unsigned idle = 0; !io.stopped();) {
       if (io.poll() > 0) {
         last = clock::now();
+        idle = 0;
         continue;
       }
       if (clock::now() - last >= spin) break;
-      sched_yield();
+      if (++idle % 8 == 0) sched_yield();
     }
   }
 }

@@ -41,19 +41,16 @@ using detail::TlsStream;
 
 namespace detail {
 
-// Beast's request into the Beast-free value (moves the body), with the peer's address; `lowest`
-// is the connection's TCP stream (plain or under TLS).
-template <class Lowest>
-HttpRequest to_http_request(BeastRequest& req, const Lowest& lowest, bool secure) {
+// Beast's request into the Beast-free value (moves the body), with the peer's address: `peer`,
+// what accept() returned (no getpeername() per request); unspecified when it is not known.
+HttpRequest to_http_request(BeastRequest& req, const tcp::endpoint& peer, bool secure) {
   HttpRequest out = to_http_request(req, secure);
-  boost::system::error_code ec;
-  const auto ep = lowest.socket().remote_endpoint(ec);
-  if (!ec) {
-    auto addr = ep.address();
+  if (peer.port() != 0) {
+    auto addr = peer.address();
     if (addr.is_v6() && addr.to_v6().is_v4_mapped())
       addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
     out.remote_address = addr.to_string();
-    out.remote_port = ep.port();
+    out.remote_port = peer.port();
   }
   return out;
 }
@@ -167,8 +164,9 @@ bool is_parse_error(const boost::system::error_code& ec) {
 template <class Derived>
 class HttpSession : public HttpSessionBase {
  public:
-  HttpSession(const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer, bool secure)
-      : ctx_(ctx), shard_(shard), buffer_(std::move(buffer)), secure_(secure) {}
+  HttpSession(const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer, bool secure,
+              const tcp::endpoint& peer)
+      : ctx_(ctx), shard_(shard), buffer_(std::move(buffer)), secure_(secure), peer_(peer) {}
 
   void start_reading() { do_read(); }
 
@@ -271,9 +269,7 @@ class HttpSession : public HttpSessionBase {
     refuse(431, "Request Header Fields Too Large\n");
   }
 
-  HttpRequest to_request(BeastRequest& req) {
-    return detail::to_http_request(req, beast::get_lowest_layer(derived().stream()), secure_);
-  }
+  HttpRequest to_request(BeastRequest& req) { return detail::to_http_request(req, peer_, secure_); }
 
   void handle(BeastRequest&& req) {
     // A plain upgrade on a TLS port goes the request way, to get the same refusal or redirect.
@@ -375,6 +371,7 @@ class HttpSession : public HttpSessionBase {
   std::size_t shard_;
   beast::flat_buffer buffer_;
   bool secure_;
+  tcp::endpoint peer_;          // from accept()
   core::KeptOpMemory read_op_;  // the pending request read's operation
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> pending_;
@@ -394,8 +391,9 @@ class HttpSession : public HttpSessionBase {
 
 class PlainHttpSession final : public HttpSession<PlainHttpSession> {
  public:
-  PlainHttpSession(ShardSocket&& socket, const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer)
-      : HttpSession(ctx, shard, std::move(buffer), false), stream_(std::move(socket)) {}
+  PlainHttpSession(ShardSocket&& socket, const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer,
+                   const tcp::endpoint& peer)
+      : HttpSession(ctx, shard, std::move(buffer), false, peer), stream_(std::move(socket)) {}
 
   PlainStream& stream() { return stream_; }
 
@@ -453,8 +451,8 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
  public:
   TlsHttpSession(tcp::socket&& socket, std::shared_ptr<asio::ssl::context> ssl_ctx, const ConnContext& ctx,
                  std::size_t shard, beast::flat_buffer buffer, std::shared_ptr<ShardCounters> counters,
-                 std::chrono::steady_clock::time_point deadline)
-      : HttpSession(ctx, shard, std::move(buffer), true),
+                 std::chrono::steady_clock::time_point deadline, const tcp::endpoint& peer)
+      : HttpSession(ctx, shard, std::move(buffer), true, peer),
         stream_(beast::tcp_stream(std::move(socket)), std::move(ssl_ctx)),
         counters_(std::move(counters)),
         deadline_(deadline) {}
@@ -462,9 +460,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
   TlsStream& stream() { return stream_; }
 
   void run() {
-    boost::system::error_code ec;
-    const auto peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    const std::string address = ec ? std::string() : peer.address().to_string();
+    const std::string address = peer_.port() == 0 ? std::string() : peer_.address().to_string();
     HandshakeSlots::Outcome outcome{};
     slot_ = counters_->tls_slots.admit(AddressLimits::key_of(address), *this, outcome);
     if (outcome != HandshakeSlots::Outcome::admitted) {
@@ -547,8 +543,8 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
 class DetectSession : public std::enable_shared_from_this<DetectSession> {
  public:
   DetectSession(ShardSocket&& socket, const ConnContext& ctx, std::size_t shard,
-                std::shared_ptr<ShardCounters> counters)
-      : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)) {}
+                std::shared_ptr<ShardCounters> counters, const tcp::endpoint& peer)
+      : stream_(std::move(socket)), ctx_(ctx), shard_(shard), counters_(std::move(counters)), peer_(peer) {}
 
   void run() {
     deadline_ = std::chrono::steady_clock::now() + ctx_->options->tls_handshake_timeout;
@@ -566,12 +562,13 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
       return;
     }
     if (is_tls) {
-      auto session = std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_->options->tls->current(),
-                                                      ctx_, shard_, std::move(buffer_), counters_, deadline_);
+      auto session =
+          std::make_shared<TlsHttpSession>(stream_.release_socket(), ctx_->options->tls->current(), ctx_,
+                                           shard_, std::move(buffer_), counters_, deadline_, peer_);
       session->run();
     } else {
-      auto session =
-          std::make_shared<PlainHttpSession>(stream_.release_socket(), ctx_, shard_, std::move(buffer_));
+      auto session = std::make_shared<PlainHttpSession>(stream_.release_socket(), ctx_, shard_,
+                                                        std::move(buffer_), peer_);
       session->start_reading();
     }
   }
@@ -582,6 +579,7 @@ class DetectSession : public std::enable_shared_from_this<DetectSession> {
   std::size_t shard_;
   std::shared_ptr<ShardCounters> counters_;
   std::chrono::steady_clock::time_point deadline_{};
+  tcp::endpoint peer_;
 };
 
 // One per shard, all of them run by the server's accept thread (Server::Impl): a connection is
@@ -621,7 +619,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void do_accept() {
     if (stopped_) return;
-    acceptor_.async_accept(io_,
+    // accept() fills in the peer's address: no getpeername() for it later (peer_ is written by
+    // the one accept in flight and read in its handler).
+    acceptor_.async_accept(io_, peer_,
                            [self = shared_from_this()](boost::system::error_code ec, ShardSocket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
@@ -645,20 +645,23 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (admit(socket, ctx)) {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      // Plain: non-blocking from the start, for Asio (its first operation would set it, and the
+      // WebSocket that reads and writes the socket at once sets it too: one ioctl, not two).
+      if (!ctx->options->tls) socket.non_blocking(true, ignored);
       // The socket belongs to the shard's io_context already (accepted for it): from here on it is
       // touched on the shard's thread only.
-      asio::post(io_, [self = shared_from_this(), socket = std::move(socket),
-                       ctx = std::move(ctx)]() mutable { self->start_session(std::move(socket), ctx); });
+      asio::post(io_, [self = shared_from_this(), socket = std::move(socket), ctx = std::move(ctx),
+                       peer = peer_]() mutable { self->start_session(std::move(socket), ctx, peer); });
     }
     do_accept();
   }
 
   // On the shard's thread.
-  void start_session(ShardSocket socket, const ConnContext& ctx) {
+  void start_session(ShardSocket socket, const ConnContext& ctx, const tcp::endpoint& peer) {
     if (ctx->options->tls) {
-      std::make_shared<DetectSession>(std::move(socket), ctx, shard_, counters_)->run();
+      std::make_shared<DetectSession>(std::move(socket), ctx, shard_, counters_, peer)->run();
     } else {
-      std::make_shared<PlainHttpSession>(std::move(socket), ctx, shard_, beast::flat_buffer{})
+      std::make_shared<PlainHttpSession>(std::move(socket), ctx, shard_, beast::flat_buffer{}, peer)
           ->start_reading();
     }
   }
@@ -670,8 +673,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (!limits || !limits->limits_connections()) return true;
     boost::system::error_code ec;
     // An IPv4-mapped peer counts as its IPv4 address (parse_ip() normalises).
-    const auto endpoint = socket.remote_endpoint(ec);
-    const std::string peer = ec ? std::string() : endpoint.address().to_string();
+    const std::string peer = peer_.address().to_string();
     Refusal why = Refusal::none;
     ctx.slot = limits->open_connection(peer, why);
     if (ctx.slot) return true;
@@ -693,6 +695,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<ShardCounters> counters_ =
       std::make_shared<ShardCounters>(ctx_->options->max_tls_handshakes);
   std::array<core::TripLog, kRefusalKinds> trip_log_;
+  tcp::endpoint peer_;  // the peer of the connection being accepted
   bool stopped_ = false;
 };
 

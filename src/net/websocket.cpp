@@ -247,7 +247,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       if constexpr (kPlain) {
         self->raw_.emplace(self->ws().next_layer().release_socket());
         boost::system::error_code ignored;
-        self->raw_->non_blocking(true, ignored);  // read_now() reads without waiting
+        // read_now() reads without waiting; the listener sets it, and asking costs no syscall.
+        if (!self->raw_->non_blocking()) self->raw_->non_blocking(true, ignored);
       } else {
         self->raw_.emplace(std::move(self->ws().next_layer()));
       }

@@ -277,7 +277,8 @@ class HttpSession : public HttpSessionBase {
       auto hreq = to_request(req);
       closing_ = true;  // the stream moves to the WebSocket session
       auto ws = derived().make_ws(std::move(req), std::move(hreq));
-      ctx_->handler->on_upgrade(std::move(ws));
+      ctx_->handler->on_upgrade(ws);
+      ws->upgrade_handled();
       return;
     }
     const bool keep_alive = req.keep_alive();
@@ -420,7 +421,7 @@ class PlainHttpSession final : public HttpSession<PlainHttpSession> {
     return false;
   }
 
-  WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
+  detail::UpgradedWebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
     return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
   }
 
@@ -492,7 +493,7 @@ class TlsHttpSession final : public HttpSession<TlsHttpSession>, HandshakeSlots:
   bool may_upgrade() const { return true; }
   bool accept_request(const HttpRequest&, const std::shared_ptr<Exchange>&) { return true; }
 
-  WebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
+  detail::UpgradedWebSocketPtr make_ws(BeastRequest&& req, HttpRequest&& hreq) {
     return detail::make_websocket(std::move(stream_), std::move(req), std::move(hreq), ctx_, shard_);
   }
 

@@ -1,11 +1,13 @@
-// WebSocket sessions over plain and TLS streams (one template, instantiated for both). Beast does
-// the opening handshake; after it the session frames the stream itself (RFC 6455, server side),
-// because Beast writes one message per operation: here every frame queued while the shard ran
-// its current handlers goes out in one gathered write (one syscall, one TLS record batch), with
-// each frame's bytes shared with every other recipient of the same broadcast. Dropping Beast's
-// stream after the handshake also returns its per-connection buffers. One write in flight and a
-// queue of shared frames; callbacks to the handler on the owning shard; send/close from any
-// thread are posted there.
+// WebSocket sessions over plain and TLS streams (one template, instantiated for both). The 101
+// answer is Beast's, built by ws::switching_protocols() and written by the session with its
+// first frames (Engine.IO's open packet: one send); what Beast answers otherwise (a refused
+// upgrade) it writes itself. After the opening handshake the session frames the stream itself
+// (RFC 6455, server side), because Beast writes one message per operation: here every frame
+// queued while the shard ran its current handlers goes out in one gathered write (one syscall,
+// one TLS record batch), with each frame's bytes shared with every other recipient of the same
+// broadcast. Dropping Beast's stream after the handshake also returns its per-connection
+// buffers. One write in flight and a queue of shared frames; callbacks to the handler on the
+// owning shard; send/close from any thread are posted there.
 //
 // What a peer can make a session hold is bounded: pongs are coalesced (at most one waits, with
 // the latest ping's payload, as RFC 6455 §5.5.3 allows), and while a write is in flight with a
@@ -23,6 +25,7 @@
 #include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
+#include "net/ws_handshake.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/bind_allocator.hpp>
@@ -105,7 +108,7 @@ using ws::kPong;
 using ws::kText;
 
 template <class Stream>
-class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
+class WsSession final : public UpgradedWebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
   static constexpr bool kPlain = std::is_same_v<Stream, PlainStream>;
   // After the opening handshake a plain connection is the bare socket: Beast's tcp_stream adds a
   // timer and its own state to every pending operation (~1 KiB per idle connection), and the
@@ -118,7 +121,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       : opening_(std::make_unique<Opening>(
             Opening{websocket::stream<Stream>(std::move(stream)), std::move(beast_req), std::move(req)})),
         ctx_(ctx),
-        shard_(static_cast<std::uint32_t>(shard)) {}
+        shard_(static_cast<std::uint32_t>(shard)) {
+    corked_ = true;  // until upgrade_handled()
+  }
 
   // The upgrade request until the opening handshake is done (Engine.IO keeps its own copy).
   const HttpRequest& request() const noexcept override {
@@ -126,6 +131,17 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     return opening_ ? opening_->req : none;
   }
   std::size_t shard() const noexcept override { return shard_; }
+
+  // The upgrade handler returned (the session was corked from its construction): what it
+  // queued goes out now, the 101 answer with it (open_now), and reading starts after that write.
+  void upgrade_handled() override {
+    corked_ = false;
+    if (write_on_uncork_) {
+      write_on_uncork_ = false;
+      maybe_write();
+    }
+    resume_reading();
+  }
 
   void accept(std::weak_ptr<WebSocketHandler> handler, std::function<void(bool)> on_done,
               std::vector<std::pair<std::string, std::string>> response_headers) override {
@@ -219,6 +235,9 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
                  std::vector<std::pair<std::string, std::string>> headers) {
     handler_ = std::move(handler);
     negotiate_deflate(headers);
+    if (auto response = ws::switching_protocols(opening_->beast_req, headers))
+      return open_now(std::move(*response), on_done);
+    // What Beast answers with an error (and Expect: 100-continue): Beast's own opening handshake.
     if (!headers.empty()) {
       ws().set_option(
           websocket::stream_base::decorator([h = std::move(headers)](websocket::response_type& res) {
@@ -262,6 +281,42 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       else
         self->schedule_write();
     });
+  }
+
+  // The opening handshake without a write of its own: the 101 answer waits in opening_ and goes
+  // out with the first batch, so that what the handler queues right away (Engine.IO's open
+  // packet) leaves in the same send (one syscall, one TLS record) instead of one send after the
+  // 101's. Reading starts once that write is under way (read_paused_, released after the write
+  // by upgrade_handled() or the flush): the peer has nothing to say before it has the answer,
+  // and a TLS stream's pending session ticket then rides with the answer instead of leaving
+  // alone before the read waits.
+  void open_now(std::string response, const std::function<void(bool)>& on_done) {
+    beast::get_lowest_layer(ws()).expires_never();
+    if constexpr (kPlain) {
+      raw_.emplace(ws().next_layer().release_socket());
+      boost::system::error_code ignored;
+      if (!raw_->non_blocking()) raw_->non_blocking(true, ignored);  // as above (the listener sets it)
+      drained_ = true;  // nothing to read yet: the first read waits (a wait sees bytes already in)
+    } else {
+      raw_.emplace(std::move(ws().next_layer()));
+    }
+    opening_->response = std::move(response);
+    accepted_ = true;
+    read_paused_ = true;
+    if (on_done) on_done(true);
+    if (closed_) return;
+    if (close_queued_)
+      maybe_write();
+    else
+      schedule_write();
+  }
+
+  // The 101 answer not written yet (open_now) into the stage, ahead of the batch; the opening
+  // state goes with it.
+  void stage_opening() {
+    if (!opening_) return;
+    w_->stage.append(opening_->response);
+    opening_.reset();
   }
 
   void do_reject(HttpResponse response) {
@@ -734,7 +789,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   // callers may be in the middle of a read).
   void maybe_write() {
     while (accepted_ && !writing_ && !closed_ && !close_sent_) {
-      if (queue_.empty() && !pong_pending_) {
+      // (The 101 answer not written yet goes with the batch, or with the close frame.)
+      if (queue_.empty() && !pong_pending_ && (!opening_ || close_queued_)) {
         if (close_queued_) write_close();
         return;
       }
@@ -794,6 +850,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     bufs.clear();
     marks.clear();
     w_->frames = w_->bytes = w_->pong = 0;  // a lent stage carries the last connection's
+    stage_opening();
     if (pong_pending_) {
       stage_control(kPong, rare_->pong);
       w_->pong = pong_counted_;
@@ -921,6 +978,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     char payload[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xff)};
     own_write_stage().stage.clear();
     w_->frames = w_->bytes = w_->pong = 0;  // nothing of the queue is in this write
+    stage_opening();
     stage_control(kClose, std::string_view(payload, close_code_ == 0 ? 0 : 2));
     asio::async_write(
         *raw_, asio::buffer(w_->stage),
@@ -992,6 +1050,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
     websocket::stream<Stream> ws;
     BeastRequest beast_req;
     HttpRequest req;
+    std::string response = {};  // open_now(): the 101 answer, until the first write takes it
   };
   std::unique_ptr<Opening> opening_;
   websocket::stream<Stream>& ws() { return opening_->ws; }
@@ -1034,7 +1093,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   bool accepted_ : 1 = false;
   bool writing_ : 1 = false;
   bool write_posted_ : 1 = false;
-  bool corked_ : 1 = false;           // on_read is handling this peer's messages
+  bool corked_ : 1 = false;  // on_read is handling this peer's messages (or the upgrade handler runs)
   bool write_on_uncork_ : 1 = false;  // something was queued meanwhile
   bool closed_ : 1 = false;
   bool notified_ : 1 = false;
@@ -1053,14 +1112,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
 }  // namespace
 
-WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
-                            const ConnContext& ctx, std::size_t shard) {
+UpgradedWebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                                    const ConnContext& ctx, std::size_t shard) {
   return std::make_shared<WsSession<PlainStream>>(std::move(stream), std::move(beast_req), std::move(req),
                                                   ctx, shard);
 }
 
-WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
-                            const ConnContext& ctx, std::size_t shard) {
+UpgradedWebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                                    const ConnContext& ctx, std::size_t shard) {
   return std::make_shared<WsSession<TlsStream>>(std::move(stream), std::move(beast_req), std::move(req), ctx,
                                                 shard);
 }

@@ -48,10 +48,20 @@ struct ConnContext {
   const ShardContext* operator->() const noexcept { return shard; }
 };
 
-WebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
-                            const ConnContext& ctx, std::size_t shard);
-WebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
-                            const ConnContext& ctx, std::size_t shard);
+// The WebSocket an upgrade request becomes (websocket.cpp). It is handed to the upgrade handler
+// corked: what the handler queues on it meanwhile (accepted at once, the 101 answer and Engine.IO's
+// open packet) waits until the HTTP session calls upgrade_handled() right after the handler
+// returns, and then leaves in one write without a task of its own.
+class UpgradedWebSocket : public WebSocket {
+ public:
+  virtual void upgrade_handled() = 0;  // on the connection's shard, once
+};
+using UpgradedWebSocketPtr = std::shared_ptr<UpgradedWebSocket>;
+
+UpgradedWebSocketPtr make_websocket(PlainStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                                    const ConnContext& ctx, std::size_t shard);
+UpgradedWebSocketPtr make_websocket(TlsStream&& stream, BeastRequest&& beast_req, HttpRequest&& req,
+                                    const ConnContext& ctx, std::size_t shard);
 
 // Converts a Beast response from the Beast-free value.
 boost::beast::http::response<boost::beast::http::string_body> to_beast_response(HttpResponse&& res,

@@ -22,7 +22,7 @@ async function cpuDuring(pid, work) {
 
 describe("--busy-poll", { skip: IS_REFERENCE && "a flag of the C++ server" }, () => {
   test("clients work, a thread with traffic spins, an idle server sleeps", { timeout: 60000 }, async () => {
-    const server = await startServer({ kind: "chat", args: ["--busy-poll", "50000", "--threads", "2"] });
+    const server = await startServer({ kind: "chat", args: ["--busy-poll", "20000", "--threads", "2"] });
     const pid = server.proc.pid;
     const clients = await Promise.all(
       Array.from({ length: 8 }, (_, i) => sioConnect(server, "/", { transports: i % 2 ? ["polling"] : ["websocket"] }, 10000)),
@@ -32,23 +32,24 @@ describe("--busy-poll", { skip: IS_REFERENCE && "a flag of the C++ server" }, ()
       answers.forEach((a, i) => assert.deepEqual(a, { round, client: i }));
     }
 
-    // One WebSocket client, one request every ~10 ms for 1.5 s: gaps well inside the 50 ms
+    // One WebSocket client, one request every ~5 ms for 1.5 s: gaps well inside the 20 ms
     // window, so its thread never sleeps.
     const busy = await cpuDuring(pid, async () => {
       const end = Date.now() + 1500;
       while (Date.now() < end) {
         assert.equal(await ack(clients[0], "x"), "x");
-        await sleep(10);
+        await sleep(4);
       }
     });
-    console.log(`# server CPU with a request every ~10 ms: ${busy.toFixed(2)} s in 1.5 s`);
+    console.log(`# server CPU with a request every ~5 ms: ${busy.toFixed(2)} s in 1.5 s`);
     assert.ok(busy >= 0.45, `the polling thread did not spin: ${busy.toFixed(2)} s of CPU in 1.5 s`);
 
-    // No traffic: after the window the threads sleep again.
+    // No traffic: after the window the threads sleep again. (Each wake-up opens a window, the
+    // server's own timers' too: two shards' once-a-second loop-lag probes cost 2 x 20 ms a second.)
     await sleep(300);
     const idle = await cpuDuring(pid, () => sleep(1500));
     console.log(`# server CPU idle: ${idle.toFixed(2)} s in 1.5 s`);
-    assert.ok(idle <= 0.15, `an idle server kept spinning: ${idle.toFixed(2)} s of CPU in 1.5 s`);
+    assert.ok(idle <= 0.3, `an idle server kept spinning: ${idle.toFixed(2)} s of CPU in 1.5 s`);
 
     // Still answering after sleeping.
     assert.equal(await ack(clients[1], "after"), "after");

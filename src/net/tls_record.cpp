@@ -122,9 +122,16 @@ int hex_value(char c) {
   return -1;
 }
 
+// The SSL's slot for its Secrets: an index of its own, not the app data (ex_data 0), which
+// others use (Asio's ssl::stream keeps its verify callback there).
+int secrets_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 // "LABEL <client random, hex> <secret, hex>" (NSS key log format, as OpenSSL writes it).
 void keylog(const SSL* ssl, const char* line) {
-  auto* secrets = static_cast<Secrets*>(SSL_get_app_data(ssl));
+  auto* secrets = static_cast<Secrets*>(SSL_get_ex_data(ssl, secrets_index()));
   if (secrets == nullptr || line == nullptr) return;
   std::string_view text(line);
   unsigned char* out = nullptr;
@@ -167,7 +174,7 @@ bool captures_secrets(const SSL_CTX* ctx) {
 }
 
 void watch(SSL* ssl, Secrets* secrets) {
-  SSL_set_app_data(ssl, secrets);
+  SSL_set_ex_data(ssl, secrets_index(), secrets);
 }
 
 std::uint64_t RecordLayer::key_update_interval() {

@@ -63,8 +63,10 @@ class LeanTlsStreamTest : public ::testing::TestWithParam<bool> {
   }
 
   // Connects a client and a server with `kernel_buffer`-byte socket buffers; the server reads
-  // `prefix_len` bytes of the ClientHello itself and hands them to the handshake.
-  void connect(int kernel_buffer, std::size_t prefix_len) {
+  // `prefix_len` bytes of the ClientHello itself and hands them to the handshake. `client_setup`
+  // runs on the client's SSL before its handshake.
+  void connect(int kernel_buffer, std::size_t prefix_len,
+               const std::function<void(SSL*)>& client_setup = {}) {
     tcp::acceptor acceptor(io_);
     const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     acceptor.open(ep.protocol());
@@ -84,6 +86,7 @@ class LeanTlsStreamTest : public ::testing::TestWithParam<bool> {
     cs.connect(acceptor.local_endpoint());
     tcp::socket accepted = acceptor.accept();
 
+    if (client_setup) client_setup(client_->native_handle());
     bool client_done = false;
     bool server_done = false;
     client_->async_handshake(asio::ssl::stream_base::client, [&](error_code ec) {
@@ -425,25 +428,9 @@ TEST_P(LeanTlsStreamTest, PeerClosingWithoutCloseNotifyIsATruncation) {
 // The client's padded records (TLS 1.3 lets a sender pad every record with zeros after its
 // type) are opened, with data both ways at once. (Resumed handshakes: socketio-bench --resume.)
 TEST_P(LeanTlsStreamTest, PaddedRecordsBothWays) {
-  tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  client_.emplace(io_, client_ctx_);
-  client_->next_layer().connect(acceptor.local_endpoint());
-  tcp::socket accepted = acceptor.accept();
-  SSL_set_block_padding(client_->native_handle(), 256);  // every client record padded to 256
-  bool client_done = false;
-  bool server_done = false;
-  client_->async_handshake(asio::ssl::stream_base::client, [&](error_code ec) {
-    EXPECT_FALSE(ec) << ec.message();
-    client_done = true;
-  });
-  server_.emplace(beast::tcp_stream(std::move(accepted)), tls_->current());
-  server_->async_handshake(asio::ssl::stream_base::server, asio::const_buffer(),
-                           [&](error_code ec, std::size_t) {
-                             EXPECT_FALSE(ec) << ec.message();
-                             server_done = true;
-                           });
-  run_until([&] { return client_done && server_done; });
-  EXPECT_EQ(server_->own_records(), own());
+  // Every client record padded to 256 bytes.
+  connect(0, 5, [](SSL* ssl) { SSL_set_block_padding(ssl, 256); });
+  ASSERT_FALSE(HasFailure());
 
   const std::string up = pattern(40000, 9);
   const std::string down = pattern(30000, 10);
@@ -499,6 +486,52 @@ TEST_P(LeanTlsStreamTest, ForgedRecordFailsTheConnectionWithAnAlert) {
   error_code client_ec;
   asio::read(*client_, asio::buffer(&byte, 1), client_ec);
   EXPECT_TRUE(client_ec);  // the alert (bad_record_mac)
+}
+
+// Empty application-data records cost a decryption each and carry nothing: 32 in a row are
+// taken (as OpenSSL takes them), the 33rd ends the connection. The client's traffic key, caught
+// as the server catches its own, seals what OpenSSL's client never sends.
+TEST_P(LeanTlsStreamTest, ThirtyThreeEmptyRecordsInARowEndTheConnection) {
+  tls13::capture_secrets(client_ctx_.native_handle());
+  for (const int empties : {32, 33}) {
+    SCOPED_TRACE(empties);
+    tls13::Secrets secrets;
+    connect(0, 5, [&](SSL* ssl) { tls13::watch(ssl, &secrets); });
+    ASSERT_FALSE(HasFailure());
+    ASSERT_GT(secrets.client_size, 0);
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(client_->native_handle());
+    auto client_records =
+        tls13::RecordLayer::make(static_cast<std::uint16_t>(SSL_CIPHER_get_protocol_id(cipher)),
+                                 secrets.server, secrets.client, secrets.client_size, 0, 0);
+    ASSERT_TRUE(client_records);
+    std::string wire;
+    unsigned char record[16 + tls13::kSealOverhead];
+    for (int i = 0; i < empties; ++i) {
+      const std::size_t n = client_records->seal(tls13::ContentType::application_data, nullptr, 0, record);
+      wire.append(reinterpret_cast<const char*>(record), n);
+    }
+    const tls13::RecordLayer::Part ok{"ok", 2};
+    const std::size_t n = client_records->seal(tls13::ContentType::application_data, &ok, 1, record);
+    wire.append(reinterpret_cast<const char*>(record), n);
+    asio::write(client_->next_layer(), asio::buffer(wire));
+    if (empties == 32) {
+      char two[2];
+      bool done = false;
+      asio::async_read(*server_, asio::buffer(two), [&](error_code ec, std::size_t) {
+        EXPECT_FALSE(ec) << ec.message();
+        done = true;
+      });
+      run_until([&] { return done; });
+      EXPECT_EQ(std::string(two, 2), "ok");
+    } else {
+      std::string got;
+      const error_code end = read_until_error(got);
+      EXPECT_EQ(got, "");
+      EXPECT_TRUE(end);
+    }
+    server_.reset();
+    client_.reset();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Records, LeanTlsStreamTest, ::testing::Bool(),

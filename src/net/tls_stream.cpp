@@ -521,13 +521,13 @@ bool Core::try_own_records(bool collected) {
   // client's first record after its Finished is still in the kernel (no read-ahead): its 0.
   std::uint64_t written = 0;
   for (std::size_t pos = 0; pos < out_.size(); ++written) {
-    if (out_.size() - pos < tls13::kHeaderSize ||
-        static_cast<unsigned char>(out_[pos]) !=
-            static_cast<unsigned char>(tls13::ContentType::application_data))
-      return stay();
-    pos += tls13::kHeaderSize + ((std::size_t{static_cast<unsigned char>(out_[pos + 3])} << 8) |
-                                 static_cast<unsigned char>(out_[pos + 4]));
-    if (pos > out_.size()) return stay();
+    tls13::Alert alert{};
+    const std::size_t size = out_.size() - pos < tls13::kHeaderSize
+                                 ? 0
+                                 : tls13::RecordLayer::record_size(
+                                       reinterpret_cast<const unsigned char*>(out_.data()) + pos, alert);
+    if (size == 0 || size > out_.size() - pos) return stay();
+    pos += size;
   }
   records_ = tls13::RecordLayer::make(static_cast<std::uint16_t>(SSL_CIPHER_get_protocol_id(cipher)),
                                       secrets->client, secrets->server, secrets->client_size, 0, written);
@@ -574,6 +574,12 @@ void Core::end_read(OpState& op, error_code& read_error, error_code ec) {
     read_error = ec;  // give the bytes first
 }
 
+// A sealed record goes out like OpenSSL's output: at once, or after what waits (bio_write).
+bool Core::send_record(const unsigned char* record, std::size_t size) {
+  std::size_t put = 0;
+  return bio_write(reinterpret_cast<const char*>(record), size, &put) == 1;
+}
+
 // Sends one alert record (close_notify, or the fatal one before giving up). Best effort.
 bool Core::send_alert(tls13::Alert alert) {
   if (closed_ || io_error_) return false;
@@ -583,8 +589,7 @@ bool Core::send_alert(tls13::Alert alert) {
   const tls13::RecordLayer::Part part{body, sizeof body};
   unsigned char record[sizeof body + tls13::kSealOverhead];
   const std::size_t n = records_->seal(tls13::ContentType::alert, &part, 1, record);
-  std::size_t put = 0;
-  return n > 0 && bio_write(reinterpret_cast<const char*>(record), n, &put) == 1;
+  return n > 0 && send_record(record, n);
 }
 
 // The peer broke the protocol: tell it why, and fail this read and every later op.
@@ -664,12 +669,11 @@ bool Core::open_records(unsigned char* data, std::size_t len, OpState& op, std::
         if (update_requested && !closed_) {  // answer with ours before any more data (§4.6.3)
           unsigned char record_out[8 + tls13::kSealOverhead];
           const std::size_t n = records_->seal_key_update(record_out);
-          std::size_t put = 0;
           if (n == 0) {
             fail_read(op, tls13::Alert::internal_error);
             return false;
           }
-          static_cast<void>(bio_write(reinterpret_cast<const char*>(record_out), n, &put));
+          static_cast<void>(send_record(record_out, n));
         }
         break;
       }
@@ -739,8 +743,7 @@ void Core::write_records(OpState& op, const asio::const_buffer* bufs, std::size_
     if (i == count) break;
     if (records_->write_key_worn()) {  // a KeyUpdate first: the key has protected enough records
       const std::size_t n = records_->seal_key_update(record);
-      std::size_t put = 0;
-      if (n == 0 || bio_write(reinterpret_cast<const char*>(record), n, &put) != 1) break;
+      if (n == 0 || !send_record(record, n)) break;
     }
     // Gather up to one record's worth from the buffers, encrypted straight into the record.
     std::array<tls13::RecordLayer::Part, 16> parts;
@@ -759,12 +762,11 @@ void Core::write_records(OpState& op, const asio::const_buffer* bufs, std::size_
       }
     }
     const std::size_t n = records_->seal(tls13::ContentType::application_data, parts.data(), np, record);
-    std::size_t put = 0;
     if (n == 0) {
       io_error_ = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
       break;
     }
-    if (bio_write(reinterpret_cast<const char*>(record), n, &put) != 1) break;
+    if (!send_record(record, n)) break;
     op.n += total;
     i = j;
     off = o;

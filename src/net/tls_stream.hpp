@@ -99,6 +99,7 @@ struct Core {
   bool record_buffered() const;
   void take_plain(OpState& op);
   void write_records(OpState& op, const boost::asio::const_buffer* buffers, std::size_t count);
+  bool send_record(const unsigned char* record, std::size_t size);
   bool send_alert(tls13::Alert alert);
   void fail_read(OpState& op, tls13::Alert alert);
   static void end_read(OpState& op, boost::system::error_code& read_error, boost::system::error_code ec);

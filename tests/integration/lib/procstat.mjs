@@ -49,3 +49,18 @@ export function cpuSeconds(pid) {
   // After the command: state is field 3; utime and stime are fields 14 and 15 (1-based).
   return (Number(fields[11]) + Number(fields[12])) / 100;  // USER_HZ is 100 on Linux
 }
+
+// Voluntary context switches of all the process's threads so far: each is a thread that blocked
+// (in epoll_wait, a futex, a read); a thread that only computes or yields adds none.
+export function voluntarySwitches(pid) {
+  let n = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"));
+      if (m) n += Number(m[1]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return n;
+}

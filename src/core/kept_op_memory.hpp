@@ -1,14 +1,17 @@
-// The memory of an asynchronous operation that a connection makes again and again (its read of
-// the next request), kept by the connection: bound to the operation's handler as its allocator
-// (asio::bind_allocator), the first operation gets a block of exactly its size from the heap and
-// every later one the same block, until the connection goes.
+// The memory of an asynchronous operation that a connection makes again and again (an HTTP
+// connection's read of the next request, a WebSocket's readiness wait or read), kept by the
+// connection: bound to the operation's handler as its allocator (asio::bind_allocator), the first
+// operation gets a block of exactly its size from the heap and every later one the same block,
+// until the connection goes.
 //
-// Why (docs/reliability.md, session 9): an operation allocated anew at each request lands
+// Why (docs/reliability.md, sessions 9 and 12): an operation allocated anew each time lands
 // wherever glibc has a free chunk of its size, and after a burst of connections came and went
 // that is mostly in the pages the burst left. A held long-polling client makes a request every
-// heartbeat, and its connections' reads (~600 bytes each through Asio's per-thread cache) spread
-// over pages that nothing else used, which no trim gives back. Kept, the block stays where it was
-// made, beside the rest of its connection.
+// heartbeat, an idle WebSocket a new wait after every pong, and these blocks spread over pages
+// that nothing else used, which no trim gives back. Kept, the block stays where it was made,
+// beside the rest of its connection. Exactly its size: with the default allocator Asio reuses a
+// block of its per-thread cache whatever its size, so a small wait armed right after a large
+// operation completed (the HTTP upgrade's read, ~500 bytes) would hold that block while it waits.
 //
 // One operation at a time: one made while the block is taken (or a bigger one) gets ordinary
 // memory, and a bigger one made while the block is free replaces it. Not thread-safe: the

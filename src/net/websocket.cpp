@@ -21,7 +21,7 @@
 // compressed messages are inflated whole once their last frame is in, never beyond the message
 // limit. Without context takeover (the default) the shard's streams are borrowed for one message
 // and a broadcast's compression is shared by its recipients (ws_deflate.hpp, DeflateShard).
-#include "core/exact_allocator.hpp"
+#include "core/kept_op_memory.hpp"
 #include "core/utf8.hpp"
 #include "net/detail/streams.hpp"
 #include "net/ws_frame.hpp"
@@ -376,10 +376,10 @@ class WsSession final : public UpgradedWebSocket, public std::enable_shared_from
     }
     const std::size_t want = std::max(need_, rend_ + kInitialReadBuffer / 2);
     if (rbuf_.size() < want) rbuf_.resize(std::max({want, rbuf_.size() * 2, kInitialReadBuffer}));
-    // Exact-size operation memory: this read may wait for the connection's whole idle life.
+    // The connection's own operation memory: this read may wait for its whole idle life.
     raw_->async_read_some(
         asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-        asio::bind_allocator(core::ExactAllocator<void>(),
+        asio::bind_allocator(core::KeptOpAllocator<void>(read_op_),
                              [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
                                self->on_read(ec, n);
                              }));
@@ -394,9 +394,10 @@ class WsSession final : public UpgradedWebSocket, public std::enable_shared_from
       asio::post(executor(), [self = this->shared_from_this()] { self->read_now(); });
       return;
     }
-    // Exact-size operation memory: an idle connection waits here for its whole life.
+    // The connection's own operation memory: an idle connection waits here for its whole life,
+    // and every pong or message makes the wait again (kept_op_memory.hpp says why that matters).
     raw_->async_wait(asio::socket_base::wait_read,
-                     asio::bind_allocator(core::ExactAllocator<void>(),
+                     asio::bind_allocator(core::KeptOpAllocator<void>(read_op_),
                                           [self = this->shared_from_this()](boost::system::error_code ec) {
                                             if (self->closed_) return;
                                             if (ec) return self->on_read(ec, 0);
@@ -1064,6 +1065,7 @@ class WsSession final : public UpgradedWebSocket, public std::enable_shared_from
   std::weak_ptr<WebSocketHandler> handler_;
   std::vector<char> rbuf_;
   std::size_t rbeg_ = 0, rend_ = 0, need_ = 0;
+  core::KeptOpMemory read_op_;     // the pending read's (TLS) or readiness wait's (plain) operation
   std::vector<WsFrame> queue_;     // not a deque: an empty libstdc++ deque still holds ~600 bytes
   std::unique_ptr<WriteStage> w_;  // the write being staged or in flight (plain: only then)
   std::atomic<std::size_t> buffered_{0};

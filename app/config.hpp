@@ -44,6 +44,7 @@ struct AppSettings {
   std::string log_format = "text";                        // text | json
   std::chrono::milliseconds drain_timeout{1000};          // graceful stop: --drain-timeout
   std::chrono::milliseconds memory_trim_interval{30000};  // --memory-trim-interval (0: off)
+  bool malloc_thread_cache = true;                        // --malloc-thread-cache (false: glibc's tcache off)
   bool admin_ui = false;                                  // --admin-ui
   AdminUiOptions admin{"/admin", true, "admin"};          // --admin-ui-*
   // --public-url, --node-weight, --node-ttl, --cluster-*-path: the node registry and the first

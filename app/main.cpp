@@ -29,12 +29,15 @@
 #include "socketio/topology.hpp"
 
 #include <malloc.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -94,6 +97,32 @@ void expose_heap(socketio::Server& server) {
     heap("free", mi.fordblks);
     heap("mmapped", mi.hblkhd);
   });
+}
+
+// --malloc-thread-cache=false. glibc reads its tunables once, when the process starts, and has
+// no call that turns the per-thread cache off later; so the server starts itself again, same pid,
+// arguments and environment, with the tunable added. Why (docs/reliability.md, session 12): the
+// cache hands each thread the blocks it freed last, whatever their place; during a burst those
+// are the burst's own, and the blocks that held connections make again and again (a wait after
+// every pong, a held poll's request) land in the burst's pages and keep them after it has gone.
+// Without the cache freed blocks go back to the arena's bins, where they merge with their free
+// neighbours, and new blocks come from there, mostly from holes among the long-lived ones (the
+// soak's figures show it; glibc documents no placement).
+constexpr const char* kNoThreadCache = "glibc.malloc.tcache_count=0";
+// Set in the restarted process. Not the tunable itself: glibc 2.36 cuts GLIBC_TUNABLES at the first
+// ':' as it reads it, so a caller's tunable before ours hides ours from getenv.
+constexpr const char* kRestartedMarker = "SOCKETIO_SERVER_NO_THREAD_CACHE";
+
+void restart_without_thread_cache(char** argv) {
+  if (std::getenv(kRestartedMarker)) return;  // this is the restarted process
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  const std::string tunables =
+      current && *current ? std::string(current) + ":" + kNoThreadCache : kNoThreadCache;
+  if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) == 0 && ::setenv(kRestartedMarker, "1", 1) == 0)
+    ::execv("/proc/self/exe", argv);
+  std::fprintf(stderr,
+               "warning: --malloc-thread-cache=false: could not restart with %s (%s); the cache stays on\n",
+               kNoThreadCache, std::strerror(errno));
 }
 
 // The Redis adapter's counters in /metrics, and its subscriptions in /readyz.
@@ -264,6 +293,7 @@ int main(int argc, char** argv) {
   socketio::app::ParseResult parsed = socketio::app::parse_command_line(argc, argv, std::cout, std::cerr);
   if (!parsed.settings) return parsed.exit_code;
   const AppSettings& settings = *parsed.settings;
+  if (!settings.malloc_thread_cache) restart_without_thread_cache(argv);  // before any thread starts
   // Before anything logs from another thread (the Redis connections start at once).
   socketio::app::init_logging(settings.log_level, settings.log_format);
   socketio::ServerOptions server_options = settings.server;

@@ -303,6 +303,44 @@ describe("health", () => {
     await srv.stop();
   });
 
+  test("--malloc-thread-cache=false: the server starts itself again, same pid, with glibc's tcache off", T, async () => {
+    // glibc reads its tunables only when a process starts: the flag makes the server exec itself
+    // with GLIBC_TUNABLES extended (docs/reliability.md: what the cache does to the RSS after a
+    // burst) and a marker that stops it from doing so again. /proc/PID/environ is the environment
+    // the running image started with. glibc 2.36 writes a NUL after each tunable's value as it
+    // reads them, so a caller's tunable before ours shows as its own entry, ours as the next one.
+    const environ = (pid) => fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    const tunables = (pid) => {
+      const env = environ(pid);
+      const i = env.findIndex((v) => v.startsWith("GLIBC_TUNABLES="));
+      return i < 0 ? undefined : [env[i], env[i + 1]];
+    };
+    const alone = await startServer({ kind: "chat", args: ["--threads", "1", "--malloc-thread-cache=false"] });
+    const beside = await startServer({
+      kind: "chat",
+      args: ["--threads", "1", "--malloc-thread-cache=false"],
+      env: { GLIBC_TUNABLES: "glibc.malloc.mxfast=64" },
+    });
+    const plain = await startServer({ kind: "chat", args: ["--threads", "1"] });
+    assert.equal(tunables(alone.proc.pid)[0], "GLIBC_TUNABLES=glibc.malloc.tcache_count=0");
+    const [first, next] = tunables(beside.proc.pid);
+    assert.ok(
+      first === "GLIBC_TUNABLES=glibc.malloc.mxfast=64:glibc.malloc.tcache_count=0" ||
+        (first === "GLIBC_TUNABLES=glibc.malloc.mxfast=64" && next === "glibc.malloc.tcache_count=0"),
+      `${first} ${next}`,
+    );
+    for (const srv of [alone, beside]) assert.ok(environ(srv.proc.pid).includes("SOCKETIO_SERVER_NO_THREAD_CACHE=1"));
+    assert.ok(!environ(plain.proc.pid).some((v) => v.includes("tcache_count") || v.startsWith("SOCKETIO_SERVER_NO")));
+    for (const srv of [alone, beside]) {
+      // The restarted image serves: sessions open and the process is the one the test started.
+      const sockets = await openSessions(srv.port, 20);
+      assert.equal(sockets.length, 20);
+      for (const ws of sockets) ws.close();
+      assert.equal(srv.exitCode, undefined);
+    }
+    await Promise.all([alone.stop(), beside.stop(), plain.stop()]);
+  });
+
   test("socketio_heap_bytes: the heap in use, free and mmapped, read at scrape time", T, async () => {
     const srv = await startServer({ kind: "chat", args: ["--threads", "1", "--metrics"] });
     const heap = async () => {

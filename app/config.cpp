@@ -753,8 +753,7 @@ const std::vector<Key>& keys() {
       {"malloc-thread-cache", Kind::boolean, kOps, "[=BOOL]",
        "glibc's per-thread cache of freed blocks (tcache); false: the server starts itself again with "
        "GLIBC_TUNABLES=glibc.malloc.tcache_count=0, so that after a burst of connections the RSS comes "
-       "back to within a few % of what it was (soak: +1-8 % against +13-26 %), at ~10 % more CPU per "
-       "message [true]",
+       "back near its baseline, at ~10 % more CPU per message (docs/operations.md) [true]",
        [](AppSettings& s, const Value& v) { s.malloc_thread_cache = boolean(v); }},
   };
   return table;

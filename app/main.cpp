@@ -99,15 +99,10 @@ void expose_heap(socketio::Server& server) {
   });
 }
 
-// --malloc-thread-cache=false. glibc reads its tunables once, when the process starts, and has
-// no call that turns the per-thread cache off later; so the server starts itself again, same pid,
-// arguments and environment, with the tunable added. Why (docs/reliability.md, session 12): the
-// cache hands each thread the blocks it freed last, whatever their place; during a burst those
-// are the burst's own, and the blocks that held connections make again and again (a wait after
-// every pong, a held poll's request) land in the burst's pages and keep them after it has gone.
-// Without the cache freed blocks go back to the arena's bins, where they merge with their free
-// neighbours, and new blocks come from there, mostly from holes among the long-lived ones (the
-// soak's figures show it; glibc documents no placement).
+// --malloc-thread-cache=false (why, and the soak's figures: docs/reliability.md, session 12).
+// glibc reads its tunables once, when the process starts, and has no call that turns the
+// per-thread cache off later; so the server starts itself again, same pid, arguments and
+// environment, with the tunable added.
 constexpr const char* kNoThreadCache = "glibc.malloc.tcache_count=0";
 // Set in the restarted process. Not the tunable itself: glibc 2.36 cuts GLIBC_TUNABLES at the first
 // ':' as it reads it, so a caller's tunable before ours hides ours from getenv.

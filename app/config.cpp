@@ -361,26 +361,29 @@ const std::vector<Key>& keys() {
        "count, or the proxies' addresses/CIDRs/loopback/linklocal/uniquelocal [false]",
        apply_trust_proxy},
       {"max-connections", Kind::integer, kLimits, "N",
-       "TCP connections in total; more are closed at accept; 0: the open-file limit minus 128 [0]",
+       "TCP connections in total; more are closed at accept; 0: the open-file limit minus 128 (no limit "
+       "when that is unlimited or at most 256) [0]",
        [](AppSettings& s, const Value& v) {
          s.server.max_connections = static_cast<std::size_t>(integer(v));
        },
        0, 10'000'000},
       {"max-connections-per-address", Kind::integer, kLimits, "N",
-       "TCP connections per peer address (IPv6: per /64), closed at accept; trusted proxies exempt; 0: no "
-       "limit [0]",
+       "TCP connections per peer address (IPv6: per /64), closed at accept; trusted proxies exempt (with "
+       "--trust-proxy=true or a hop count every peer is one: list the proxies instead); 0: no limit [0]",
        [](AppSettings& s, const Value& v) {
          s.server.max_connections_per_address = static_cast<std::size_t>(integer(v));
        },
        0, 10'000'000},
       {"max-sessions-per-address", Kind::integer, kLimits, "N",
-       "Engine.IO sessions per client address (through --trust-proxy), 403 over it; 0: no limit [0]",
+       "Engine.IO sessions per client address (through --trust-proxy), 403 over it (a WebSocket "
+       "handshake: 400); 0: no limit [0]",
        [](AppSettings& s, const Value& v) {
          s.server.max_sessions_per_address = static_cast<std::size_t>(integer(v));
        },
        0, 10'000'000},
       {"handshake-rate", Kind::integer, kLimits, "N",
-       "handshakes per second per client address (token bucket), 403 over it; 0: no limit [0]",
+       "handshakes per second per client address (token bucket), 403 over it (a WebSocket handshake: "
+       "400); 0: no limit [0]",
        [](AppSettings& s, const Value& v) {
          s.server.handshake_rate = static_cast<std::uint32_t>(integer(v));
        },
@@ -409,6 +412,14 @@ const std::vector<Key>& keys() {
          s.server.max_headers_count = static_cast<std::size_t>(integer(v));
        },
        1, 100'000},
+      {"headers-timeout", Kind::integer, kLimits, "MS",
+       "a new connection's first HTTP request must arrive whole within this long (Node's headersTimeout); "
+       "then it is closed [10000]",
+       [](AppSettings& s, const Value& v) { s.server.headers_timeout = ms(v); }, 1, kMaxMs},
+      {"keep-alive-timeout", Kind::integer, kLimits, "MS",
+       "an HTTP connection idle this long between requests is closed (Node's keepAliveTimeout; a held long "
+       "poll is not idle) [60000]",
+       [](AppSettings& s, const Value& v) { s.server.keep_alive_timeout = ms(v); }, 1, kMaxMs},
       {"max-rooms-per-socket", Kind::integer, kLimits, "N",
        "rooms one socket may be in besides its own; a join over it is refused; 0: no limit [1024]",
        [](AppSettings& s, const Value& v) {

@@ -31,15 +31,15 @@ else
 fi
 
 echo "=== TSan build: threaded tests ==="
-if configure_build "$root/build-tsan" "socketio-conformance-server socketio-server socketio-features-server static_files_io_test" -DCMAKE_BUILD_TYPE=Debug \
+if configure_build "$root/build-tsan" "socketio-conformance-server socketio-server socketio-features-server static_files_io_test kept_op_memory_test" -DCMAKE_BUILD_TYPE=Debug \
   -DSIO_SANITIZE=thread; then
   # The threaded integration tests (label `threads`), then the unit tests of --static's I/O threads
-  # (by name: gtest_discover_tests gives each test its first label only, so `threads` never reached
-  # them and -L threads ran without them).
+  # and of memory released across threads (by name: gtest_discover_tests gives each test its first
+  # label only, so `threads` never reached them and -L threads ran without them).
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --test-dir "$root/build-tsan" --output-on-failure -L threads || status=1
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    ctest --test-dir "$root/build-tsan" --output-on-failure -R '^(FileJobs|StaticFilesIo)\.' || status=1
+    ctest --test-dir "$root/build-tsan" --output-on-failure -R '^(FileJobs|StaticFilesIo|KeptSharedMemory)\.' || status=1
 else
   echo "TSan build failed"
   status=1

@@ -146,6 +146,11 @@ struct ServerOptions {
   // 431 and the connection is closed (Node's maxHeaderSize, 16 KiB, and maxHeadersCount).
   std::size_t max_header_size = 16 * 1024;
   std::size_t max_headers_count = 100;
+  // A new connection's first request must arrive whole within headers_timeout (Node's
+  // headersTimeout); a kept-alive connection may then idle up to keep_alive_timeout between
+  // requests (Node's keepAliveTimeout; a long poll that is held is not idle). Then it is closed.
+  std::chrono::milliseconds headers_timeout{10'000};
+  std::chrono::milliseconds keep_alive_timeout{60'000};
   std::size_t max_rooms_per_socket = 1024;
   std::size_t max_pending_client_acks = 1024;
   std::size_t max_namespace_name_length = 256;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/bytes.hpp"
+#include "core/inline_callback.hpp"
 #include "net/http_message.hpp"
 
 #include <cstddef>
@@ -20,6 +21,10 @@
 
 namespace socketio::net {
 
+// What runs when the peer of a held request goes away: kept in the Responder itself, not on the
+// heap (core/inline_callback.hpp says why), so it captures at most 48 bytes.
+using AbortCallback = core::InlineCallback<48>;
+
 // Answers one HTTP request. respond() may be called from any thread, at most once (later calls
 // are ignored). If the peer closes the connection before the answer, the abort callback runs
 // (on the connection's shard thread) instead, exactly once.
@@ -27,7 +32,7 @@ class Responder {
  public:
   virtual ~Responder() = default;
   virtual void respond(HttpResponse response) = 0;
-  virtual void on_abort(std::function<void()> callback) = 0;
+  virtual void on_abort(AbortCallback callback) = 0;
   // The shard whose thread owns the connection.
   virtual std::size_t shard() const noexcept = 0;
   // Cluster forwarding (eio/forwarder.hpp): the tag of the node that relayed this request to the

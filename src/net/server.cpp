@@ -118,7 +118,7 @@ class Exchange final : public Responder {
     });
   }
 
-  void on_abort(std::function<void()> callback) override {
+  void on_abort(AbortCallback callback) override {
     {
       std::lock_guard lock(mutex_);
       if (state_ == State::open) {
@@ -133,7 +133,7 @@ class Exchange final : public Responder {
   std::size_t shard() const noexcept override { return shard_; }
 
   void abort() {
-    std::function<void()> cb;
+    AbortCallback cb;
     {
       std::lock_guard lock(mutex_);
       if (state_ != State::open) return;
@@ -147,7 +147,7 @@ class Exchange final : public Responder {
   enum class State { open, answered, aborted };
   std::mutex mutex_;
   State state_ = State::open;
-  std::function<void()> on_abort_;
+  AbortCallback on_abort_;
   std::weak_ptr<HttpSessionBase> session_;
   ShardPool& pool_;
   std::size_t shard_;
@@ -166,7 +166,18 @@ class HttpSession : public HttpSessionBase {
  public:
   HttpSession(const ConnContext& ctx, std::size_t shard, beast::flat_buffer buffer, bool secure,
               const tcp::endpoint& peer)
-      : ctx_(ctx), shard_(shard), buffer_(std::move(buffer)), secure_(secure), peer_(peer) {}
+      : ctx_(ctx),
+        shard_(shard),
+        buffer_(std::move(buffer)),
+        secure_(secure),
+        peer_(peer),
+        read_deadline_(ctx->pool->context(shard)) {}
+  // Gone with a request unanswered (its peer left, or nothing kept it): the layer above hears it
+  // as an abort, so a long poll's packets wait for the next poll instead of going to a dead
+  // connection.
+  ~HttpSession() override {
+    if (pending_) pending_->abort();
+  }
 
   void start_reading() { do_read(); }
 
@@ -189,15 +200,21 @@ class HttpSession : public HttpSessionBase {
   Derived& derived() { return static_cast<Derived&>(*this); }
 
   void do_read() {
-    if (closing_ || reading_) return;
+    if (closing_) return;
+    if (reading_) {  // still pending (it was made while a long poll waited): bound it from now
+      watch_idle();
+      return;
+    }
     parser_.emplace();
     detail::configure_request_parser(*parser_, ctx_->options->header_limit, ctx_->options->body_limit);
-    auto& lowest = beast::get_lowest_layer(derived().stream());
-    if (pending_ && !writing_)
-      lowest.expires_never();  // a long poll: the layer above bounds it with its heartbeat
-    else if (!writing_)
-      lowest.expires_after(first_request_ ? ctx_->options->header_timeout : ctx_->options->keepalive_timeout);
+    // The stream's own deadline is off for reads: the connection's timer bounds the wait for the
+    // next request (watch_idle: from now, or once the answer being written is out; not while a
+    // long poll waits, which the layer above bounds with its heartbeat). With a write in flight
+    // this resets only the read side: the write keeps its deadline (deliver).
+    beast::get_lowest_layer(derived().stream()).expires_never();
     reading_ = true;
+    ++read_tick_;
+    watch_idle();
     // The connection's own operation memory (kept_op_memory.hpp): a keep-alive connection reads
     // again after every request, and a long poll's connection waits here while the poll is held.
     http::async_read(derived().stream(), buffer_, *parser_,
@@ -206,8 +223,32 @@ class HttpSession : public HttpSessionBase {
                                                                             std::size_t) { on_read(ec); }));
   }
 
+  // The wait for the next request on the connection's own timer, in memory it keeps
+  // (kept_op_memory.hpp): Beast's per-operation timeout armed a new timer wait for every read of
+  // an idle keep-alive connection, and after a burst those landed in the burst's pages (session 13:
+  // 439 of the soak's 1 785 pinned pages). Expired, it closes the socket: the read ends with an
+  // error and the connection goes the way of any failed read.
+  // Also armed when a read was already pending as a long poll's answer went out: that read was
+  // made without a deadline, and the connection then idles like any other.
+  void watch_idle() {
+    if (!reading_ || writing_ || pending_ || closing_ || deadline_armed_) return;
+    read_deadline_.expires_after(first_request_ ? ctx_->options->header_timeout
+                                                : ctx_->options->keepalive_timeout);
+    read_deadline_.async_wait(asio::bind_allocator(
+        core::KeptOpAllocator<void>(deadline_op_),
+        [self = shared_from_this(), this, tick = read_tick_](boost::system::error_code ec) {
+          if (ec || !reading_ || tick != read_tick_) return;
+          beast::get_lowest_layer(derived().stream()).close();
+        }));
+    deadline_armed_ = true;
+  }
+
   void on_read(boost::system::error_code ec) {
     reading_ = false;
+    if (deadline_armed_) {
+      deadline_armed_ = false;
+      read_deadline_.cancel();
+    }
     if (ec == http::error::body_limit && !pending_) {
       // Tell the layer above (it answers 413 and closes what it must), then close.
       auto& req = parser_->get();
@@ -233,13 +274,44 @@ class HttpSession : public HttpSessionBase {
       return;
     }
     first_request_ = false;
-    if (!writing_ && !pending_ && field_count(parser_->get()) > ctx_->options->max_header_count)
-      return refuse_head("fields", ctx_->options->max_header_count);
     if (pending_ || writing_) {
       queued_.emplace(parser_->release());  // pipelined: answer in order
+      if (!writing_) watch_queued();
       return;
     }
     handle(parser_->release());
+  }
+
+  // A request pipelined behind a held long poll waits its turn with no request read pending, and
+  // then nothing would keep this session alive, nor notice its peer leaving: this read does both.
+  // What it reads (the start of a further request) stays in buffer_ for the parser; past a head's
+  // worth it stops, and a session that goes then aborts its poll (destructor).
+  void watch_queued() {
+    if (reading_ || closing_ || buffer_.size() >= ctx_->options->header_limit) return;
+    reading_ = true;
+    ++read_tick_;
+    derived().stream().async_read_some(
+        buffer_.prepare(std::min<std::size_t>(4096, ctx_->options->header_limit - buffer_.size())),
+        asio::bind_allocator(core::KeptOpAllocator<void>(read_op_),
+                             [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
+                               reading_ = false;
+                               buffer_.commit(n);
+                               if (deadline_armed_) {
+                                 deadline_armed_ = false;
+                                 read_deadline_.cancel();
+                               }
+                               if (ec) {
+                                 if (pending_) {
+                                   auto p = std::move(pending_);
+                                   p->abort();
+                                 }
+                                 do_close();
+                               } else if (queued_) {
+                                 watch_queued();
+                               } else {
+                                 do_read();  // its turn came meanwhile: on to the next request
+                               }
+                             }));
   }
 
   static std::size_t field_count(const BeastRequest& req) {
@@ -248,7 +320,7 @@ class HttpSession : public HttpSessionBase {
 
   // Answers with a status and closes (the request is not handed on).
   void refuse(unsigned status, std::string body) {
-    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_->pool, shard_);
+    pending_ = make_exchange();
     request_keep_alive_ = false;
     request_version_ = 11;
     HttpResponse res;
@@ -269,9 +341,19 @@ class HttpSession : public HttpSessionBase {
     refuse(431, "Request Header Fields Too Large\n");
   }
 
+  // In the connection's own memory (kept_op_memory.hpp): a long-polling client's held GET waits
+  // in its Exchange for a heartbeat, and one made anew each time would land in a burst's pages.
+  std::shared_ptr<Exchange> make_exchange() {
+    return std::allocate_shared<Exchange>(core::KeptSharedAllocator<Exchange>(exchange_memory_),
+                                          weak_from_this(), *ctx_->pool, shard_);
+  }
+
   HttpRequest to_request(BeastRequest& req) { return detail::to_http_request(req, peer_, secure_); }
 
+  // A request read while another was in flight is checked here too, when its turn comes.
   void handle(BeastRequest&& req) {
+    if (field_count(req) > ctx_->options->max_header_count)
+      return refuse_head("fields", ctx_->options->max_header_count);
     // A plain upgrade on a TLS port goes the request way, to get the same refusal or redirect.
     if (beast::websocket::is_upgrade(req) && derived().may_upgrade()) {
       auto hreq = to_request(req);
@@ -289,7 +371,7 @@ class HttpSession : public HttpSessionBase {
   void dispatch(HttpRequest&& hreq, bool keep_alive, int version) {
     request_keep_alive_ = keep_alive;
     request_version_ = version;
-    pending_ = std::make_shared<Exchange>(weak_from_this(), *ctx_->pool, shard_);
+    pending_ = make_exchange();
     auto exchange = pending_;
     if (!derived().accept_request(hreq, exchange)) return;
     ctx_->handler->on_request(std::move(hreq), std::move(exchange));
@@ -372,8 +454,15 @@ class HttpSession : public HttpSessionBase {
   std::size_t shard_;
   beast::flat_buffer buffer_;
   bool secure_;
-  tcp::endpoint peer_;          // from accept()
-  core::KeptOpMemory read_op_;  // the pending request read's operation
+  tcp::endpoint peer_;                      // from accept()
+  core::KeptOpMemory read_op_;              // the pending request read's operation
+  core::KeptSharedMemory exchange_memory_;  // the current request's Exchange
+  core::KeptOpMemory deadline_op_;          // read_deadline_'s wait
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+                             asio::io_context::executor_type>
+      read_deadline_;
+  std::uint64_t read_tick_ = 0;  // which read the deadline's wait is for
+  bool deadline_armed_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> pending_;
   std::optional<BeastRequest> queued_;
@@ -680,8 +769,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (ctx.slot) return true;
     if (const auto n = trip_log_[static_cast<std::size_t>(why)].due()) {
       spdlog::warn("limits: {} ({}): closed {} connection(s) at accept, last from {}", refusal_message(why),
-                   why == Refusal::connections ? "--max-connections" : "--max-connections-per-address", *n,
-                   peer);
+                   why == Refusal::connections          ? "--max-connections"
+                   : why == Refusal::address_table_full ? "--max-client-addresses"
+                                                        : "--max-connections-per-address",
+                   *n, peer);
     }
     socket.close(ec);
     return false;

@@ -33,8 +33,11 @@ struct ServerOptions {
   std::size_t max_header_count = 100;
   std::size_t body_limit = 1'000'000;  // bodies above this are not read: request.body_too_large
   std::size_t ws_message_limit = 1'000'000;
-  std::chrono::milliseconds header_timeout{10'000};     // first request bytes to full headers
-  std::chrono::milliseconds keepalive_timeout{60'000};  // idle between requests
+  // From accept (TLS: the finished handshake) to the first whole request, head and body; then
+  // from each answer to the next whole request (not while a long poll is held). The timer is the
+  // connection's own, not the stream's (server.cpp, HttpSession::watch_idle).
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds keepalive_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};
   // After answering with "Connection: close" (413, 400, ...), the rest of what the peer is still
   // sending is read and dropped for at most this long / this many bytes before the socket closes,

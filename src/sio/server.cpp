@@ -481,6 +481,8 @@ std::uint16_t Server::listen() {
   so.limits = impl_->limits;
   so.header_limit = o.max_header_size;
   so.max_header_count = o.max_headers_count;
+  so.header_timeout = o.headers_timeout;
+  so.keepalive_timeout = o.keep_alive_timeout;
   so.host = o.host;
   so.port = o.port;
   so.body_limit = o.max_http_buffer_size;

@@ -352,6 +352,65 @@ describe("hostile clients", { skip: SKIP }, () => {
     await srv.stop();
   });
 
+  // Idle HTTP connections are closed: one whose first request never arrives whole
+  // (--headers-timeout), one idle after a request (--keep-alive-timeout), and one idle after its
+  // long poll was answered: that one's read was made while the poll was held, without a deadline,
+  // and before session 13 it was never closed.
+  test("idle HTTP connections are closed within --headers-timeout / --keep-alive-timeout, also after a long poll", { timeout: 60000 }, async () => {
+    const HEADERS = 1000;
+    const KEEP_ALIVE = 1500;
+    const srv = await start(["--headers-timeout", String(HEADERS), "--keep-alive-timeout", String(KEEP_ALIVE), "--ping-interval", "60000", "--ping-timeout", "60000"]);
+    const pid = srv.proc.pid;
+    const calm = await chatters(srv);
+    const baseSockets = socketCount(pid);
+    const open = async () => {
+      const s = net.connect({ port: srv.port, host: "127.0.0.1" });
+      track(s, () => s.destroy());
+      s.on("error", () => {});
+      let text = "";
+      s.on("data", (d) => (text += d.toString("latin1")));
+      const closed = new Promise((r) => s.once("close", () => r(Date.now())));
+      await new Promise((r) => s.once("connect", r));
+      return { s, closed, text: () => text };
+    };
+    // Half a request head, then nothing.
+    const half = await open();
+    half.s.write("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0");
+    const halfAt = Date.now();
+    // A whole request answered, then idle.
+    const idle = await open();
+    idle.s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    await until(() => / 200 /.test(idle.text()), { message: "the request answered" });
+    const idleAt = Date.now();
+    // A long poll held, answered (the CONNECT's answer), then idle.
+    const { sid } = await pollingHandshake(srv.port, "/socket.io/");
+    const path = pollingPath("/socket.io/", { sid });
+    const poll = await open();
+    poll.s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await sleep(300);
+    assert.equal(poll.text(), "", "the poll is held");
+    assert.equal((await request({ port: srv.port, method: "POST", path, body: "40" })).text, "ok");
+    await until(() => poll.text().includes("40{"), { message: "the held poll answered with the CONNECT" });
+    const pollAt = Date.now();
+    const [halfEnd, idleEnd, pollEnd] = await Promise.all([half.closed, idle.closed, poll.closed].map((p) =>
+      Promise.race([p, sleep(KEEP_ALIVE + 8000).then(() => Infinity)])));
+    const within = (end, from, limit, what) => {
+      assert.ok(end !== Infinity, `${what}: still open ${KEEP_ALIVE + 8000} ms later`);
+      const after = end - from;
+      assert.ok(after >= limit - 100 && after <= limit + 2000, `${what}: closed after ${after} ms (limit ${limit})`);
+      return after;
+    };
+    const times = [
+      within(halfEnd, halfAt, HEADERS, "half a head"),
+      within(idleEnd, idleAt, KEEP_ALIVE, "idle after a request"),
+      within(pollEnd, pollAt, KEEP_ALIVE, "idle after a long poll"),
+    ];
+    console.log(`closed after ${times.join(" / ")} ms`);
+    await until(() => socketCount(pid) <= baseSockets, { message: "the server holds none of them" });
+    await calm.stop();
+    await srv.stop();
+  });
+
   test("invalid UTF-8 in a text frame closes with 1007, also split across fragments", { timeout: 30000 }, async () => {
     const srv = await start();
     const calm = await chatters(srv);

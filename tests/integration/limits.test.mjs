@@ -189,6 +189,15 @@ describe("limits: connections and handshakes", () => {
     assert.equal(ok.status, 200);
     const big = parseRawResponse(await rawExchange({ port: server.port, data: head([["Cookie", "c".repeat(20000)]]) }));
     assert.equal(big.status, 431);
+    // Pipelined behind a held long poll, the head is checked when its turn comes (it used to pass).
+    const hs = JSON.parse((await request({ port: server.port, path: handshakePath })).text.slice(1));
+    const poll = `${handshakePath}&sid=${hs.sid}`;
+    const both = rawExchange({ port: server.port, data: `GET ${poll} HTTP/1.1\r\nHost: x\r\n\r\n` + head(many), until: (buf) => buf.includes(" 431 ") });
+    await sleep(300);
+    assert.equal((await request({ port: server.port, method: "POST", path: poll, body: "40" })).text, "ok");
+    const answers = (await both).toString();
+    assert.match(answers, /^HTTP\/1\.1 200 /, "the poll answered first");
+    assert.match(answers, /HTTP\/1\.1 431 /, "then the pipelined head refused");
     await stillChats(a, b, "heads", "unaffected");
     assert.match(server.stderr(), /limits: request head over 30 fields \(--max-header-size \/ --max-headers-count\): 431/);
   });

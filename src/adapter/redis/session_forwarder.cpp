@@ -91,7 +91,7 @@ class SessionForwarder::RemoteResponder final : public net::Responder {
     fwd_->hub_->post([fwd = fwd_, origin = origin_, id = id_] { fwd->forget_remote(origin, id); });
   }
 
-  void on_abort(std::function<void()> callback) override {
+  void on_abort(net::AbortCallback callback) override {
     std::lock_guard lock(mutex_);
     on_abort_ = std::move(callback);
   }
@@ -123,7 +123,7 @@ class SessionForwarder::RemoteResponder final : public net::Responder {
 
   // Redis thread: the client went away at the origin.
   void aborted() {
-    std::function<void()> cb;
+    net::AbortCallback cb;
     {
       std::lock_guard lock(mutex_);
       cb = std::move(on_abort_);
@@ -138,7 +138,7 @@ class SessionForwarder::RemoteResponder final : public net::Responder {
   std::size_t shard_;
   std::atomic<bool> done_{false};
   std::mutex mutex_;
-  std::function<void()> on_abort_;
+  net::AbortCallback on_abort_;
   std::function<void()> on_release_;
   bool released_ = false;
 };

@@ -332,7 +332,7 @@ TEST(StaticFilesPage, UpgradeIsRejectedAndOnRequestResponds) {
   struct FakeResponder final : Responder {
     std::optional<HttpResponse> got;
     void respond(HttpResponse r) override { got = std::move(r); }
-    void on_abort(std::function<void()>) override {}
+    void on_abort(AbortCallback) override {}
     std::size_t shard() const noexcept override { return 0; }
   };
   struct FakeWebSocket final : WebSocket {

@@ -88,7 +88,7 @@ class WaitingResponder final : public Responder {
     thread_ = std::this_thread::get_id();
     cv_.notify_all();
   }
-  void on_abort(std::function<void()> callback) override {
+  void on_abort(AbortCallback callback) override {
     std::lock_guard lock(mutex_);
     abort_ = std::move(callback);
   }
@@ -109,7 +109,7 @@ class WaitingResponder final : public Responder {
   }
   // What the server does when the peer goes away first.
   void abort() {
-    std::function<void()> cb;
+    AbortCallback cb;
     {
       std::lock_guard lock(mutex_);
       cb = std::move(abort_);
@@ -122,7 +122,7 @@ class WaitingResponder final : public Responder {
   std::condition_variable cv_;
   std::optional<HttpResponse> got_;
   std::thread::id thread_;
-  std::function<void()> abort_;
+  AbortCallback abort_;
 };
 
 // One request through on_request(), waiting for its answer.

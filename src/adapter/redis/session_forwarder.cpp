@@ -565,19 +565,56 @@ net::HttpResponse SessionForwarder::error_response(const net::HttpRequest& req, 
 
 void SessionForwarder::send(const std::string& to, ForwardMessage m) {
   m.from = tag_;
-  hub_->post([self = shared_from_this(), to, m = std::move(m)] { self->publish(to, m); });
+  hub_->post([self = shared_from_this(), to, m = std::move(m)] {
+    // A bridged WebSocket's message that does not reach the other end (the publish queue full
+    // while Redis is slow, Redis down, or nobody subscribed) would leave a hole in the stream:
+    // the WebSocket is cut instead, and its client reconnects.
+    std::function<void(bool)> done;
+    if (m.type == ForwardType::ws_frames || m.type == ForwardType::ws_message)
+      done = [self, type = m.type, to, id = m.id](bool reached) {
+        if (!reached) self->link_lost(type, to, id);
+      };
+    self->publish(to, m, std::move(done));
+  });
+}
+
+void SessionForwarder::link_lost(ForwardType type, const std::string& to, std::uint64_t id) {
+  if (type == ForwardType::ws_frames) {  // we own the session; `to` relays its WebSocket
+    const auto it = remote_sockets_.find({to, id});
+    if (it == remote_sockets_.end()) return;
+    auto ws = it->second;
+    remote_sockets_.erase(it);
+    counters_.link_lost.fetch_add(1, std::memory_order_relaxed);
+    if (const auto n = link_lost_log_.due())
+      spdlog::warn(
+          "forwarding: bridged WebSocket closed: a message could not be published to node {} ({} time(s))",
+          to, *n);
+    ws->abort();  // tells the relay too, if Redis takes it
+    return;
+  }
+  const auto it = pending_.find(id);  // we relay the client's WebSocket to its owner `to`
+  if (it == pending_.end() || it->second.owner != to || !it->second.ws || it->second.link_lost) return;
+  it->second.link_lost = true;  // the messages queued behind this one fail too: one close
+  counters_.link_lost.fetch_add(1, std::memory_order_relaxed);
+  if (const auto n = link_lost_log_.due())
+    spdlog::warn(
+        "forwarding: bridged WebSocket closed: a message could not be published to node {} ({} time(s))", to,
+        *n);
+  it->second.ws->abort();
 }
 
 void SessionForwarder::publish(const std::string& to, const ForwardMessage& m,
                                std::function<void(bool)> done) {
   ForwardMessage out = m;
   out.from = tag_;
-  const std::string payload = cluster::encode(out);
-  const char* verb = hub_->config().mode == RedisMode::sharded ? "SPUBLISH" : "PUBLISH";
-  const bool sent = hub_->command({verb, channel(to), payload}, [done](const redisReply* r) {
+  // Through the hub's bounded queue, as every publish: while Redis is slow, forwarded requests,
+  // answers and bridged WebSocket frames wait within --redis-max-publish-queue with the rest; over
+  // it they fail (counted as publish overflow) as when Redis is down.
+  const std::string verb = hub_->config().mode == RedisMode::sharded ? "SPUBLISH" : "PUBLISH";
+  const bool queued = hub_->send({verb, channel(to), cluster::encode(out)}, [done](const redisReply* r) {
     if (done) done(r && r->type == REDIS_REPLY_INTEGER && r->integer > 0);
   });
-  if (!sent && done) done(false);
+  if (!queued && done) done(false);
 }
 
 void SessionForwarder::forget_remote(const std::string& from, std::uint64_t id) {

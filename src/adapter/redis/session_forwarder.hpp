@@ -16,6 +16,7 @@
 
 #include "adapter/cluster/forward_message.hpp"
 #include "adapter/redis/redis_hub.hpp"
+#include "core/trip_log.hpp"
 #include "eio/forwarder.hpp"
 #include "socketio/server.hpp"
 
@@ -41,6 +42,7 @@ struct ForwardCounters {
   std::atomic<std::uint64_t> dropped{0};       // malformed messages from Redis
   std::atomic<std::uint64_t> origins_lost{0};  // served exchanges ended: the relaying node is gone
   std::atomic<std::uint64_t> passed_on{0};     // upgrades answered with the balancer's retry status
+  std::atomic<std::uint64_t> link_lost{0};     // bridged WebSockets cut: a message could not be published
 };
 
 class SessionForwarder final : public eio::Forwarder,
@@ -104,6 +106,7 @@ class SessionForwarder final : public eio::Forwarder,
     net::ResponderPtr responder;  // a polling request, or
     net::WebSocketPtr ws;         // an upgrade (bridged once accepted)
     std::shared_ptr<Bridge> bridge;
+    bool link_lost = false;  // being closed: a message of its client could not be published
     std::string owner;
     std::unique_ptr<boost::asio::steady_timer> timer;  // until the first answer
   };
@@ -112,10 +115,11 @@ class SessionForwarder final : public eio::Forwarder,
   std::string channel(std::string_view tag) const;
   void publish(const std::string& to, const cluster::ForwardMessage& m,
                std::function<void(bool reached)> done = {});
-  void open(std::uint64_t id, Pending pending, cluster::ForwardMessage m);  // Redis thread
-  void fail(std::uint64_t id, unsigned status);                             // Redis thread
-  void on_origin_message(cluster::ForwardMessage& m);                       // answers for us
-  void on_owner_message(cluster::ForwardMessage& m);                        // requests for us
+  void link_lost(cluster::ForwardType type, const std::string& to, std::uint64_t id);  // Redis thread
+  void open(std::uint64_t id, Pending pending, cluster::ForwardMessage m);             // Redis thread
+  void fail(std::uint64_t id, unsigned status);                                        // Redis thread
+  void on_origin_message(cluster::ForwardMessage& m);                                  // answers for us
+  void on_owner_message(cluster::ForwardMessage& m);                                   // requests for us
   net::HttpResponse error_response(const net::HttpRequest& req, unsigned status) const;
   void check_owners();               // Redis thread, every owner_check
   void check_origins(bool sharded);  // with check_owners: nodes relaying to our sessions
@@ -133,6 +137,7 @@ class SessionForwarder final : public eio::Forwarder,
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::map<RemoteKey, std::shared_ptr<RemoteResponder>> remote_requests_;
   std::map<RemoteKey, std::shared_ptr<RemoteWebSocket>> remote_sockets_;
+  core::TripLog link_lost_log_;  // Redis thread
   bool stopped_ = false;
   // Stopping: new polls are refused (503) before reaching the owner. Atomic: error_response()
   // reads it on the shards too.

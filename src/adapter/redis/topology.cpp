@@ -216,6 +216,7 @@ SessionForwarding::SessionForwarding(Server& server, const RedisConnection& redi
     sink.counter("socketio_forward_exchanges_total", help, {{"result", "slow_client"}}, n(c.slow_clients));
     sink.counter("socketio_forward_exchanges_total", help, {{"result", "origin_lost"}}, n(c.origins_lost));
     sink.counter("socketio_forward_exchanges_total", help, {{"result", "passed_on"}}, n(c.passed_on));
+    sink.counter("socketio_forward_exchanges_total", help, {{"result", "link_lost"}}, n(c.link_lost));
     sink.counter("socketio_forward_dropped_total", "Malformed forwarding messages from Redis", {},
                  n(c.dropped));
   });

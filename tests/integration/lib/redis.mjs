@@ -87,11 +87,11 @@ const NODE_KINDS = IS_REFERENCE ? { server: referenceNode, cluster: referenceNod
  * Starts a cluster node and waits for its "listening on" line (printed once its Redis
  * subscriptions are confirmed). Resolves with {url, proc, stderr(), stop()}.
  */
-export async function startNode(kind, redisUrl, args = [], { timeoutMs = 20000 } = {}) {
+export async function startNode(kind, redisUrl, args = [], { timeoutMs = 20000, env = {} } = {}) {
   if (!process.env.SIO_BUILD_DIR && kind !== "node" && !IS_REFERENCE) throw new Error("SIO_BUILD_DIR is not set");
   const [cmd, ...pre] = NODE_KINDS[kind]();
   const argv = [...pre, "--host", "127.0.0.1", "--port", "0", "--redis", redisUrl, ...args];
-  const proc = spawn(cmd, argv, { cwd: TESTS_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(cmd, argv, { cwd: TESTS_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let out = "";
   let err = "";
   const node = { __isServer: true, kind, proc, stdout: () => out, stderr: () => err };

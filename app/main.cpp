@@ -31,6 +31,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -304,6 +305,11 @@ int main(int argc, char** argv) {
     rc.url = settings.redis_url;
     rc.key = settings.redis_key;
     rc.max_publish_queue_bytes = settings.redis_max_publish_queue;
+    // Whatever this node accepts from a client must fit what the other nodes accept from Redis: a
+    // packet over WebSocket may carry --max-attachments binary parts of --max-http-buffer-size
+    // each besides its own text (same flags on every node, as a cluster runs them).
+    const std::size_t packet = (server_options.max_attachments + 1) * server_options.max_http_buffer_size;
+    rc.max_message_size = std::max(rc.max_message_size, packet + 64 * 1024);
     rc.requests_timeout = settings.redis_requests_timeout;
     rc.mode = settings.redis_streams   ? socketio::redis::RedisMode::streams
               : settings.redis_sharded ? socketio::redis::RedisMode::sharded

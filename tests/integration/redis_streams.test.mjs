@@ -110,7 +110,7 @@ describe("streams: two socketio-server nodes", () => {
       { uid: "x", nsp: "/", type: "3", data: "not*base64" },
       { uid: "x", nsp: "/", type: "3", data: Buffer.from([0x91, 0xc1]).toString("base64") }, // 0xc1: never used
       { uid: "x", nsp: "/", type: "3", data: JSON.stringify({ packet: { data: JSON.parse("[".repeat(40) + "]".repeat(40)) } }) },
-      { uid: "x", nsp: "/", type: "3", data: JSON.stringify({ packet: { data: ["big", "x".repeat(1100 * 1024)] }, opts: {} }) },
+      { uid: "x", nsp: "/", type: "3", data: JSON.stringify({ packet: { data: ["big", "x".repeat(12 * 1024 * 1024)] }, opts: {} }) }, // past the binary's bound: (10 + 1) x 1 MB + 64 KiB
     ];
     for (const f of bad) await r.xAdd("socket.io", "*", f);
     // No nsp: not a message of the adapter, skipped as the reference does (not counted).

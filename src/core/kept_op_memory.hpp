@@ -54,6 +54,8 @@ class KeptOpMemory {
       ::operator delete(p);
   }
 
+  static void release(KeptOpMemory* memory, void* p) noexcept { memory->deallocate(p); }
+
   bool in_use() const noexcept { return in_use_; }
   std::size_t size() const noexcept { return size_; }
 
@@ -61,28 +63,6 @@ class KeptOpMemory {
   void* block_ = nullptr;
   std::uint32_t size_ = 0;
   bool in_use_ = false;
-};
-
-// The standard allocator interface over a KeptOpMemory.
-template <class T>
-class KeptOpAllocator {
- public:
-  using value_type = T;
-  explicit KeptOpAllocator(KeptOpMemory& memory) noexcept : memory_(&memory) {}
-  template <class U>
-  KeptOpAllocator(const KeptOpAllocator<U>& other) noexcept : memory_(other.memory()) {}
-
-  T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p); }
-  KeptOpMemory* memory() const noexcept { return memory_; }
-
-  template <class U>
-  bool operator==(const KeptOpAllocator<U>& o) const noexcept {
-    return memory_ == o.memory();
-  }
-
- private:
-  KeptOpMemory* memory_;
 };
 
 // The same for an object that a connection makes again and again and hands to other threads,
@@ -120,6 +100,7 @@ class KeptSharedMemory {
     Header* h = reinterpret_cast<Header*>(static_cast<unsigned char*>(p) - sizeof(Header));
     if (!(h->state.fetch_and(~kInUse, std::memory_order_acq_rel) & kKept)) free(h);
   }
+  static void release(KeptSharedMemory*, void* p) noexcept { deallocate(p); }
 
   bool in_use() const noexcept { return block_ && (block_->state.load(std::memory_order_acquire) & kInUse); }
   std::size_t size() const noexcept { return block_ ? block_->size : 0; }
@@ -145,27 +126,34 @@ class KeptSharedMemory {
   Header* block_ = nullptr;
 };
 
-template <class T>
-class KeptSharedAllocator {
+// The standard allocator interface over either memory (asio::bind_allocator, allocate_shared).
+// Memory::release gives a block back; a KeptSharedMemory's needs nothing but the block, since
+// the copy of the allocator that allocate_shared keeps for it may outlive the owner.
+template <class T, class Memory>
+class KeptAllocator {
  public:
   using value_type = T;
-  explicit KeptSharedAllocator(KeptSharedMemory& memory) noexcept : memory_(&memory) {}
+  explicit KeptAllocator(Memory& memory) noexcept : memory_(&memory) {}
   template <class U>
-  KeptSharedAllocator(const KeptSharedAllocator<U>& other) noexcept : memory_(other.memory()) {}
+  KeptAllocator(const KeptAllocator<U, Memory>& other) noexcept : memory_(other.memory()) {}
 
-  // The owner's thread only; the owner is alive then (the copy allocate_shared keeps for the
-  // release may outlive it: deallocate does not use it).
+  // KeptSharedMemory: on the owner's thread only, the owner alive then.
   T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t) noexcept { KeptSharedMemory::deallocate(p); }
-  KeptSharedMemory* memory() const noexcept { return memory_; }
+  void deallocate(T* p, std::size_t) noexcept { Memory::release(memory_, p); }
+  Memory* memory() const noexcept { return memory_; }
 
   template <class U>
-  bool operator==(const KeptSharedAllocator<U>& o) const noexcept {
+  bool operator==(const KeptAllocator<U, Memory>& o) const noexcept {
     return memory_ == o.memory();
   }
 
  private:
-  KeptSharedMemory* memory_;
+  Memory* memory_;
 };
+
+template <class T>
+using KeptOpAllocator = KeptAllocator<T, KeptOpMemory>;
+template <class T>
+using KeptSharedAllocator = KeptAllocator<T, KeptSharedMemory>;
 
 }  // namespace socketio::core

@@ -238,9 +238,20 @@ class HttpSession : public HttpSessionBase {
         core::KeptOpAllocator<void>(deadline_op_),
         [self = shared_from_this(), this, tick = read_tick_](boost::system::error_code ec) {
           if (ec || !reading_ || tick != read_tick_) return;
+          count_idle_close();
           beast::get_lowest_layer(derived().stream()).close();
         }));
     deadline_armed_ = true;
+  }
+
+  void count_idle_close() {
+    if (!first_request_) return ctx_->stats->keepalive_timeouts.inc();
+    ctx_->stats->headers_timeouts.inc();
+    if (const auto n = ctx_->timeout_log ? ctx_->timeout_log->due() : std::nullopt) {
+      spdlog::warn(
+          "limits: no whole request within --headers-timeout {} ms: closed {} connection(s), last from {}",
+          ctx_->options->header_timeout.count(), *n, peer_.address().to_string());
+    }
   }
 
   void on_read(boost::system::error_code ec) {
@@ -815,6 +826,7 @@ struct Server::Impl {
     if (options.metrics) stats = ServerStats(*options.metrics);
   }
   std::vector<std::unique_ptr<core::TripLog>> header_logs;    // one per shard
+  std::vector<std::unique_ptr<core::TripLog>> timeout_logs;   // one per shard
   std::vector<std::unique_ptr<ShardContext>> shard_contexts;  // one per shard: every connection points at it
   ConnContext context(std::size_t shard) {
     while (shard_contexts.size() <= shard) {
@@ -822,6 +834,8 @@ struct Server::Impl {
       header_logs.push_back(std::make_unique<core::TripLog>());
       auto c = std::make_unique<ShardContext>(ShardContext{&pool, &options, &handler, &stats});
       c->header_log = header_logs[i].get();
+      timeout_logs.push_back(std::make_unique<core::TripLog>());
+      c->timeout_log = timeout_logs[i].get();
       if (const auto& pmd = options.per_message_deflate; pmd.enabled)
         c->deflate = std::make_shared<ws::DeflateShard>(pmd.mem_level, pmd.level, stats.ws_zlib_shards);
       shard_contexts.push_back(std::move(c));

@@ -89,6 +89,10 @@ struct ServerStats {
   Metrics::Gauge ws_zlib_connections;
   Metrics::Gauge ws_zlib_shards;
   Metrics::Counter headers_too_large;  // 431: header_limit or max_header_count
+  // HTTP connections closed waiting for a request: no whole first one within header_timeout, or
+  // idle past keepalive_timeout.
+  Metrics::Counter headers_timeouts;
+  Metrics::Counter keepalive_timeouts;
 };
 
 class Server {

@@ -50,6 +50,15 @@ ServerStats::ServerStats(Metrics& m)
                              {{"held_by", "shards"}})),
       headers_too_large(m.counter("socketio_limit_refusals_total",
                                   "Requests of a client refused by a limit (docs/reliability.md), by limit",
-                                  {{"limit", "http_head"}})) {}
+                                  {{"limit", "http_head"}})),
+      headers_timeouts(m.counter("socketio_http_idle_closes_total",
+                                 "HTTP connections closed waiting for a request, by timeout: no whole first "
+                                 "request within --headers-timeout, or idle past --keep-alive-timeout",
+                                 {{"timeout", "headers"}})),
+      keepalive_timeouts(
+          m.counter("socketio_http_idle_closes_total",
+                    "HTTP connections closed waiting for a request, by timeout: no whole first "
+                    "request within --headers-timeout, or idle past --keep-alive-timeout",
+                    {{"timeout", "keep_alive"}})) {}
 
 }  // namespace socketio::net

@@ -359,7 +359,7 @@ describe("hostile clients", { skip: SKIP }, () => {
   test("idle HTTP connections are closed within --headers-timeout / --keep-alive-timeout, also after a long poll", { timeout: 60000 }, async () => {
     const HEADERS = 1000;
     const KEEP_ALIVE = 1500;
-    const srv = await start(["--headers-timeout", String(HEADERS), "--keep-alive-timeout", String(KEEP_ALIVE), "--ping-interval", "60000", "--ping-timeout", "60000"]);
+    const srv = await start(["--headers-timeout", String(HEADERS), "--keep-alive-timeout", String(KEEP_ALIVE), "--ping-interval", "60000", "--ping-timeout", "60000", "--metrics"]);
     const pid = srv.proc.pid;
     const calm = await chatters(srv);
     const baseSockets = socketCount(pid);
@@ -407,6 +407,12 @@ describe("hostile clients", { skip: SKIP }, () => {
     ];
     console.log(`closed after ${times.join(" / ")} ms`);
     await until(() => socketCount(pid) <= baseSockets, { message: "the server holds none of them" });
+    const metrics = (await request({ port: srv.port, path: "/metrics" })).text;
+    assert.match(metrics, /^socketio_http_idle_closes_total\{timeout="headers"\} 1$/m);
+    // Two here, and the harness's own keep-alive connections (handshake, POST) if they idled too.
+    const keepAlive = Number(/^socketio_http_idle_closes_total\{timeout="keep_alive"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(keepAlive >= 2, `keep-alive closes counted: ${keepAlive}`);
+    assert.match(srv.stderr(), /limits: no whole request within --headers-timeout 1000 ms: closed 1 connection\(s\), last from 127\.0\.0\.1/);
     await calm.stop();
     await srv.stop();
   });

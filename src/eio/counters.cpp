@@ -29,6 +29,9 @@ Counters::Counters(Metrics& m) {
     closes[i] = m.counter("socketio_disconnections_total", "Engine.IO sessions closed, by reason",
                           {{"reason", i < kCloseReasons.size() ? std::string(kCloseReasons[i]) : "other"}});
   upgrades = m.counter("socketio_upgrades_total", "Sessions upgraded from polling to WebSocket");
+  bodies_too_large = m.counter("socketio_limit_refusals_total",
+                               "Requests of a client refused by a limit (docs/reliability.md), by limit",
+                               {{"limit", "http_body"}});
   forwarded = m.counter("socketio_forwarded_requests_total",
                         "Polling requests and upgrades for other nodes' sessions, forwarded to them");
   const char* relayed = "Held long-polls of this node's sessions that another node relayed, answered early";

@@ -36,7 +36,8 @@ struct Counters {
   std::array<Metrics::Counter, 6> errors;              // by ErrorCode
   std::array<Metrics::Counter, kCloseReasons.size() + 1> closes;
   Metrics::Counter upgrades;
-  Metrics::Counter forwarded;  // requests for other nodes' sessions (eio/forwarder.hpp)
+  Metrics::Counter bodies_too_large;  // polling POSTs over max_http_buffer_size (413)
+  Metrics::Counter forwarded;         // requests for other nodes' sessions (eio/forwarder.hpp)
   // Held polls relayed by another node, answered early (Session::on_polling_request, release_poll)
   Metrics::Counter relayed_superseded, relayed_released;
   Metrics::Counter packets_in, packets_out, bytes_in, bytes_out;

@@ -73,7 +73,11 @@ std::string json_escape(std::string_view s) {
 }  // namespace
 
 Server::Server(net::ShardPool& pool, Options options)
-    : pool_(pool), options_(std::move(options)), sessions_(pool.size()), trip_logs_(pool.size()) {
+    : pool_(pool),
+      options_(std::move(options)),
+      sessions_(pool.size()),
+      trip_logs_(pool.size()),
+      body_logs_(pool.size()) {
   if (options_.path.empty() || options_.path.front() != '/') options_.path.insert(0, "/");
   if (options_.path.back() != '/') options_.path.push_back('/');
   if (options_.metrics) counters_ = Counters(*options_.metrics);

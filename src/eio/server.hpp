@@ -62,6 +62,9 @@ class Server final : public net::HttpHandler {
   // The shard's heartbeat deadlines (eio/heartbeat.hpp): one timer for all its sessions.
   HeartbeatQueue& heartbeat(std::size_t shard) noexcept { return *heartbeats_[shard]; }
   const Counters& counters() const noexcept { return counters_; }
+  // The throttle of the log line for a polling body over max_http_buffer_size (413), per shard:
+  // the calling shard's thread only.
+  core::TripLog& body_limit_log(std::size_t shard) noexcept { return body_logs_[shard]; }
   // CORS headers for a response to req (nothing when CORS is off or the origin is not allowed).
   void add_cors_headers(const net::HttpRequest& req, net::HttpResponse& res) const {
     add_cors_headers(req.header("Origin"), res);
@@ -102,6 +105,7 @@ class Server final : public net::HttpHandler {
   Counters counters_;
   // trip_logs_[shard]: touched only by that shard's thread.
   std::vector<std::array<core::TripLog, net::kRefusalKinds>> trip_logs_;
+  std::vector<core::TripLog> body_logs_;  // [shard]: touched only by that shard's thread
 };
 
 }  // namespace socketio::eio

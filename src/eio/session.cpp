@@ -749,6 +749,12 @@ void Session::on_polling_request(net::HttpRequest&& req, net::ResponderPtr res) 
     }
   }
   if (req.body_too_large || req.body.size() > o.max_http_buffer_size) {
+    server_.counters().bodies_too_large.inc();
+    if (const auto n = server_.body_limit_log(shard_).due())
+      spdlog::warn(
+          "limits: polling body over {} bytes (--max-http-buffer-size): 413 and the session closed, {} "
+          "time(s)",
+          o.max_http_buffer_size, *n);
     net::HttpResponse r;
     r.status = 413;
     r.close = true;

@@ -202,6 +202,16 @@ describe("limits: connections and handshakes", () => {
     assert.match(server.stderr(), /limits: request head over 30 fields \(--max-header-size \/ --max-headers-count\): 431/);
   });
 
+  test("a polling body over --max-http-buffer-size: 413, the session closed, counted and logged", T, async () => {
+    const server = await startServer({ kind: "chat", args: ["--metrics", "--max-http-buffer-size", "10000"] });
+    const hs = JSON.parse((await request({ port: server.port, path: handshakePath })).text.slice(1));
+    const res = await request({ port: server.port, method: "POST", path: `${handshakePath}&sid=${hs.sid}`, body: "4" + "x".repeat(20000) });
+    assert.equal(res.status, 413);
+    const metrics = (await request({ port: server.port, path: "/metrics" })).text;
+    assert.match(metrics, /^socketio_limit_refusals_total\{limit="http_body"\} 1$/m);
+    assert.match(server.stderr(), /limits: polling body over 10000 bytes \(--max-http-buffer-size\): 413 and the session closed, 1 time\(s\)/);
+  });
+
   test("--max-connections: connections over it are closed at accept, unread; chat goes on", T, async () => {
     const server = await startServer({ kind: "chat", args: ["--max-connections", "12"] });
     const a = await chatter(server, "busy");

@@ -367,6 +367,9 @@ class HttpSession : public HttpSessionBase {
       return refuse_head("fields", ctx_->options->max_header_count);
     // A plain upgrade on a TLS port goes the request way, to get the same refusal or redirect.
     if (beast::websocket::is_upgrade(req) && derived().may_upgrade()) {
+      // Pipelined behind a held poll, its turn comes with watch_queued's read pending on the
+      // stream, which cannot move to a WebSocket then: refused (no client pipelines an upgrade).
+      if (reading_) return refuse(400, "Bad Request\n");
       auto hreq = to_request(req);
       closing_ = true;  // the stream moves to the WebSocket session
       auto ws = derived().make_ws(std::move(req), std::move(hreq));

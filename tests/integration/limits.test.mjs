@@ -198,6 +198,18 @@ describe("limits: connections and handshakes", () => {
     const answers = (await both).toString();
     assert.match(answers, /^HTTP\/1\.1 200 /, "the poll answered first");
     assert.match(answers, /HTTP\/1\.1 431 /, "then the pipelined head refused");
+    // An upgrade pipelined behind a held poll: refused with 400 after the poll's answer.
+    const hs2 = JSON.parse((await request({ port: server.port, path: handshakePath })).text.slice(1));
+    const poll2 = `${handshakePath}&sid=${hs2.sid}`;
+    const upgrade =
+      "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    const both2 = rawExchange({ port: server.port, data: `GET ${poll2} HTTP/1.1\r\nHost: x\r\n\r\n` + upgrade, until: (buf) => buf.includes(" 400 ") });
+    await sleep(300);
+    assert.equal((await request({ port: server.port, method: "POST", path: poll2, body: "40" })).text, "ok");
+    const answers2 = (await both2).toString();
+    assert.match(answers2, /^HTTP\/1\.1 200 /, "the poll answered first");
+    assert.match(answers2, /HTTP\/1\.1 400 /, "then the pipelined upgrade refused");
     await stillChats(a, b, "heads", "unaffected");
     assert.match(server.stderr(), /limits: request head over 30 fields \(--max-header-size \/ --max-headers-count\): 431/);
   });

@@ -247,19 +247,23 @@ class HttpSession : public HttpSessionBase {
   void count_idle_close() {
     if (!first_request_) return ctx_->stats->keepalive_timeouts.inc();
     ctx_->stats->headers_timeouts.inc();
-    if (const auto n = ctx_->timeout_log ? ctx_->timeout_log->due() : std::nullopt) {
+    if (const auto n = ctx_->timeout_log.due()) {
       spdlog::warn(
           "limits: no whole request within --headers-timeout {} ms: closed {} connection(s), last from {}",
           ctx_->options->header_timeout.count(), *n, peer_.address().to_string());
     }
   }
 
-  void on_read(boost::system::error_code ec) {
+  // Every read's completion: its deadline is moot.
+  void read_done() {
     reading_ = false;
-    if (deadline_armed_) {
-      deadline_armed_ = false;
-      read_deadline_.cancel();
-    }
+    if (!deadline_armed_) return;
+    deadline_armed_ = false;
+    read_deadline_.cancel();
+  }
+
+  void on_read(boost::system::error_code ec) {
+    read_done();
     if (ec == http::error::body_limit && !pending_) {
       // Tell the layer above (it answers 413 and closes what it must), then close.
       auto& req = parser_->get();
@@ -305,18 +309,10 @@ class HttpSession : public HttpSessionBase {
         buffer_.prepare(std::min<std::size_t>(4096, ctx_->options->header_limit - buffer_.size())),
         asio::bind_allocator(core::KeptOpAllocator<void>(read_op_),
                              [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
-                               reading_ = false;
+                               read_done();
                                buffer_.commit(n);
-                               if (deadline_armed_) {
-                                 deadline_armed_ = false;
-                                 read_deadline_.cancel();
-                               }
                                if (ec) {
-                                 if (pending_) {
-                                   auto p = std::move(pending_);
-                                   p->abort();
-                                 }
-                                 do_close();
+                                 do_close();  // aborts the held poll
                                } else if (queued_) {
                                  watch_queued();
                                } else {
@@ -344,7 +340,7 @@ class HttpSession : public HttpSessionBase {
 
   void refuse_head(std::string_view what, std::size_t limit) {
     ctx_->stats->headers_too_large.inc();
-    if (const auto n = ctx_->header_log ? ctx_->header_log->due() : std::nullopt) {
+    if (const auto n = ctx_->header_log.due()) {
       spdlog::warn(
           "limits: request head over {} {} (--max-header-size / --max-headers-count): 431, {} time(s)", limit,
           what, *n);
@@ -828,17 +824,10 @@ struct Server::Impl {
   Impl(ShardPool& p, ServerOptions o, HttpHandler& h) : pool(p), options(std::move(o)), handler(h) {
     if (options.metrics) stats = ServerStats(*options.metrics);
   }
-  std::vector<std::unique_ptr<core::TripLog>> header_logs;    // one per shard
-  std::vector<std::unique_ptr<core::TripLog>> timeout_logs;   // one per shard
   std::vector<std::unique_ptr<ShardContext>> shard_contexts;  // one per shard: every connection points at it
   ConnContext context(std::size_t shard) {
     while (shard_contexts.size() <= shard) {
-      const std::size_t i = shard_contexts.size();
-      header_logs.push_back(std::make_unique<core::TripLog>());
       auto c = std::make_unique<ShardContext>(ShardContext{&pool, &options, &handler, &stats});
-      c->header_log = header_logs[i].get();
-      timeout_logs.push_back(std::make_unique<core::TripLog>());
-      c->timeout_log = timeout_logs[i].get();
       if (const auto& pmd = options.per_message_deflate; pmd.enabled)
         c->deflate = std::make_shared<ws::DeflateShard>(pmd.mem_level, pmd.level, stats.ws_zlib_shards);
       shard_contexts.push_back(std::move(c));

@@ -579,28 +579,24 @@ void SessionForwarder::send(const std::string& to, ForwardMessage m) {
 }
 
 void SessionForwarder::link_lost(ForwardType type, const std::string& to, std::uint64_t id) {
+  std::shared_ptr<net::WebSocket> ws;
   if (type == ForwardType::ws_frames) {  // we own the session; `to` relays its WebSocket
     const auto it = remote_sockets_.find({to, id});
     if (it == remote_sockets_.end()) return;
-    auto ws = it->second;
+    ws = it->second;
     remote_sockets_.erase(it);
-    counters_.link_lost.fetch_add(1, std::memory_order_relaxed);
-    if (const auto n = link_lost_log_.due())
-      spdlog::warn(
-          "forwarding: bridged WebSocket closed: a message could not be published to node {} ({} time(s))",
-          to, *n);
-    ws->abort();  // tells the relay too, if Redis takes it
-    return;
+  } else {  // we relay the client's WebSocket to its owner `to`
+    const auto it = pending_.find(id);
+    if (it == pending_.end() || it->second.owner != to || !it->second.ws || it->second.link_lost) return;
+    it->second.link_lost = true;  // the messages queued behind this one fail too: one close
+    ws = it->second.ws;
   }
-  const auto it = pending_.find(id);  // we relay the client's WebSocket to its owner `to`
-  if (it == pending_.end() || it->second.owner != to || !it->second.ws || it->second.link_lost) return;
-  it->second.link_lost = true;  // the messages queued behind this one fail too: one close
   counters_.link_lost.fetch_add(1, std::memory_order_relaxed);
   if (const auto n = link_lost_log_.due())
     spdlog::warn(
         "forwarding: bridged WebSocket closed: a message could not be published to node {} ({} time(s))", to,
         *n);
-  it->second.ws->abort();
+  ws->abort();  // the owner's side tells the relay too, if Redis takes it
 }
 
 void SessionForwarder::publish(const std::string& to, const ForwardMessage& m,

@@ -33,8 +33,9 @@ struct ShardContext {
   const ServerOptions* options = nullptr;
   HttpHandler* handler = nullptr;
   ServerStats* stats = nullptr;
-  core::TripLog* header_log = nullptr;   // the shard's, for 431s
-  core::TripLog* timeout_log = nullptr;  // the shard's, for --headers-timeout closes
+  // The throttles of the shard's log lines (touched by its thread only, hence mutable here).
+  mutable core::TripLog header_log;   // 431s
+  mutable core::TripLog timeout_log;  // --headers-timeout closes
   // The shard's permessage-deflate streams and cache (null when the option is off); shared so
   // that a task posted to clear its cache can never outlive it.
   std::shared_ptr<ws::DeflateShard> deflate;
